@@ -1,1 +1,5 @@
-export {};
+export * from './copy.ts';
+export * from './elementwise.ts';
+export * from './layout.ts';
+export * from './reduce.ts';
+export * from './runtime.ts';

@@ -1,1 +1,14 @@
-export {};
+import './methods.ts';
+
+export { isGradEnabled, noGrad, record } from './autograd.ts';
+export { getDevice, initDevice, setDevice } from './context.ts';
+export { type CreateOptions, full, ones, type RandomOptions, rand, randn, tensor, zeros } from './creation.ts';
+export { Device, DeviceLostError, type DeviceOptions, type DeviceStats, GPUOperationError } from './device.ts';
+export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';
+export { mean, sum } from './ops/reduce.ts';
+export { getOp, type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
+export { concat, reshape } from './ops/shape.ts';
+export { Rng } from './random.ts';
+export * as reference from './reference.ts';
+export type { RefTensor } from './reference.ts';
+export { DisposedTensorError, type DType, keep, Tensor, type TensorOptions, tidy } from './tensor.ts';

@@ -1,0 +1,207 @@
+/**
+ * Elementwise kernels: out[i] = f(a[i], b[i], ...) with NumPy broadcasting.
+ *
+ * Tiling: one invocation per output element, 256 per workgroup, on a 2-D grid of workgroups. The work is
+ * memory-bound, so the only thing that matters is touching each byte once; broadcast operands are indexed by
+ * decomposing the output index with the output shape baked into the shader as constants (shape-specialised
+ * pipelines, cached by source). Operands larger than one storage binding are processed in chunks of elements;
+ * only operands with the output's shape can be chunked, a broadcast operand must fit one binding.
+ */
+import {
+  assertBindable,
+  elementWindow,
+  LINEAR_WORKGROUP_WGSL,
+  maxBindingElements,
+  packUniforms,
+  workgroupGrid,
+} from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+/** Expressions of one operand `a` (f32) and optional uniform scalars `s0`, `s1`. */
+export const UNARY_EXPRESSIONS = {
+  copy: 'a',
+  neg: '-a',
+  relu: 'max(a, 0.0)',
+  // exp(-a) overflows to +inf for a < -88 and the quotient becomes exactly 0: the right limit, no NaN.
+  sigmoid: '1.0 / (1.0 + exp(-a))',
+  log: 'log(a)',
+  exp: 'exp(a)',
+  abs: 'abs(a)',
+  square: 'a * a',
+  sqrt: 'sqrt(a)',
+  addScalar: 'a + s0',
+  mulScalar: 'a * s0',
+  rsubScalar: 's0 - a',
+  rdivScalar: 's0 / a',
+  powScalar: 'pow(a, s0)',
+  fill: 's0',
+  threshold: 'select(0.0, 1.0, a > s0)',
+  sigmoidThreshold: 'select(0.0, 1.0, 1.0 / (1.0 + exp(-a)) > s0)',
+} as const;
+
+/** Expressions of two operands `a`, `b`. The `*Backward` ones take (upstream gradient `a`, saved value `b`). */
+export const BINARY_EXPRESSIONS = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  maximum: 'max(a, b)',
+  /** d relu: b is the forward output (or input): the gradient passes where it is > 0. */
+  reluBackward: 'select(0.0, a, b > 0.0)',
+  /** d sigmoid: b is the forward output y: y (1 - y). */
+  sigmoidBackward: 'a * b * (1.0 - b)',
+  /** d log: b is the forward input. */
+  logBackward: 'a / b',
+  /** d sqrt: b is the forward output: 1 / (2 sqrt(x)). */
+  sqrtBackward: 'a * 0.5 / b',
+  /** d abs: b is the forward input; the subgradient at 0 is 0, as PyTorch's sign(0) = 0. */
+  absBackward: 'a * sign(b)',
+  /** d (a^p): b is the forward input, s0 = p. */
+  powScalarBackward: 'a * s0 * pow(b, s0 - 1.0)',
+  /** d (s0 / x) = -s0 / x²: b is the forward input. */
+  rdivScalarBackward: '-a * s0 / (b * b)',
+} as const;
+
+/** Expressions of three operands `a`, `b`, `c`. */
+export const TERNARY_EXPRESSIONS = {
+  /** d (x / y) / d y = -x / y², with upstream a, x = b, y = c. */
+  divBackwardDivisor: '-a * b / (c * c)',
+  /** Fused multiply-add. */
+  fma: 'a * b + c',
+} as const;
+
+export type UnaryExpression = keyof typeof UNARY_EXPRESSIONS;
+export type BinaryExpression = keyof typeof BINARY_EXPRESSIONS;
+export type TernaryExpression = keyof typeof TERNARY_EXPRESSIONS;
+
+const EXPRESSIONS: Record<string, string> = { ...UNARY_EXPRESSIONS, ...BINARY_EXPRESSIONS, ...TERNARY_EXPRESSIONS };
+const OPERAND_NAMES = ['a', 'b', 'c', 'd'] as const;
+
+export interface ElementwiseOperand {
+  readonly range: BufferRange;
+  /** Shape of this operand; it must broadcast to the output shape (NumPy rules: align the trailing dims). */
+  readonly shape: readonly number[];
+}
+
+export interface ElementwiseArgs {
+  readonly expression: UnaryExpression | BinaryExpression | TernaryExpression;
+  readonly operands: readonly ElementwiseOperand[];
+  readonly out: BufferRange;
+  readonly outShape: readonly number[];
+  /** Values of `s0`, `s1` in the expression. */
+  readonly scalars?: readonly number[];
+  /** out += expression instead of out = expression (gradient accumulation in place). */
+  readonly accumulate?: boolean;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Strides (in elements) that read `shape` broadcast to `outShape`: 0 along broadcast dimensions. */
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const strides = new Array<number>(outShape.length).fill(0);
+  let stride = 1;
+  for (let i = shape.length - 1, o = outShape.length - 1; i >= 0; i--, o--) {
+    const d = shape[i]!;
+    const od = outShape[o];
+    if (od === undefined || (d !== od && d !== 1)) {
+      throw new RangeError(`shape [${shape}] does not broadcast to [${outShape}]`);
+    }
+    strides[o] = d === 1 ? 0 : stride;
+    stride *= d;
+  }
+  return strides;
+}
+
+const WORKGROUP = 256;
+
+function elementwiseSource(args: ElementwiseArgs, direct: readonly boolean[]): string {
+  const { operands, outShape } = args;
+  const expr = EXPRESSIONS[args.expression];
+  if (expr === undefined) throw new RangeError(`unknown elementwise expression ${args.expression}`);
+  const rank = outShape.length;
+  const decls = operands
+    .map((_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`)
+    .join('\n');
+  const nIn = operands.length;
+  // Uniform block: n, chunkStart, then one base per operand and one for the output, then the f32 scalars.
+  const uFields = ['n', 'chunkStart', ...operands.map((_, k) => `base${k}`), 'baseOut'];
+  const scalarCount = args.scalars?.length ?? 0;
+  const fields = [
+    ...uFields.map((f) => `${f}: u32,`),
+    ...Array.from({ length: scalarCount }, (_, k) => `s${k}: f32,`),
+  ];
+  const loads = operands.map((op, k) => {
+    const name = OPERAND_NAMES[k]!;
+    if (direct[k]) return `let ${name} = in${k}[u.base${k} + i];`;
+    if (size(op.shape) === 1) return `let ${name} = in${k}[u.base${k}];`;
+    const strides = broadcastStrides(op.shape, outShape);
+    const terms = strides.map((s, d) => (s === 0 ? '' : ` + coord${d} * ${s}u`)).join('');
+    return `let ${name} = in${k}[u.base${k}${terms}];`;
+  });
+  const needsCoords = operands.some((op, k) => !direct[k] && size(op.shape) !== 1);
+  let coords = '';
+  if (needsCoords) {
+    coords = 'var rest = u.chunkStart + i;\n';
+    for (let d = rank - 1; d >= 0; d--) {
+      coords += `  let coord${d} = rest % ${outShape[d]}u; rest = rest / ${outShape[d]}u;\n`;
+    }
+  }
+  const scalarLets = Array.from({ length: scalarCount }, (_, k) => `let s${k} = u.s${k};`).join(' ');
+  return /* wgsl */ `
+${decls}
+@group(0) @binding(${nIn}) var<storage, read_write> out: array<f32>;
+struct Params { ${fields.join(' ')} }
+@group(0) @binding(${nIn + 1}) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
+  if (i >= u.n) { return; }
+  ${coords}
+  ${scalarLets}
+  ${loads.join('\n  ')}
+  out[u.baseOut + i] = ${args.accumulate ? 'out[u.baseOut + i] + ' : ''}${expr};
+}`;
+}
+
+/** out = expression(operands...), broadcasting operands to `outShape`. */
+export function elementwise(ctx: KernelContext, args: ElementwiseArgs): void {
+  const n = size(args.outShape);
+  if (n === 0) return;
+  const direct = args.operands.map((op) => sameShape(op.shape, args.outShape));
+  args.operands.forEach((op, k) => {
+    if (!direct[k]) assertBindable(ctx, `elementwise ${args.expression} operand ${k} [${op.shape}]`, size(op.shape));
+  });
+  const source = elementwiseSource(args, direct);
+  const label = `${args.accumulate ? 'accumulate ' : ''}${args.expression} [${args.outShape}]`;
+  const pipeline = ctx.pipeline(source, label);
+  const chunk = maxBindingElements(ctx);
+  for (let start = 0; start < n; start += chunk) {
+    const count = Math.min(chunk, n - start);
+    const bases: number[] = [];
+    const bindings: BufferRange[] = [];
+    args.operands.forEach((op, k) => {
+      if (direct[k]) {
+        const w = elementWindow(ctx, op.range, start, count);
+        bindings.push(w.range);
+        bases.push(w.base);
+      } else {
+        const w = elementWindow(ctx, op.range, 0, size(op.shape));
+        bindings.push(w.range);
+        bases.push(w.base);
+      }
+    });
+    const o = elementWindow(ctx, args.out, start, count);
+    bindings.push(o.range);
+    ctx.dispatch({
+      label,
+      pipeline,
+      bindings,
+      uniforms: packUniforms([count, start, ...bases, o.base], args.scalars ?? []),
+      workgroups: workgroupGrid(ctx, Math.ceil(count / WORKGROUP)),
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { type BufferRange, type KernelContext, KernelLimitError } from './runtime.ts';
+
+/** Bytes per element of the one storage type the kernels use today (float32; f16 would add a variant). */
+export const F32_BYTES = 4;
+
+/**
+ * A sub-range of `range` covering elements [start, start + count), as a binding: WebGPU wants binding offsets
+ * aligned (16 bytes on lavapipe, 256 on most GPUs), so the window starts at the aligned-down byte and `base` is
+ * the element index of `start` inside the window. Kernels index `x[base + i]`.
+ */
+export function elementWindow(
+  ctx: KernelContext,
+  range: BufferRange,
+  start: number,
+  count: number,
+): { range: BufferRange; base: number } {
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const byteStart = range.offset + start * F32_BYTES;
+  const alignedStart = byteStart - (byteStart % align);
+  const base = (byteStart - alignedStart) / F32_BYTES;
+  const size = Math.max(F32_BYTES, (base + count) * F32_BYTES);
+  return { range: { buffer: range.buffer, offset: alignedStart, size }, base };
+}
+
+/** Largest element count a binding may hold, leaving room for the alignment slack of `elementWindow`. */
+export function maxBindingElements(ctx: KernelContext): number {
+  return Math.floor(
+    (ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) / F32_BYTES,
+  );
+}
+
+/** Throws a clear error when one binding of `elements` floats would exceed the device's binding limit. */
+export function assertBindable(ctx: KernelContext, what: string, elements: number): void {
+  const bytes = elements * F32_BYTES;
+  if (bytes > ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) {
+    throw new KernelLimitError(
+      `${what}: ${elements} float32 elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceed this device's ` +
+        `maxStorageBufferBindingSize of ${(ctx.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB ` +
+        `and this kernel cannot split this operand; use a smaller batch or tile size.`,
+    );
+  }
+}
+
+/**
+ * Spread `count` workgroups over x and y (each dimension is capped, 65535 on most adapters). Shaders recover
+ * the linear index with `linearWorkgroup(wid, nwg)`; workgroups past `count` must return early.
+ */
+export function workgroupGrid(ctx: KernelContext, count: number): [number, number] {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (count <= max) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / max);
+  if (y > max) throw new KernelLimitError(`dispatch of ${count} workgroups exceeds ${max}² workgroups`);
+  return [Math.ceil(count / y), y];
+}
+
+/** WGSL helper: the linear workgroup index of a 2-D grid made by `workgroupGrid`. */
+export const LINEAR_WORKGROUP_WGSL = /* wgsl */ `
+fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }`;
+
+/** Pack u32 then f32 fields into one uniform block (WGSL struct with the u32 fields first, then the f32). */
+export function packUniforms(u32: readonly number[], f32: readonly number[] = []): ArrayBuffer {
+  const words = Math.max(4, Math.ceil((u32.length + f32.length) / 4) * 4);
+  const buf = new ArrayBuffer(words * 4);
+  const u = new Uint32Array(buf);
+  const f = new Float32Array(buf);
+  u32.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`uniform u32 out of range: ${v}`);
+    u[i] = v;
+  });
+  f32.forEach((v, i) => {
+    f[u32.length + i] = v;
+  });
+  return buf;
+}
+
+/** Format a float for WGSL source so that integral values still parse as f32 (`1` -> `1.0`). */
+export function wgslFloat(v: number): string {
+  if (!Number.isFinite(v)) throw new RangeError(`cannot embed ${v} in WGSL`);
+  const s = String(v);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}

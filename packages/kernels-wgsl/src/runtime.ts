@@ -1,0 +1,64 @@
+/**
+ * The seam between the kernels and the device layer. Kernels know nothing of tensors or autograd: they see
+ * buffer ranges, shapes and this small interface, which `@ternausnet/tensor`'s Device implements (and which a
+ * benchmark can implement over a bare GPUDevice).
+ */
+
+/** A byte range of a GPU buffer. Kernels bind it as a storage buffer. */
+export interface BufferRange {
+  readonly buffer: GPUBuffer;
+  /** Byte offset of element 0 of the range. */
+  readonly offset: number;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/** What selects a kernel variant: CPU adapters (lavapipe) want barrier-free register blocking, GPUs want tiling. */
+export type AdapterClass = 'cpu' | 'gpu';
+
+export interface KernelLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly minStorageBufferOffsetAlignment: number;
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  readonly maxComputeWorkgroupStorageSize: number;
+}
+
+export interface DispatchRequest {
+  /** Op name and shapes, e.g. `conv3x3Forward x[1,64,32,32] w[128,64,3,3]`: it labels GPU objects and errors. */
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  /** Storage buffers, bound at @group(0) @binding(0..n-1) in this order. */
+  readonly bindings: readonly BufferRange[];
+  /** Optional uniform block, bound at @group(0) @binding(n) (n = bindings.length). At most 256 bytes. */
+  readonly uniforms?: ArrayBuffer;
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+export interface KernelContext {
+  readonly device: GPUDevice;
+  readonly limits: KernelLimits;
+  readonly adapterClass: AdapterClass;
+  /** A compute pipeline for this WGSL source (entry point `main`), compiled once and cached by source. */
+  pipeline(wgsl: string, label: string): GPUComputePipeline;
+  /** Encode one dispatch. Dispatches run in call order; the device decides when to submit. */
+  dispatch(request: DispatchRequest): void;
+  /**
+   * A temporary buffer for a kernel's intermediate results (split-K partial sums, ...). Release it as soon as
+   * the dispatches that use it are encoded: the queue runs in order, so a later reuse cannot overtake them.
+   */
+  scratch(bytes: number, label: string): ScratchBuffer;
+}
+
+export interface ScratchBuffer {
+  readonly range: BufferRange;
+  release(): void;
+}
+
+/** Thrown when a tensor does not fit the device's limits and the kernel cannot split the work. */
+export class KernelLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelLimitError';
+  }
+}
