@@ -121,17 +121,12 @@ function elementwiseSource(args: ElementwiseArgs, direct: readonly boolean[]): s
   const expr = EXPRESSIONS[args.expression];
   if (expr === undefined) throw new RangeError(`unknown elementwise expression ${args.expression}`);
   const rank = outShape.length;
-  const decls = operands
-    .map((_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`)
-    .join('\n');
+  const decls = operands.map((_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`).join('\n');
   const nIn = operands.length;
   // Uniform block: n, chunkStart, then one base per operand and one for the output, then the f32 scalars.
   const uFields = ['n', 'chunkStart', ...operands.map((_, k) => `base${k}`), 'baseOut'];
   const scalarCount = args.scalars?.length ?? 0;
-  const fields = [
-    ...uFields.map((f) => `${f}: u32,`),
-    ...Array.from({ length: scalarCount }, (_, k) => `s${k}: f32,`),
-  ];
+  const fields = [...uFields.map((f) => `${f}: u32,`), ...Array.from({ length: scalarCount }, (_, k) => `s${k}: f32,`)];
   const loads = operands.map((op, k) => {
     const name = OPERAND_NAMES[k]!;
     if (direct[k]) return `let ${name} = in${k}[u.base${k} + i];`;

@@ -24,9 +24,7 @@ export function elementWindow(
 
 /** Largest element count a binding may hold, leaving room for the alignment slack of `elementWindow`. */
 export function maxBindingElements(ctx: KernelContext): number {
-  return Math.floor(
-    (ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) / F32_BYTES,
-  );
+  return Math.floor((ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) / F32_BYTES);
 }
 
 /** Throws a clear error when one binding of `elements` floats would exceed the device's binding limit. */

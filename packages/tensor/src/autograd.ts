@@ -84,8 +84,14 @@ export class Node implements GradNode {
     this.freeSaved();
     // Each gradient must be its own Tensor object (it may share storage via detach()): they are disposed one by one.
     const distinct = new Set(grads.filter((g) => g !== null));
-    if (grads.length !== this.edges.length || distinct.has(gradOutput) || distinct.size !== grads.filter((g) => g).length) {
-      throw new Error(`internal: backward of ${this.name} returned aliased or ${grads.length}/${this.edges.length} gradients`);
+    if (
+      grads.length !== this.edges.length ||
+      distinct.has(gradOutput) ||
+      distinct.size !== grads.filter((g) => g).length
+    ) {
+      throw new Error(
+        `internal: backward of ${this.name} returned aliased or ${grads.length}/${this.edges.length} gradients`,
+      );
     }
     return grads;
   }
@@ -143,11 +149,7 @@ function accumulateLeafGrad(leaf: Tensor, g: Tensor, ops: BackwardOps): void {
  * Backpropagate from `root`. `gradient` defaults to 1 for a one-element root; any other root needs it.
  * `ones` makes the default seed; `add` accumulates in place (provided by the ops layer).
  */
-export function runBackward(
-  root: Tensor,
-  gradient: Tensor | undefined,
-  ops: BackwardOps,
-): void {
+export function runBackward(root: Tensor, gradient: Tensor | undefined, ops: BackwardOps): void {
   root.storageFor('backward');
   if (!root.requiresGrad) {
     throw new Error(
@@ -216,4 +218,3 @@ export function runBackward(
     });
   }
 }
-

@@ -9,6 +9,6 @@ export { mean, sum } from './ops/reduce.ts';
 export { getOp, type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
 export { concat, reshape } from './ops/shape.ts';
 export { Rng } from './random.ts';
-export * as reference from './reference.ts';
 export type { RefTensor } from './reference.ts';
+export * as reference from './reference.ts';
 export { DisposedTensorError, type DType, keep, Tensor, type TensorOptions, tidy } from './tensor.ts';

@@ -84,9 +84,18 @@ export interface GradNode {
 const scopeStack: Set<Tensor>[] = [];
 
 /** Values `tidy` can return: tensors, and arrays/objects holding tensors (they survive the scope). */
-export type TensorContainer = Tensor | undefined | null | void | number | string | boolean | TensorContainer[] | {
-  [key: string]: TensorContainer;
-};
+export type TensorContainer =
+  | Tensor
+  | undefined
+  | null
+  | void
+  | number
+  | string
+  | boolean
+  | TensorContainer[]
+  | {
+      [key: string]: TensorContainer;
+    };
 
 function collectTensors(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (value instanceof Tensor) {
@@ -159,7 +168,8 @@ export class Tensor {
 
   constructor(storage: Storage, shape: readonly number[], options: TensorOptions = {}) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new RangeError(`invalid shape [${shape}]: dimensions must be integers ≥ 0`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new RangeError(`invalid shape [${shape}]: dimensions must be integers ≥ 0`);
     }
     this.shape = Object.freeze([...shape]);
     this.size = shape.reduce((p, d) => p * d, 1);

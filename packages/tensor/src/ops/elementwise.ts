@@ -4,8 +4,8 @@
  */
 import {
   type BinaryExpression,
-  elementwise,
   type ElementwiseOperand,
+  elementwise,
   reduceSum,
   type TernaryExpression,
   type UnaryExpression,

@@ -4,7 +4,7 @@ import { record } from '../autograd.ts';
 import { refTensor, shapeSize } from '../reference.ts';
 import { Tensor } from '../tensor.ts';
 import { defineOp } from './registry.ts';
-import { deviceOf, describeAll, output } from './util.ts';
+import { describeAll, deviceOf, output } from './util.ts';
 
 /** Resolve one -1 entry and check the element count. */
 export function resolveShape(op: string, from: readonly number[], to: readonly number[]): number[] {
@@ -111,7 +111,11 @@ const concatOp = defineOp<{ axis: number }>({
   },
   reference: {
     forward: (xs, { axis }) => {
-      const { ax, outer, inner, total, outShape } = concatGeometry('concat', xs.map((x) => x.shape), axis);
+      const { ax, outer, inner, total, outShape } = concatGeometry(
+        'concat',
+        xs.map((x) => x.shape),
+        axis,
+      );
       const y = refTensor(outShape);
       let off = 0;
       for (const x of xs) {
@@ -124,7 +128,11 @@ const concatOp = defineOp<{ axis: number }>({
       return y;
     },
     backward: (xs, { axis }, gy) => {
-      const { ax, outer, inner, total } = concatGeometry('concat', xs.map((x) => x.shape), axis);
+      const { ax, outer, inner, total } = concatGeometry(
+        'concat',
+        xs.map((x) => x.shape),
+        axis,
+      );
       let off = 0;
       return xs.map((x) => {
         const cols = x.shape[ax]! * inner;

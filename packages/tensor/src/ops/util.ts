@@ -6,7 +6,8 @@ export function deviceOf(op: string, inputs: readonly Tensor[]): Device {
   const device = inputs[0]!.device;
   for (const t of inputs) {
     t.storageFor(op);
-    if (t.device !== device) throw new Error(`${op}: tensors ${inputs.map((x) => x.describe())} are on different devices`);
+    if (t.device !== device)
+      throw new Error(`${op}: tensors ${inputs.map((x) => x.describe())} are on different devices`);
   }
   return device;
 }

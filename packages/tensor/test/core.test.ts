@@ -1,0 +1,165 @@
+/** Device, memory and autograd behaviour: pooling, leaks, scopes, errors that name the op and shapes. */
+import {
+  add,
+  concat,
+  DisposedTensorError,
+  mean,
+  mul,
+  noGrad,
+  rand,
+  reshape,
+  sum,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from '@ternausnet/tensor';
+import { describe, expect, it } from 'vitest';
+import { useTestDevice } from '../../../test/support/gpu.ts';
+
+describe('tensor core', () => {
+  const device = useTestDevice();
+
+  it('names the adapter and reads its limits', () => {
+    expect(device().adapterName.length).toBeGreaterThan(3);
+    expect(device().limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
+  });
+
+  it('round-trips data and reuses pooled buffers', async () => {
+    const data = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 3);
+    const a = tensor(data, [10, 100]);
+    expect(await a.toArray()).toEqual(data);
+    a.dispose();
+    const created = device().stats().createdBuffers;
+    for (let i = 0; i < 20; i++) tensor(data, [10, 100]).dispose();
+    expect(device().stats().createdBuffers).toBe(created);
+  });
+
+  it('does not grow over 200 forward + backward + update iterations', async () => {
+    const w = rand([4, 8], { seed: 1, requiresGrad: true });
+    const b = zeros([8], { requiresGrad: true }).keep();
+    const x = rand([16, 4, 8], { seed: 2 });
+    const step = () =>
+      tidy(() => {
+        const y = add(mul(x, w), b).relu().sigmoid();
+        const loss = mean(y);
+        loss.backward();
+        noGrad(() => {
+          for (const p of [w, b]) {
+            const updated = add(p, mul(p.grad!, -0.1));
+            p.grad!.dispose();
+            p.grad = null;
+            // In-place parameter update through the storage: replace p's storage by the updated tensor's.
+            const s = updated.storageFor('update');
+            s.retain();
+            p.replaceStorage(s);
+          }
+        });
+        return loss.detach();
+      });
+    const first = step();
+    const l0 = await first.item();
+    first.dispose();
+    const before = device().stats();
+    let last = 0;
+    for (let i = 0; i < 200; i++) {
+      const l = step();
+      if (i === 199) last = await l.item();
+      l.dispose();
+    }
+    await device().sync();
+    const after = device().stats();
+    expect(after.liveBuffers).toBe(before.liveBuffers);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.createdBuffers).toBe(before.createdBuffers);
+    expect(last).toBeLessThan(l0);
+    for (const t of [w, b, x]) t.dispose();
+  });
+
+  it('tidy disposes intermediates and keeps returned tensors', async () => {
+    const live = device().stats().liveBuffers;
+    const kept = tidy(() => {
+      const a = rand([3, 3], { seed: 3 });
+      const b = a.mul(2).add(1);
+      return { b, list: [b.relu()] };
+    });
+    expect(device().stats().liveBuffers).toBe(live + 2);
+    expect((await kept.b.toArray()).length).toBe(9);
+    kept.b.dispose();
+    kept.list[0]!.dispose();
+    expect(device().stats().liveBuffers).toBe(live);
+  });
+
+  it('errors: shape mismatch names the op and both shapes', () => {
+    const a = zeros([2, 3]);
+    const b = zeros([4]);
+    expect(() => add(a, b)).toThrow(/add: shapes \[2,3\] and \[4\] do not broadcast/);
+    expect(() => concat([a, zeros([2, 3, 1])], 1)).toThrow(/concat.*\[2,3\].*\[2,3,1\]/);
+    expect(() => reshape(a, [4, 2])).toThrow(/cannot reshape \[2,3\] \(6 elements\) to \[4,2\]/);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('errors: a disposed tensor used again', () => {
+    const a = zeros([2, 2], { name: 'weights' });
+    a.dispose();
+    expect(() => a.mul(2)).toThrow(DisposedTensorError);
+    expect(() => a.mul(2)).toThrow(/mulScalar: tensor weights\[2,2\] was disposed/);
+    const t = tidy(() => zeros([3]));
+    let inner: Tensor | null = null;
+    tidy(() => {
+      inner = zeros([3]);
+    });
+    expect(() => inner!.add(t)).toThrow(DisposedTensorError);
+    t.dispose();
+  });
+
+  it('errors: backward on a non-scalar without a gradient', () => {
+    const a = rand([2, 3], { seed: 4, requiresGrad: true });
+    const y = a.mul(3);
+    expect(() => y.backward()).toThrow(/has 6 elements; backward\(\) without a gradient argument/);
+    const z = zeros([3]);
+    expect(() => z.backward()).toThrow(/does not require grad/);
+    for (const t of [a, y, z]) t.dispose();
+  });
+
+  it('errors: a second backward through a freed graph', () => {
+    const a = rand([3], { seed: 5, requiresGrad: true });
+    const l = sum(a.mul(a));
+    l.backward();
+    expect(() => l.backward()).toThrow(/a second time/);
+    a.dispose();
+    l.dispose();
+  });
+
+  it('errors: a tensor over the device binding limit in an op that cannot split it', () => {
+    const limit = device().limits.maxStorageBufferBindingSize;
+    const n = Math.ceil(limit / 4 / 1024) + 1;
+    // A broadcast operand must fit one binding: [n, 1024] broadcast against [2, n, 1024].
+    const big = zeros([n, 1024]);
+    const other = zeros([2, 1, 1]);
+    expect(() => add(other, big)).toThrow(/exceed this device's maxStorageBufferBindingSize of 128 MiB/);
+    big.dispose();
+    other.dispose();
+  });
+
+  it('gradients accumulate across backward calls and through shared inputs', async () => {
+    const a = tensor([1, 2, 3], [3], { requiresGrad: true });
+    sum(mul(a, a)).backward();
+    expect(Array.from(await a.grad!.toArray())).toEqual([2, 4, 6]);
+    sum(add(a, a)).backward();
+    expect(Array.from(await a.grad!.toArray())).toEqual([4, 6, 8]);
+    a.dispose();
+  });
+
+  it('disposing an intermediate keeps the graph below a loss intact', async () => {
+    const a = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const h = a.mul(3);
+    const l = sum(h.mul(h));
+    h.dispose();
+    l.backward();
+    expect(Array.from(await a.grad!.toArray())).toEqual([18, 36, 54]);
+    a.dispose();
+    l.dispose();
+  });
+});

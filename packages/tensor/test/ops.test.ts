@@ -1,0 +1,201 @@
+/**
+ * Every registered op against its float64 reference: forward, backward (vector-Jacobian product with a random
+ * output gradient), and the reference backward against central finite differences of the reference forward.
+ *
+ * Data is fresh each run (seed printed in every failure; rerun with TEST_SEED=<seed> to reproduce).
+ * Tolerances: elementwise results are one float32 rounding (plus the adapter's exp/log approximation) away from
+ * float64: rtol 2e-5. Reductions accumulate K float32 terms: atol scales with Σ|x| · K · 2^-24 (Kahan-summed
+ * kernels do much better; this is the bound for naive summation, so the test does not depend on the trick).
+ */
+import { type RefTensor, registeredOps, tidy } from '@ternausnet/tensor';
+import { describe, expect, it } from 'vitest';
+import { type Domain, expectClose, Rng, randomRef, toGpu, toRef, useTestDevice } from '../../../test/support/gpu.ts';
+
+const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 1e9));
+
+export interface OpCase {
+  op: string;
+  shapes: number[][];
+  attrs?: Record<string, unknown>;
+  domain?: Domain | Domain[];
+  /** Extra forward tolerance for ops that accumulate many terms. */
+  atol?: number;
+  rtol?: number;
+}
+
+const unary = ['relu', 'sigmoid', 'exp', 'abs'];
+const CASES: OpCase[] = [
+  ...unary.flatMap((op) => [
+    { op, shapes: [[7, 13]], domain: 'awayFromZero' as Domain },
+    { op, shapes: [[1]], domain: 'awayFromZero' as Domain },
+    { op, shapes: [[2, 3, 5, 4]], domain: 'awayFromZero' as Domain },
+  ]),
+  { op: 'log', shapes: [[3, 17]], domain: 'positive' },
+  { op: 'sqrt', shapes: [[3, 17]], domain: 'positive' },
+  { op: 'addScalar', shapes: [[5, 3]], attrs: { value: 2.5 } },
+  { op: 'mulScalar', shapes: [[5, 3]], attrs: { value: -1.75 } },
+  { op: 'rsubScalar', shapes: [[4, 1, 3]], attrs: { value: 0.5 } },
+  { op: 'rdivScalar', shapes: [[6]], attrs: { value: 3 }, domain: 'awayFromZero' },
+  { op: 'powScalar', shapes: [[2, 9]], attrs: { value: 2.5 }, domain: 'positive' },
+  ...['add', 'sub', 'mul'].flatMap((op) => [
+    {
+      op,
+      shapes: [
+        [7, 13],
+        [7, 13],
+      ],
+    },
+    {
+      op,
+      shapes: [
+        [2, 3, 5, 4],
+        [1, 3, 1, 1],
+      ],
+    },
+    { op, shapes: [[5], [3, 1]] },
+    { op, shapes: [[2, 1, 3], [1]] },
+  ]),
+  {
+    op: 'div',
+    shapes: [
+      [7, 13],
+      [7, 13],
+    ],
+    domain: ['any', 'awayFromZero'],
+  },
+  {
+    op: 'div',
+    shapes: [
+      [2, 3, 4],
+      [3, 1],
+    ],
+    domain: ['any', 'awayFromZero'],
+  },
+  { op: 'sum', shapes: [[7, 13]] },
+  { op: 'sum', shapes: [[2, 3, 5, 7]], attrs: { axes: [0, 2, 3] } },
+  { op: 'sum', shapes: [[2, 3, 5, 7]], attrs: { axes: [1], keepDims: true } },
+  { op: 'sum', shapes: [[3, 70000]], attrs: { axes: [1] } },
+  { op: 'sum', shapes: [[300001]] },
+  { op: 'mean', shapes: [[7, 13]] },
+  { op: 'mean', shapes: [[4, 3, 9, 9]], attrs: { axes: [0, 2, 3], keepDims: true } },
+  { op: 'mean', shapes: [[2, 1, 64, 64]] },
+  { op: 'reshape', shapes: [[2, 3, 4]], attrs: { shape: [6, -1] } },
+  {
+    op: 'concat',
+    shapes: [
+      [2, 3, 4, 5],
+      [2, 1, 4, 5],
+      [2, 2, 4, 5],
+    ],
+    attrs: { axis: 1 },
+  },
+  {
+    op: 'concat',
+    shapes: [
+      [3, 2],
+      [5, 2],
+    ],
+    attrs: { axis: 0 },
+  },
+  {
+    op: 'concat',
+    shapes: [
+      [1, 7, 3, 1],
+      [1, 7, 3, 2],
+    ],
+    attrs: { axis: -1 },
+  },
+];
+
+/** FD check of the reference: d/dx_i Σ gy·f(x) by central differences, at a sample of elements. */
+function finiteDifferenceCheck(
+  forward: (inputs: readonly RefTensor[]) => RefTensor,
+  inputs: RefTensor[],
+  gy: RefTensor,
+  analytic: readonly (RefTensor | null)[],
+  rng: Rng,
+  what: string,
+): void {
+  const h = 1e-6;
+  const objective = () => {
+    const y = forward(inputs);
+    let s = 0;
+    for (let i = 0; i < y.data.length; i++) s += y.data[i]! * gy.data[i]!;
+    return s;
+  };
+  inputs.forEach((x, k) => {
+    const g = analytic[k];
+    if (!g) return;
+    const samples = Math.min(x.data.length, 12);
+    for (let s = 0; s < samples; s++) {
+      const i = x.data.length <= 12 ? s : rng.int(x.data.length);
+      const keep = x.data[i]!;
+      x.data[i] = keep + h;
+      const up = objective();
+      x.data[i] = keep - h;
+      const down = objective();
+      x.data[i] = keep;
+      const fd = (up - down) / (2 * h);
+      const err = Math.abs(fd - g.data[i]!);
+      // Central differences in float64: truncation O(h²) and rounding O(ε·|f|/h).
+      const bound = 1e-6 * (1 + Math.abs(fd)) + (1e-15 * Math.abs(objective())) / h;
+      if (!(err <= bound)) {
+        throw new Error(`${what}: input ${k} element ${i}: reference grad ${g.data[i]} vs finite difference ${fd}`);
+      }
+    }
+  });
+}
+
+describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
+  useTestDevice();
+
+  it('every registered op has test cases here', () => {
+    const covered = new Set(CASES.map((c) => c.op));
+    const missing = [...registeredOps().keys()].filter((name) => !covered.has(name) && !isTestedElsewhere(name));
+    expect(missing).toEqual([]);
+  });
+
+  CASES.forEach((c, index) => {
+    it(`${c.op} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`, async () => {
+      const op = registeredOps().get(c.op);
+      if (!op) throw new Error(`no op ${c.op}`);
+      const rng = new Rng(SEED + index * 7919);
+      const domains = Array.isArray(c.domain) ? c.domain : c.shapes.map(() => c.domain ?? 'any');
+      const refs = c.shapes.map((s, k) => randomRef(s, rng, domains[k] ?? 'any'));
+      const attrs = (c.attrs ?? {}) as never;
+      const expected = op.reference.forward(refs, attrs);
+      const gyRef = randomRef(expected.shape, rng);
+      const expectedGrads = op.reference.backward(refs, attrs, gyRef);
+      const what = `${c.op} (TEST_SEED=${SEED})`;
+
+      const inputs = refs.map((r) => toGpu(r, true));
+      const out = tidy(() => op.apply(inputs, attrs));
+      expect(out.shape).toEqual(expected.shape);
+      const sumAbs = refs.reduce((p, r) => p + r.data.reduce((q, v) => q + Math.abs(v), 0), 0);
+      const reduceTerms = refs[0]!.data.length / Math.max(1, expected.data.length);
+      const atol = c.atol ?? Math.max(1e-6, reduceTerms > 1 ? sumAbs * reduceTerms * 2 ** -24 : 0);
+      expectClose((await toRef(out)).data, expected.data, { atol, rtol: c.rtol ?? 2e-5 }, `${what} forward`);
+
+      out.backward(toGpu(gyRef));
+      for (let k = 0; k < inputs.length; k++) {
+        const g = expectedGrads[k];
+        if (!g) continue;
+        const grad = inputs[k]!.grad;
+        if (!grad) throw new Error(`${what}: input ${k} got no gradient`);
+        expect(grad.shape).toEqual([...g.shape]);
+        const gAbs = gyRef.data.reduce((p, v) => p + Math.abs(v), 0);
+        const gradAtol = Math.max(1e-6, (gAbs * 2 ** -22 * gyRef.data.length) / Math.max(1, g.data.length));
+        expectClose((await toRef(grad)).data, g.data, { atol: gradAtol, rtol: 5e-5 }, `${what} grad of input ${k}`);
+      }
+      finiteDifferenceCheck((xs) => op.reference.forward(xs, attrs), refs, gyRef, expectedGrads, rng, what);
+      out.dispose();
+      for (const t of inputs) t.dispose();
+    });
+  });
+});
+
+/** Ops with their own test files (conv kernels and the loss have dedicated suites with PyTorch fixtures). */
+function isTestedElsewhere(name: string): boolean {
+  return TESTED_ELSEWHERE.has(name);
+}
+const TESTED_ELSEWHERE = new Set<string>();
