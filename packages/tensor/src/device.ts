@@ -104,8 +104,8 @@ export class Device implements KernelContext {
   private constructor(
     // Dawn frees its instance when the JS GPU object is garbage-collected, even while a device created from it
     // is alive (a use-after-free in the event loop): the Device must keep the instance and adapter reachable.
-    private readonly gpu: GPU,
-    private readonly adapter: GPUAdapter,
+    readonly gpu: GPU,
+    readonly adapter: GPUAdapter,
     device: GPUDevice,
     opts: DeviceOptions,
     backend: string,

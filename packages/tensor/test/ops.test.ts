@@ -160,7 +160,7 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
       const op = registeredOps().get(c.op);
       if (!op) throw new Error(`no op ${c.op}`);
       const rng = new Rng(SEED + index * 7919);
-      const domains = Array.isArray(c.domain) ? c.domain : c.shapes.map(() => c.domain ?? 'any');
+      const domains: Domain[] = Array.isArray(c.domain) ? c.domain : c.shapes.map(() => (c.domain as Domain) ?? 'any');
       const refs = c.shapes.map((s, k) => randomRef(s, rng, domains[k] ?? 'any'));
       const attrs = (c.attrs ?? {}) as never;
       const expected = op.reference.forward(refs, attrs);

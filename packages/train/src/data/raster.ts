@@ -93,7 +93,16 @@ export function rectPoly(cx: number, cy: number, hl: number, hw: number, c: numb
   const uy = s * hl;
   const vx = -s * hw;
   const vy = c * hw;
-  return [cx - ux - vx, cy - uy - vy, cx + ux - vx, cy + uy - vy, cx + ux + vx, cy + uy + vy, cx - ux + vx, cy - uy + vy];
+  return [
+    cx - ux - vx,
+    cy - uy - vy,
+    cx + ux - vx,
+    cy + uy - vy,
+    cx + ux + vx,
+    cy + uy + vy,
+    cx - ux + vx,
+    cy - uy + vy,
+  ];
 }
 
 /** The quadrilateral covering a straight segment thickened to `halfWidth` on each side (square ends). */
@@ -120,7 +129,10 @@ export function translatePoly(pts: readonly number[], dx: number, dy: number): P
 export function convexHull(pts: readonly number[]): Poly {
   const n = pts.length >> 1;
   const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => (pts[2 * a] as number) - (pts[2 * b] as number) || (pts[2 * a + 1] as number) - (pts[2 * b + 1] as number));
+  idx.sort(
+    (a, b) =>
+      (pts[2 * a] as number) - (pts[2 * b] as number) || (pts[2 * a + 1] as number) - (pts[2 * b + 1] as number),
+  );
   const cross = (o: number, a: number, b: number) =>
     ((pts[2 * a] as number) - (pts[2 * o] as number)) * ((pts[2 * b + 1] as number) - (pts[2 * o + 1] as number)) -
     ((pts[2 * a + 1] as number) - (pts[2 * o + 1] as number)) * ((pts[2 * b] as number) - (pts[2 * o] as number));
@@ -128,7 +140,10 @@ export function convexHull(pts: readonly number[]): Poly {
   for (const pass of [idx, idx.slice().reverse()]) {
     const start = hull.length;
     for (const p of pass) {
-      while (hull.length - start >= 2 && cross(hull[hull.length - 2] as number, hull[hull.length - 1] as number, p) <= 0)
+      while (
+        hull.length - start >= 2 &&
+        cross(hull[hull.length - 2] as number, hull[hull.length - 1] as number, p) <= 0
+      )
         hull.pop();
       hull.push(p);
     }

@@ -58,7 +58,7 @@ export const AERIAL_METRES_PER_PIXEL = 0.3;
 type Rgb = readonly [number, number, number];
 
 const px = (metres: number) => metres / AERIAL_METRES_PER_PIXEL;
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
 const TAU = 6.283185307179586;
 
 function checkOptions({ seed, width, height }: SyntheticSceneOptions): void {
@@ -67,7 +67,8 @@ function checkOptions({ seed, width, height }: SyntheticSceneOptions): void {
     ['width', width],
     ['height', height],
   ] as const) {
-    if (!Number.isInteger(v) || v < 32 || v > 8192) throw new RangeError(`${name} must be an integer in [32, 8192], got ${v}`);
+    if (!Number.isInteger(v) || v < 32 || v > 8192)
+      throw new RangeError(`${name} must be an integer in [32, 8192], got ${v}`);
   }
 }
 
@@ -80,6 +81,8 @@ function jitter(rng: SeededRng, c: Rgb, amount: number): Rgb {
   ];
 }
 
+// Exponentiation is not required to be correctly rounded, so squares are spelled out.
+const sq = (v: number) => v * v;
 const mod = (a: number, p: number) => ((a % p) + p) % p;
 const grey = (v: number, tint = 0): Rgb => [v * (1 + tint), v, v * (1 - tint)];
 
@@ -397,6 +400,11 @@ export class AerialLayout {
     this.pavedCol = this.lookalike(0.4);
   }
 
+  /** Road counts are tuned for 256 px tiles; bigger tiles see proportionally more of the network. */
+  get roadScale(): number {
+    return Math.max(1, (this.width + this.height) / 512);
+  }
+
   get domainArea(): number {
     return (this.width + 2 * this.margin) * (this.height + 2 * this.margin);
   }
@@ -544,7 +552,8 @@ export class AerialLayout {
    */
   lookalike(pSame: number): Rgb {
     const rng = this.rng;
-    if (this.buildings.length > 0 && rng.chance(pSame)) return jitter(rng, rng.pick(this.buildings).parts[0]!.col, 0.08);
+    if (this.buildings.length > 0 && rng.chance(pSame))
+      return jitter(rng, rng.pick(this.buildings).parts[0]!.col, 0.08);
     return rng.chance(0.6) ? roofColour(rng, this.roofWeights) : pavementColour(rng);
   }
 
@@ -561,7 +570,9 @@ export class AerialLayout {
         const roof: RoofKind = rng.chance(0.12) ? 'flat' : pitched();
         const pitch = rng.range(0.35, 0.9);
         const height = rng.range(3, 6);
-        const parts: PartSpec[] = [{ u: 0, v: 0, l, w, rot90: false, height, roof, rise: roof === 'flat' ? 0 : (w / 2) * pitch }];
+        const parts: PartSpec[] = [
+          { u: 0, v: 0, l, w, rot90: false, height, roof, rise: roof === 'flat' ? 0 : (w / 2) * pitch },
+        ];
         const shape = rng.next();
         if (shape < 0.35) {
           // L or T: a wing at right angles with its own ridge.
@@ -735,7 +746,15 @@ export class AerialLayout {
    * Places a building at (x, y) with local axis (c, s) if its footprint, grown by `clearM` metres, is free.
    * Returns it, or null.
    */
-  tryBuilding(type: BuildingType, spec: PartSpec[], x: number, y: number, c: number, s: number, clearM: number): Building | null {
+  tryBuilding(
+    type: BuildingType,
+    spec: PartSpec[],
+    x: number,
+    y: number,
+    c: number,
+    s: number,
+    clearM: number,
+  ): Building | null {
     const rng = this.rng;
     const parts: Part[] = [];
     const baseCol = roofColour(rng, this.roofWeights);
@@ -777,7 +796,7 @@ export class AerialLayout {
     for (const p of b.parts) {
       const area = p.hl * p.hw * 4;
       if (p.roof === 'flat') {
-        const n = Math.floor((area / px(12) ** 2) * rng.range(0, 1.2));
+        const n = Math.floor((area / sq(px(12))) * rng.range(0, 1.2));
         for (let i = 0; i < n; i++) {
           const hl = px(rng.range(0.8, 3));
           const hw = px(rng.range(0.6, 2));
@@ -954,7 +973,11 @@ export class AerialLayout {
       const a = rng.range(0, TAU);
       const c = detCos(a);
       const s = detSin(a);
-      const col = jitter(rng, rng.pick([this.groundA, this.groundB, [0.55, 0.5, 0.3], [0.36, 0.44, 0.2]] as Rgb[]), 0.1);
+      const col = jitter(
+        rng,
+        rng.pick([this.groundA, this.groundB, [0.55, 0.5, 0.3], [0.36, 0.44, 0.2]] as Rgb[]),
+        0.1,
+      );
       this.surfaces.push({
         poly: rectPoly(x, y, px(rng.range(30, 120)), px(rng.range(20, 80)), c, s),
         col,
@@ -963,7 +986,7 @@ export class AerialLayout {
         stripe: { nx: -s, ny: c, period: rng.range(3, 7), amp: rng.range(0.04, 0.12) },
       });
     }
-    const nRoads = rng.weighted([0.35, 0.45, 0.2]);
+    const nRoads = Math.round(rng.weighted([0.35, 0.45, 0.2]) * this.roadScale);
     for (let i = 0; i < nRoads; i++) {
       const pts = rng.chance(0.5)
         ? this.curvedRoadPts()
@@ -976,7 +999,7 @@ export class AerialLayout {
     }
     this.addRoadCars(rng.range(0, 8));
     // Farmsteads: a house, barns and sheds around a gravel or paved yard, usually inside the tile.
-    const nFarms = Math.max(1, Math.round(this.density * 6 * (this.domainArea / 400 ** 2)));
+    const nFarms = Math.max(1, Math.round(this.density * 6 * (this.domainArea / sq(400))));
     for (let f = 0; f < nFarms; f++) {
       const [fx, fy] = rng.chance(0.85) ? [rng.range(0, this.width), rng.range(0, this.height)] : this.randomPoint(0);
       const [c, s] = this.orientationAt(fx, fy, 0.6);
@@ -1016,7 +1039,7 @@ export class AerialLayout {
 
   layoutSuburban(): void {
     const rng = this.rng;
-    const nRoads = rng.weighted([0.08, 0.45, 0.32, 0.15]);
+    const nRoads = Math.round(rng.weighted([0.08, 0.45, 0.32, 0.15]) * this.roadScale);
     const width = rng.range(6, 9.5);
     const walk = rng.chance(0.6) ? rng.range(1.4, 2.2) : 0;
     const verge = rng.range(0.5, 3);
@@ -1031,7 +1054,7 @@ export class AerialLayout {
       this.addRoad(pts, width, walk, verge);
     }
     this.addRoadCars(rng.range(5, 30));
-    const attempts = Math.round(this.density * 9 * (this.domainArea / px(30) ** 2));
+    const attempts = Math.round(this.density * 9 * (this.domainArea / sq(px(30))));
     for (let i = 0; i < attempts; i++) {
       const type: BuildingType = rng.chance(0.85) ? 'house' : rng.chance(0.6) ? 'apartment' : 'shed';
       const spec = this.buildingSpec(type);
@@ -1075,7 +1098,13 @@ export class AerialLayout {
             const t = rng.range(0.5, 0.8);
             const l = near.d || 1;
             this.cars.push(
-              this.makeCar(fx + (near.px - fx) * t, fy + (near.py - fy) * t, (near.px - fx) / l, (near.py - fy) / l, false),
+              this.makeCar(
+                fx + (near.px - fx) * t,
+                fy + (near.py - fy) * t,
+                (near.px - fx) / l,
+                (near.py - fy) / l,
+                false,
+              ),
             );
           }
         }
@@ -1092,7 +1121,12 @@ export class AerialLayout {
         const hw = px(rng.range(2, 3.5));
         const poly = rectPoly(main.cx - v * s, main.cy + v * c, hl, hw, c, s);
         if (this.occ.test(poly) < OCC_ROAD) {
-          this.surfaces.push({ poly: rectPoly(main.cx - v * s, main.cy + v * c, hl + 2, hw + 2, c, s), col: grey(0.8), tex: 0.2, alpha: 1 });
+          this.surfaces.push({
+            poly: rectPoly(main.cx - v * s, main.cy + v * c, hl + 2, hw + 2, c, s),
+            col: grey(0.8),
+            tex: 0.2,
+            alpha: 1,
+          });
           this.surfaces.push({ poly, col: [0.3, 0.62, 0.72], tex: 0.3, alpha: 1 });
           this.occ.mark(poly, OCC_PAVED);
         }
@@ -1123,7 +1157,7 @@ export class AerialLayout {
       }
     }
     this.addRoadCars(rng.range(20, 60));
-    const attempts = Math.round(this.density * 16 * (this.domainArea / px(25) ** 2));
+    const attempts = Math.round(this.density * 16 * (this.domainArea / sq(px(25))));
     for (let i = 0; i < attempts; i++) {
       const [x, y] = this.randomPoint(0);
       const r = rng.next();
@@ -1154,7 +1188,7 @@ export class AerialLayout {
     const a = rng.range(0, TAU);
     const c = detCos(a);
     const s = detSin(a);
-    const nRoads = rng.int(1, 2);
+    const nRoads = Math.max(1, Math.round(rng.int(1, 2) * this.roadScale));
     for (let i = 0; i < nRoads; i++) {
       const [x, y] = this.randomPoint(this.margin);
       const rot = i === 1;
@@ -1162,7 +1196,7 @@ export class AerialLayout {
     }
     this.addRoadCars(rng.range(5, 25));
     // Big sheds first, each retried until one fits: left to chance they would rarely find room.
-    const nBig = Math.max(1, Math.round(this.density * 3 * (this.domainArea / 400 ** 2)));
+    const nBig = Math.max(1, Math.round(this.density * 3 * (this.domainArea / sq(400))));
     for (let b = 0; b < nBig; b++) {
       for (let t = 0; t < 30; t++) {
         const x = rng.range(-0.1, 1.1) * this.width;
@@ -1174,7 +1208,7 @@ export class AerialLayout {
         }
       }
     }
-    const attempts = Math.round(this.density * 10 * (this.domainArea / px(40) ** 2));
+    const attempts = Math.round(this.density * 10 * (this.domainArea / sq(px(40))));
     for (let i = 0; i < attempts; i++) {
       const [x, y] = this.randomPoint(0);
       const r = rng.next();
@@ -1225,7 +1259,7 @@ export class AerialLayout {
   /** Roof-coloured things that are not buildings: concrete slabs, plazas, sports courts, paved yards. */
   addDistractors(): void {
     const rng = this.rng;
-    const n = Math.round(rng.range(0.5, 3) * (this.domainArea / 400 ** 2));
+    const n = Math.round(rng.range(0.5, 3) * (this.domainArea / sq(400)));
     for (let i = 0; i < n; i++) {
       const [x, y] = this.randomPoint(0);
       const [c, s] = this.orientationAt(x, y, 0.6);
@@ -1354,7 +1388,8 @@ function markingPolys(pts: readonly number[], hw: number, dash: number, period: 
     for (let t = -phase; t < l; t += period) {
       const t0 = Math.max(0, t);
       const t1 = Math.min(l, t + dash);
-      if (t1 > t0) out.push(segmentPoly(ax + (dx * t0) / l, ay + (dy * t0) / l, ax + (dx * t1) / l, ay + (dy * t1) / l, hw));
+      if (t1 > t0)
+        out.push(segmentPoly(ax + (dx * t0) / l, ay + (dy * t0) / l, ax + (dx * t1) / l, ay + (dy * t1) / l, hw));
     }
     phase = (phase + l) % period;
   }
@@ -1389,8 +1424,7 @@ export function generateAerialScene(options: AerialSceneOptions): SyntheticSampl
   const grain = new Float32Array(N);
   const gseed = mix32(seedBase + 3);
   for (let i = 0; i < N; i++) grain[i] = hash3(i % W, (i / W) | 0, gseed) / 4294967296 - 0.5;
-  const tex = (i: number, amp: number) =>
-    1 + amp * (0.5 * (stain[i]! - 0.5) + 0.6 * (mid[i]! - 0.5) + 0.2 * grain[i]!);
+  const tex = (i: number, amp: number) => 1 + amp * (0.5 * (stain[i]! - 0.5) + 0.6 * (mid[i]! - 0.5) + 0.2 * grain[i]!);
 
   // Ground: two land-cover colours blended by the large field, paved patches in towns.
   const [a0, a1, a2] = L.groundA;
@@ -1443,7 +1477,8 @@ export function generateAerialScene(options: AerialSceneOptions): SyntheticSampl
   const vergeCol = jitter(rng, L.groundA, 0.1);
   for (const road of L.roads) {
     if (road.verge > 0 && road.walk > 0) {
-      for (const poly of corridor(road.pts, road.hw + road.walk + road.verge)) paint({ poly, col: L.walkCol, tex: 0.3, alpha: 1 });
+      for (const poly of corridor(road.pts, road.hw + road.walk + road.verge))
+        paint({ poly, col: L.walkCol, tex: 0.3, alpha: 1 });
       for (const poly of corridor(road.pts, road.hw + road.verge)) paint({ poly, col: vergeCol, tex: 0.5, alpha: 1 });
     } else if (road.walk > 0) {
       for (const poly of corridor(road.pts, road.hw + road.walk)) paint({ poly, col: L.walkCol, tex: 0.3, alpha: 1 });
@@ -1487,7 +1522,12 @@ export function generateAerialScene(options: AerialSceneOptions): SyntheticSampl
     paint({ poly: body, col: car.col, tex: 0.1, alpha: 1 });
     if (car.truck) {
       const cab = car.len - px(2.2);
-      paint({ poly: rectPoly(car.cx + cab * car.c, car.cy + cab * car.s, px(1.1), car.wid, car.c, car.s), col: jitter(rng, rng.pick(CAR_TOP_COLOURS), 0.1), tex: 0.1, alpha: 1 });
+      paint({
+        poly: rectPoly(car.cx + cab * car.c, car.cy + cab * car.s, px(1.1), car.wid, car.c, car.s),
+        col: jitter(rng, rng.pick(CAR_TOP_COLOURS), 0.1),
+        tex: 0.1,
+        alpha: 1,
+      });
       continue;
     }
     const glass: Rgb = [0.08, 0.09, 0.11];
@@ -1507,7 +1547,8 @@ export function generateAerialScene(options: AerialSceneOptions): SyntheticSampl
 
   // Building shadows (each part as a prism of its mean height), softened into a penumbra, then applied.
   for (const b of L.buildings) {
-    for (const p of b.parts) stamp(groundShadow, shadowOf(rectPoly(p.cx, p.cy, p.hl, p.hw, p.c, p.s), p.height + p.rise * 0.5));
+    for (const p of b.parts)
+      stamp(groundShadow, shadowOf(rectPoly(p.cx, p.cy, p.hl, p.hw, p.c, p.s), p.height + p.rise * 0.5));
   }
   blur121(groundShadow, W, H, 1);
   const shadeTint = [1, 1.02, 1.1];
@@ -1577,7 +1618,9 @@ export function generateAerialScene(options: AerialSceneOptions): SyntheticSampl
         const m =
           shade *
           tone *
-          (1 + roofTex * (0.2 * (large[i]! - 0.5) + stainAmp * (stain[i]! - 0.5) + 0.3 * (mid[i]! - 0.5) + 0.1 * grain[i]!));
+          (1 +
+            roofTex *
+              (0.2 * (large[i]! - 0.5) + stainAmp * (stain[i]! - 0.5) + 0.3 * (mid[i]! - 0.5) + 0.1 * grain[i]!));
         img[3 * i] = cr * m;
         img[3 * i + 1] = cg * m;
         img[3 * i + 2] = cb * m;
@@ -1727,17 +1770,95 @@ function carProfile(rng: SeededRng, body: CarBody): CarProfile {
   const j = (v: number, a = 0.05) => v * (1 + rng.range(-a, a));
   switch (body) {
     case 'hatchback':
-      return { wheelR: j(0.09), clearance: j(0.05), belt: j(0.24), roof: j(0.36), nose: j(0.2), tail: j(0.25), xWs: j(0.7), xRf: j(0.56), xRr: j(0.12), xRw: 0.02, wheelX: [j(0.17), j(0.8, 0.02)], pillars: [0.5] };
+      return {
+        wheelR: j(0.09),
+        clearance: j(0.05),
+        belt: j(0.24),
+        roof: j(0.36),
+        nose: j(0.2),
+        tail: j(0.25),
+        xWs: j(0.7),
+        xRf: j(0.56),
+        xRr: j(0.12),
+        xRw: 0.02,
+        wheelX: [j(0.17), j(0.8, 0.02)],
+        pillars: [0.5],
+      };
     case 'suv':
-      return { wheelR: j(0.1), clearance: j(0.08), belt: j(0.29), roof: j(0.42), nose: j(0.26), tail: j(0.3), xWs: j(0.72), xRf: j(0.62), xRr: j(0.07), xRw: 0.02, wheelX: [j(0.18), j(0.8, 0.02)], pillars: [0.45, 0.8] };
+      return {
+        wheelR: j(0.1),
+        clearance: j(0.08),
+        belt: j(0.29),
+        roof: j(0.42),
+        nose: j(0.26),
+        tail: j(0.3),
+        xWs: j(0.72),
+        xRf: j(0.62),
+        xRr: j(0.07),
+        xRw: 0.02,
+        wheelX: [j(0.18), j(0.8, 0.02)],
+        pillars: [0.45, 0.8],
+      };
     case 'van':
-      return { wheelR: j(0.085), clearance: j(0.07), belt: j(0.27), roof: j(0.46), nose: j(0.22), tail: j(0.3), xWs: j(0.86, 0.02), xRf: j(0.74), xRr: j(0.03), xRw: 0.015, wheelX: [j(0.17), j(0.82, 0.02)], pillars: [0.35, 0.7] };
+      return {
+        wheelR: j(0.085),
+        clearance: j(0.07),
+        belt: j(0.27),
+        roof: j(0.46),
+        nose: j(0.22),
+        tail: j(0.3),
+        xWs: j(0.86, 0.02),
+        xRf: j(0.74),
+        xRr: j(0.03),
+        xRw: 0.015,
+        wheelX: [j(0.17), j(0.82, 0.02)],
+        pillars: [0.35, 0.7],
+      };
     case 'pickup':
-      return { wheelR: j(0.095), clearance: j(0.08), belt: j(0.3), roof: j(0.42), nose: j(0.27), tail: j(0.3), xWs: j(0.74), xRf: j(0.63), xRr: j(0.43), xRw: j(0.41), wheelX: [j(0.17), j(0.8, 0.02)], pillars: [0.55] };
+      return {
+        wheelR: j(0.095),
+        clearance: j(0.08),
+        belt: j(0.3),
+        roof: j(0.42),
+        nose: j(0.27),
+        tail: j(0.3),
+        xWs: j(0.74),
+        xRf: j(0.63),
+        xRr: j(0.43),
+        xRw: j(0.41),
+        wheelX: [j(0.17), j(0.8, 0.02)],
+        pillars: [0.55],
+      };
     case 'coupe':
-      return { wheelR: j(0.085), clearance: j(0.045), belt: j(0.2), roof: j(0.28), nose: j(0.17), tail: j(0.21), xWs: j(0.64), xRf: j(0.52), xRr: j(0.3), xRw: j(0.14), wheelX: [j(0.2), j(0.8, 0.02)], pillars: [] };
+      return {
+        wheelR: j(0.085),
+        clearance: j(0.045),
+        belt: j(0.2),
+        roof: j(0.28),
+        nose: j(0.17),
+        tail: j(0.21),
+        xWs: j(0.64),
+        xRf: j(0.52),
+        xRr: j(0.3),
+        xRw: j(0.14),
+        wheelX: [j(0.2), j(0.8, 0.02)],
+        pillars: [],
+      };
     default:
-      return { wheelR: j(0.085), clearance: j(0.05), belt: j(0.22), roof: j(0.31), nose: j(0.19), tail: j(0.23), xWs: j(0.68), xRf: j(0.56), xRr: j(0.32), xRw: j(0.17), wheelX: [j(0.19), j(0.8, 0.02)], pillars: [0.52] };
+      return {
+        wheelR: j(0.085),
+        clearance: j(0.05),
+        belt: j(0.22),
+        roof: j(0.31),
+        nose: j(0.19),
+        tail: j(0.23),
+        xWs: j(0.68),
+        xRf: j(0.56),
+        xRr: j(0.32),
+        xRw: j(0.17),
+        wheelX: [j(0.19), j(0.8, 0.02)],
+        pillars: [0.52],
+      };
   }
 }
 
@@ -1843,7 +1964,9 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     }
   }
 
-  const body = (['sedan', 'hatchback', 'suv', 'van', 'pickup', 'coupe'] as const)[rng.weighted([0.32, 0.2, 0.25, 0.07, 0.08, 0.08])]!;
+  const body = (['sedan', 'hatchback', 'suv', 'van', 'pickup', 'coupe'] as const)[
+    rng.weighted([0.32, 0.2, 0.25, 0.07, 0.08, 0.08])
+  ]!;
   const prof = carProfile(rng, body);
   const view = rng.weighted([0.35, 0.4, 0.25]); // side, front three-quarter, rear three-quarter
   const yaw = view === 0 ? rng.range(0, 0.12) : rng.range(0.35, 0.85);
@@ -1915,11 +2038,13 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
       }
     });
   };
-  const flat = (col: Rgb, m = 1) => (_x: number, _y: number, out: number[]) => {
-    out[0] = clamp01(col[0] * m);
-    out[1] = clamp01(col[1] * m);
-    out[2] = clamp01(col[2] * m);
-  };
+  const flat =
+    (col: Rgb, m = 1) =>
+    (_x: number, _y: number, out: number[]) => {
+      out[0] = clamp01(col[0] * m);
+      out[1] = clamp01(col[1] * m);
+      out[2] = clamp01(col[2] * m);
+    };
   const toN = (x: number, y: number): [number, number] => [((x - x0) * dir) / (L * cosY), (ground - y) / L];
   /** Painted bodywork: darker sills, a bright shoulder line under the glass, a reflected horizon, a softbox streak. */
   const paintShade = (base: number) => (x: number, y: number, out: number[]) => {
@@ -2052,7 +2177,20 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     const [gx, gy] = proj(front ? 1 : 0, prof.clearance + 0.05);
     const top = ey - gy + 0.02 * L;
     if (front) {
-      fill([gx + Sx * 0.28, gy + Sy * 0.28 + top, gx + Sx * 0.72, gy + Sy * 0.72 + top, gx + Sx * 0.72, gy + Sy * 0.72, gx + Sx * 0.28, gy + Sy * 0.28], flat(grey(0.08)), true);
+      fill(
+        [
+          gx + Sx * 0.28,
+          gy + Sy * 0.28 + top,
+          gx + Sx * 0.72,
+          gy + Sy * 0.72 + top,
+          gx + Sx * 0.72,
+          gy + Sy * 0.72,
+          gx + Sx * 0.28,
+          gy + Sy * 0.28,
+        ],
+        flat(grey(0.08)),
+        true,
+      );
     }
     const plateW = Math.abs(Sx) * 0.12;
     fill(rectPoly(gx + Sx * 0.5, gy + Sy * 0.5 - 0.01 * L, plateW, 0.012 * L, 1, 0), flat(grey(0.85)), true);
@@ -2076,7 +2214,8 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
   const pillarCol = rng.chance(0.5) ? grey(0.06) : paint;
   for (const t of prof.pillars) {
     const xn = winFront + (winRear - winFront) * t;
-    fill(toPoly([xn - 0.012, prof.belt, xn + 0.012, prof.belt, xn + 0.01, prof.roof, xn - 0.01, prof.roof]), flat(pillarCol), true);
+    const top = prof.roof - 0.018;
+    fill(toPoly([xn - 0.012, prof.belt, xn + 0.012, prof.belt, xn + 0.01, top, xn - 0.01, top]), flat(pillarCol), true);
     const [sx, sy] = proj(xn, prof.belt);
     const [sx2, sy2] = proj(xn, prof.clearance + 0.03);
     fill(segmentPoly(sx, sy, sx2, sy2, 0.6), flat(paint, 0.45), true);
@@ -2088,9 +2227,29 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     const [sx2, sy2] = proj(winFront + 0.03, prof.clearance + 0.03);
     fill(segmentPoly(sx, sy, sx2, sy2, 0.6), flat(paint, 0.45), true);
   }
-  fill(toPoly([0.965, prof.nose - 0.055, 1.002, prof.nose - 0.06, 1.002, prof.nose - 0.03, 0.955, prof.nose - 0.018]), flat(grey(0.88)), true);
-  fill(toPoly([-0.002, prof.tail - 0.07, 0.03, prof.tail - 0.065, 0.03, prof.tail - 0.03, -0.002, prof.tail - 0.035]), flat([0.62, 0.06, 0.05]), true);
-  fill(toPoly([prof.xWs - 0.05, prof.belt + 0.005, prof.xWs - 0.01, prof.belt + 0.005, prof.xWs - 0.015, prof.belt + 0.04, prof.xWs - 0.05, prof.belt + 0.035]), flat(trimDark ? grey(0.07) : paint, 0.9));
+  fill(
+    toPoly([0.965, prof.nose - 0.055, 1.002, prof.nose - 0.06, 1.002, prof.nose - 0.03, 0.955, prof.nose - 0.018]),
+    flat(grey(0.88)),
+    true,
+  );
+  fill(
+    toPoly([-0.002, prof.tail - 0.07, 0.03, prof.tail - 0.065, 0.03, prof.tail - 0.03, -0.002, prof.tail - 0.035]),
+    flat([0.62, 0.06, 0.05]),
+    true,
+  );
+  fill(
+    toPoly([
+      prof.xWs - 0.05,
+      prof.belt + 0.005,
+      prof.xWs - 0.01,
+      prof.belt + 0.005,
+      prof.xWs - 0.015,
+      prof.belt + 0.04,
+      prof.xWs - 0.05,
+      prof.belt + 0.035,
+    ]),
+    flat(trimDark ? grey(0.07) : paint, 0.9),
+  );
   for (const wxn of prof.wheelX) {
     const a = prof.wheelR * 1.14;
     const well: number[] = [wxn + a, prof.clearance + 0.01];
