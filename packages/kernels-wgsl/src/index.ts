@@ -1,3 +1,5 @@
+export * from './conv-plan.ts';
+export * from './conv3x3.ts';
 export * from './copy.ts';
 export * from './elementwise.ts';
 export * from './layout.ts';

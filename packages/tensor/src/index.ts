@@ -4,6 +4,7 @@ export { isGradEnabled, noGrad, record } from './autograd.ts';
 export { getDevice, initDevice, setDevice } from './context.ts';
 export { type CreateOptions, full, ones, type RandomOptions, rand, randn, tensor, zeros } from './creation.ts';
 export { Device, DeviceLostError, type DeviceOptions, type DeviceStats, GPUOperationError } from './device.ts';
+export { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';
 export { mean, sum } from './ops/reduce.ts';
 export { getOp, type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';

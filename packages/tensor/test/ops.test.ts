@@ -79,6 +79,7 @@ const CASES: OpCase[] = [
   { op: 'mean', shapes: [[7, 13]] },
   { op: 'mean', shapes: [[4, 3, 9, 9]], attrs: { axes: [0, 2, 3], keepDims: true } },
   { op: 'mean', shapes: [[2, 1, 64, 64]] },
+  ...convCases('conv3x3', 3),
   { op: 'reshape', shapes: [[2, 3, 4]], attrs: { shape: [6, -1] } },
   {
     op: 'concat',
@@ -106,6 +107,50 @@ const CASES: OpCase[] = [
     attrs: { axis: -1 },
   },
 ];
+
+/**
+ * Convolution cases: odd, tiny and non-square sizes, channels not multiples of 4, concatenated inputs.
+ * Tolerance: a float32 sum of K = Cin·k² products of magnitude ≤ 1 rounds by at most ~K·2^-24 per partial sum,
+ * whose magnitude grows like √K for random data: atol = 4·K^1.5·2^-24.
+ */
+function convCases(op: string, k: number): OpCase[] {
+  const configs: [number[][], number, boolean, boolean][] = [
+    [[[2, 3, 7, 13]], 5, true, false],
+    [[[1, 17, 5, 5]], 4, true, true],
+    [[[1, 3, 1, 1]], 2, false, true],
+    [[[3, 5, 4, 3]], 17, true, true],
+    [
+      [
+        [2, 3, 6, 5],
+        [2, 2, 6, 5],
+      ],
+      6,
+      true,
+      true,
+    ],
+    [
+      [
+        [1, 4, 3, 7],
+        [1, 1, 3, 7],
+        [1, 3, 3, 7],
+      ],
+      3,
+      true,
+      false,
+    ],
+  ];
+  return configs.map(([xs, cout, bias, relu]) => {
+    const cin = xs.reduce((p, x) => p + x[1]!, 0);
+    const K = cin * k * k;
+    return {
+      op,
+      shapes: [...xs, [cout, cin, k, k], ...(bias ? [[cout]] : [])],
+      attrs: { segments: xs.length, bias, relu },
+      domain: 'any' as Domain,
+      atol: 4 * K ** 1.5 * 2 ** -24,
+    };
+  });
+}
 
 /** FD check of the reference: d/dx_i Σ gy·f(x) by central differences, at a sample of elements. */
 function finiteDifferenceCheck(

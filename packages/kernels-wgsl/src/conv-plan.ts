@@ -1,0 +1,57 @@
+/**
+ * Splitting convolution work so that every binding fits the device's maxStorageBufferBindingSize (128 MiB on
+ * lavapipe: one 64×768×768 float32 activation is 151 MB). NCHW makes one image's channel range [c0, c0 + k)
+ * contiguous, so operands are split by image and by channel ranges: output channels are independent, input
+ * channels are a reduction (later chunks accumulate into the output). A single channel plane larger than one
+ * binding cannot be split this way: that is a clear error asking for tiled inference.
+ */
+import { elementWindow, maxBindingElements } from './layout.ts';
+import { type BufferRange, type KernelContext, KernelLimitError } from './runtime.ts';
+
+export interface ChannelChunk {
+  readonly start: number;
+  readonly count: number;
+}
+
+/** Split `channels` planes of `plane` floats into chunks that each fit one binding (as even as possible). */
+export function channelChunks(
+  ctx: KernelContext,
+  channels: number,
+  plane: number,
+  what: string,
+  /** Extra floats the binding must hold (nothing by default). */
+  slack = 0,
+): ChannelChunk[] {
+  const limit = maxBindingElements(ctx) - slack;
+  const perChunk = Math.floor(limit / Math.max(1, plane));
+  if (perChunk < 1) {
+    throw new KernelLimitError(
+      `${what}: one channel plane of ${plane} floats (${((plane * 4) / 2 ** 20).toFixed(1)} MiB) exceeds this ` +
+        `device's maxStorageBufferBindingSize (${(ctx.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB); ` +
+        `run the model tile by tile (predict's --tile option) on images this large.`,
+    );
+  }
+  const n = Math.max(1, Math.ceil(channels / perChunk));
+  const base = Math.floor(channels / n);
+  const extra = channels % n;
+  const chunks: ChannelChunk[] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const count = base + (i < extra ? 1 : 0);
+    chunks.push({ start, count });
+    start += count;
+  }
+  return chunks;
+}
+
+/** The binding window of channels [c.start, c.start + c.count) of image `n` of an NCHW tensor. */
+export function channelWindow(
+  ctx: KernelContext,
+  range: BufferRange,
+  n: number,
+  channels: number,
+  plane: number,
+  c: ChannelChunk,
+): { range: BufferRange; base: number } {
+  return elementWindow(ctx, range, (n * channels + c.start) * plane, c.count * plane);
+}

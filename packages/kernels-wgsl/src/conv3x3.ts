@@ -1,0 +1,334 @@
+/**
+ * 3×3 convolution, stride 1, padding 1, NCHW, PyTorch weight layout [Cout, Cin, 3, 3]:
+ * forward with a fused bias + ReLU epilogue, input gradient (dgrad) and weight gradient (wgrad).
+ *
+ * dgrad is the forward convolution of the output gradient with the weights transposed (ci ↔ co) and flipped
+ * (ky, kx → 2 − ky, 2 − kx), so both share one shader generator that differs only in how weights are indexed.
+ *
+ * Baseline tiling ("direct"): one invocation per output pixel and COB = 4 output channels, 64 invocations
+ * (consecutive pixels) per workgroup, workgroup z = block of output channels. All invocations of a workgroup
+ * read the same weights (uniform addresses, which llvmpipe loads once per SIMD batch) and neighbouring pixels
+ * (which share cache lines). Padding is a bounds check per tap row/column. No workgroup memory, no barriers:
+ * on CPU adapters, lanes are SIMD lanes and barriers split the loop.
+ *
+ * Operands larger than one storage binding are split by image and by channel ranges (conv-plan.ts); the
+ * concatenated-channel input of a U-Net decoder arrives as several segments, each a partial sum over its
+ * channels, so skip connections need no concatenation copy.
+ */
+import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
+import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+/** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
+export interface ChannelSegment {
+  readonly range: BufferRange;
+  readonly channels: number;
+}
+
+export interface Conv3x3ForwardArgs {
+  /** Input segments concatenated along channels (one segment for a plain convolution). */
+  readonly input: readonly ChannelSegment[];
+  /** [Cout, Cin, 3, 3], Cin = total channels of `input`. */
+  readonly weight: BufferRange;
+  /** [Cout], or null for no bias. */
+  readonly bias: BufferRange | null;
+  /** [N, Cout, H, W]. */
+  readonly out: BufferRange;
+  readonly batch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly outChannels: number;
+  readonly relu: boolean;
+}
+
+export interface Conv3x3DgradArgs {
+  /** Gradient of the output, [N, Cout, H, W]. */
+  readonly gradOut: BufferRange;
+  readonly weight: BufferRange;
+  /** Gradient of each input segment, [N, channels, H, W] each (written, not accumulated). */
+  readonly gradInput: readonly ChannelSegment[];
+  readonly batch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly outChannels: number;
+}
+
+export interface Conv3x3WgradArgs {
+  readonly input: readonly ChannelSegment[];
+  readonly gradOut: BufferRange;
+  /** [Cout, Cin, 3, 3], written (or added to, with `accumulate`). */
+  readonly gradWeight: BufferRange;
+  readonly batch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly outChannels: number;
+  readonly accumulate?: boolean;
+}
+
+const WG = 64;
+const COB = 4;
+
+interface DirectShape {
+  mode: 'forward' | 'dgrad';
+  H: number;
+  W: number;
+  /** Channels of the bound input window (the reduction of this dispatch). */
+  ciCount: number;
+  /** Channels of the bound output window. */
+  coCount: number;
+  /** Weight tensor dims [Cout_fwd, Cin_fwd]. */
+  wOut: number;
+  wIn: number;
+  bias: boolean;
+  accumulate: boolean;
+  relu: boolean;
+}
+
+/**
+ * One dispatch computes out[co, p] (+)= Σ_{ci < ciCount} Σ_taps in[ci, p + tap] · weight(coStart + co,
+ * ciStart + ci, tap) for the bound windows, then the epilogue (bias, accumulate, ReLU).
+ */
+function directSource(s: DirectShape): string {
+  const weightIndex =
+    s.mode === 'forward'
+      ? `((u.coStart + co) * ${s.wIn}u + u.ciStart + ci) * 9u + ky * 3u + kx`
+      : // dgrad: output channel = forward input channel, reduction over forward output channels, flipped taps.
+        `((u.ciStart + ci) * ${s.wIn}u + u.coStart + co) * 9u + (2u - ky) * 3u + (2u - kx)`;
+  const hw = s.H * s.W;
+  // 'auto' layouts drop unused bindings, so the bias binding exists only when the shader reads it.
+  const yBinding = s.bias ? 3 : 2;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
+struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+
+fn weightAt(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
+  if (co >= ${s.coCount}u) { return 0.0; }
+  return w[${weightIndex}];
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  if (p >= ${hw}u) { return; }
+  let co0 = wid.z * ${COB}u;
+  let oy = p / ${s.W}u;
+  let ox = p % ${s.W}u;
+  var acc = vec4<f32>(0.0);
+  for (var ci = 0u; ci < ${s.ciCount}u; ci++) {
+    let plane = u.xBase + ci * ${hw}u;
+    for (var ky = 0u; ky < 3u; ky++) {
+      let iy = i32(oy) + i32(ky) - 1;
+      if (iy < 0 || iy >= ${s.H}) { continue; }
+      for (var kx = 0u; kx < 3u; kx++) {
+        let ix = i32(ox) + i32(kx) - 1;
+        if (ix < 0 || ix >= ${s.W}) { continue; }
+        let v = x[plane + u32(iy) * ${s.W}u + u32(ix)];
+        let wv = vec4<f32>(weightAt(co0, ci, ky, kx), weightAt(co0 + 1u, ci, ky, kx),
+                           weightAt(co0 + 2u, ci, ky, kx), weightAt(co0 + 3u, ci, ky, kx));
+        acc += v * wv;
+      }
+    }
+  }
+  for (var j = 0u; j < ${COB}u; j++) {
+    let co = co0 + j;
+    if (co >= ${s.coCount}u) { break; }
+    let idx = u.yBase + co * ${hw}u + p;
+    var v = acc[j];
+    ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
+    ${s.accumulate ? 'v += y[idx];' : ''}
+    ${s.relu ? 'v = max(v, 0.0);' : ''}
+    y[idx] = v;
+  }
+}`;
+}
+
+interface DirectPass {
+  input: BufferRange;
+  inChannels: number;
+  /** Offset of the bound input's channel 0 in the weight's reduction dimension. */
+  ciOffset: number;
+  out: BufferRange;
+  outChannels: number;
+  coOffset: number;
+}
+
+/** Run the direct kernel over all images and channel chunks: out (+)= conv(in) with the epilogue on the last. */
+function runDirect(
+  ctx: KernelContext,
+  mode: 'forward' | 'dgrad',
+  label: string,
+  pass: DirectPass,
+  weight: BufferRange,
+  bias: BufferRange | null,
+  dims: { N: number; H: number; W: number; wOut: number; wIn: number },
+  epilogue: { firstWrites: boolean; relu: boolean },
+): void {
+  const { N, H, W } = dims;
+  const hw = H * W;
+  const ciChunks = channelChunks(ctx, pass.inChannels, hw, `${label} input`);
+  const coChunks = channelChunks(ctx, pass.outChannels, hw, `${label} output`);
+  const w = elementWindow(ctx, weight, 0, dims.wOut * dims.wIn * 9);
+  const b = bias ? elementWindow(ctx, bias, 0, dims.wOut) : null;
+  const pixelGrid = workgroupGrid(ctx, Math.ceil(hw / WG));
+  for (let n = 0; n < N; n++) {
+    for (const co of coChunks) {
+      ciChunks.forEach((ci: ChannelChunk, k) => {
+        const first = k === 0 && epilogue.firstWrites;
+        const last = k === ciChunks.length - 1;
+        const addBias = first && b !== null;
+        const source = directSource({
+          mode,
+          H,
+          W,
+          ciCount: ci.count,
+          coCount: co.count,
+          wOut: dims.wOut,
+          wIn: dims.wIn,
+          bias: addBias,
+          accumulate: !first,
+          relu: last && epilogue.relu,
+        });
+        const x = channelWindow(ctx, pass.input, n, pass.inChannels, hw, ci);
+        const y = channelWindow(ctx, pass.out, n, pass.outChannels, hw, co);
+        ctx.dispatch({
+          label,
+          pipeline: ctx.pipeline(source, label),
+          bindings: addBias ? [x.range, w.range, b.range, y.range] : [x.range, w.range, y.range],
+          uniforms: packUniforms([x.base, y.base, pass.ciOffset + ci.start, pass.coOffset + co.start, b?.base ?? 0]),
+          workgroups: [pixelGrid[0], pixelGrid[1], Math.ceil(co.count / COB)],
+        });
+      });
+    }
+  }
+}
+
+const totalChannels = (segments: readonly ChannelSegment[]) => segments.reduce((p, s) => p + s.channels, 0);
+
+export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
+  const cin = totalChannels(a.input);
+  const label = `conv3x3Forward [${a.batch},${cin},${a.height},${a.width}] -> ${a.outChannels}`;
+  let ciOffset = 0;
+  a.input.forEach((seg, i) => {
+    runDirect(
+      ctx,
+      'forward',
+      label,
+      { input: seg.range, inChannels: seg.channels, ciOffset, out: a.out, outChannels: a.outChannels, coOffset: 0 },
+      a.weight,
+      a.bias,
+      { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
+      { firstWrites: i === 0, relu: a.relu && i === a.input.length - 1 },
+    );
+    ciOffset += seg.channels;
+  });
+}
+
+export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
+  const cin = totalChannels(a.gradInput);
+  const label = `conv3x3Dgrad [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${cin}`;
+  let ciOffset = 0;
+  for (const seg of a.gradInput) {
+    // Each input segment's gradient is its own output: weight rows [ciOffset, ciOffset + channels).
+    runDirect(
+      ctx,
+      'dgrad',
+      label,
+      {
+        input: a.gradOut,
+        inChannels: a.outChannels,
+        ciOffset: 0,
+        out: seg.range,
+        outChannels: seg.channels,
+        coOffset: ciOffset,
+      },
+      a.weight,
+      null,
+      { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
+      { firstWrites: true, relu: false },
+    );
+    ciOffset += seg.channels;
+  }
+}
+
+/**
+ * wgrad baseline: one invocation per (co, ci) pair accumulates its 9 taps over every pixel of one image;
+ * lanes run over consecutive ci (the gradient value gy[co, p] is uniform across a workgroup's lanes).
+ * Images (and channel chunks) are separate dispatches that accumulate.
+ */
+function wgradSource(H: number, W: number, ciCount: number, coCount: number, cin: number, accumulate: boolean) {
+  const hw = H * W;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
+struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }
+@group(0) @binding(3) var<uniform> u: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let ci = wid.x * ${WG}u + lid;
+  let co = wid.y;
+  if (ci >= ${ciCount}u || co >= ${coCount}u) { return; }
+  var acc: array<f32, 9>;
+  for (var t = 0u; t < 9u; t++) { acc[t] = 0.0; }
+  let xPlane = u.xBase + ci * ${hw}u;
+  let gPlane = u.gyBase + co * ${hw}u;
+  for (var oy = 0u; oy < ${H}u; oy++) {
+    for (var ox = 0u; ox < ${W}u; ox++) {
+      let g = gy[gPlane + oy * ${W}u + ox];
+      for (var ky = 0u; ky < 3u; ky++) {
+        let iy = i32(oy) + i32(ky) - 1;
+        if (iy < 0 || iy >= ${H}) { continue; }
+        for (var kx = 0u; kx < 3u; kx++) {
+          let ix = i32(ox) + i32(kx) - 1;
+          if (ix < 0 || ix >= ${W}) { continue; }
+          acc[ky * 3u + kx] += g * x[xPlane + u32(iy) * ${W}u + u32(ix)];
+        }
+      }
+    }
+  }
+  let base = u.gwBase + ((u.coStart + co) * ${cin}u + u.ciStart + ci) * 9u;
+  for (var t = 0u; t < 9u; t++) {
+    gw[base + t] = ${accumulate ? 'gw[base + t] + ' : ''}acc[t];
+  }
+}`;
+}
+
+export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
+  const cin = totalChannels(a.input);
+  const H = a.height;
+  const W = a.width;
+  const hw = H * W;
+  const label = `conv3x3Wgrad [${a.batch},${cin},${H},${W}] -> ${a.outChannels}`;
+  const gw = elementWindow(ctx, a.gradWeight, 0, a.outChannels * cin * 9);
+  const coChunks = channelChunks(ctx, a.outChannels, hw, `${label} gradOut`);
+  let ciOffset = 0;
+  let first = !a.accumulate;
+  for (const seg of a.input) {
+    const ciChunks = channelChunks(ctx, seg.channels, hw, `${label} input`);
+    for (let n = 0; n < a.batch; n++) {
+      for (const co of coChunks) {
+        for (const ci of ciChunks) {
+          const x = channelWindow(ctx, seg.range, n, seg.channels, hw, ci);
+          const g = channelWindow(ctx, a.gradOut, n, a.outChannels, hw, co);
+          const source = wgradSource(H, W, ci.count, co.count, cin, !(first && n === 0));
+          ctx.dispatch({
+            label,
+            pipeline: ctx.pipeline(source, label),
+            bindings: [x.range, g.range, gw.range],
+            uniforms: packUniforms([x.base, g.base, gw.base, ciOffset + ci.start, co.start]),
+            workgroups: [Math.ceil(ci.count / WG), co.count],
+          });
+        }
+      }
+    }
+    // Other segments cover other weight columns: the first image of each segment writes them.
+    ciOffset += seg.channels;
+    first = !a.accumulate;
+  }
+}
