@@ -29,7 +29,10 @@ export function seedToU32(seed: number): number {
   return mix32(lo ^ mix32(hi + 0x632be5ab));
 }
 
-/** A small seeded PRNG (mulberry32); `fork` derives independent streams so one part of a scene can draw more numbers without shifting the rest. */
+/**
+ * A small seeded PRNG (mulberry32). `fork` derives independent streams, so one part of a scene can draw more numbers
+ * without shifting everything drawn after it.
+ */
 export class SeededRng {
   private state: number;
 

@@ -292,7 +292,7 @@ const CAR_TOP_COLOURS: readonly Rgb[] = [
   [0.66, 0.6, 0.48],
 ];
 
-export class AerialLayout {
+class AerialLayout {
   readonly rng: SeededRng;
   readonly margin: number;
   readonly occ: Occupancy;
@@ -375,7 +375,7 @@ export class AerialLayout {
       jitter(rng, [0.28, 0.31, 0.17], 0.2),
     ];
     const densityRange: Record<SceneKind, [number, number]> = {
-      rural: [0.05, 0.35],
+      rural: [0.15, 0.5],
       suburban: [0.3, 1],
       urban: [0.55, 1],
       industrial: [0.4, 1],
@@ -1862,7 +1862,10 @@ function carProfile(rng: SeededRng, body: CarBody): CarProfile {
   }
 }
 
-/** Closed outline (rear bottom, up over the roof, down the nose, back along the sills with wheel arches), tagged per outgoing edge. */
+/**
+ * Closed outline: rear bottom, up over the roof, down the nose, back along the sills around the wheel arches. Each
+ * vertex carries the tag of the edge leaving it.
+ */
 function carOutline(p: CarProfile): { pts: number[]; tags: OutlineTag[] } {
   const pts: number[] = [];
   const tags: OutlineTag[] = [];
@@ -2084,11 +2087,12 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     for (let c = 0; c < 3; c++) out[c] = clamp01(glassCol[c]! * m);
   };
 
-  const wheel = (wx: number, wy: number, r: number, squash: number, dark: number, seedSpin: number) => {
-    const spokes = rng.int(5, 7);
-    const spin = seedSpin;
-    const rimR = r * rng.range(0.55, 0.68);
-    const spokeW = rimR * rng.range(0.12, 0.22);
+  const spokes = rng.int(5, 7);
+  const rimFrac = rng.range(0.55, 0.68);
+  const spokeFrac = rng.range(0.12, 0.22);
+  const wheel = (wx: number, wy: number, r: number, squash: number, dark: number, spin: number) => {
+    const rimR = r * rimFrac;
+    const spokeW = rimR * spokeFrac;
     fillEllipse(wx, wy, r * squash, r, W, H, (y, xa, xb) => {
       for (let x = xa; x < xb; x++) {
         const dx = (x + 0.5 - wx) / squash;
@@ -2219,7 +2223,7 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     const [sx, sy] = proj(xn, prof.belt);
     const [sx2, sy2] = proj(xn, prof.clearance + 0.03);
     fill(segmentPoly(sx, sy, sx2, sy2, 0.6), flat(paint, 0.45), true);
-    const [hx, hy] = proj(xn + 0.04 * (t > 0.5 ? 1 : 1), prof.belt - 0.035);
+    const [hx, hy] = proj(xn + 0.04, prof.belt - 0.035);
     fill(rectPoly(hx, hy, 0.02 * L * cosY, 0.006 * L, 1, 0), flat(paint, 1.25), true);
   }
   {
