@@ -4,12 +4,25 @@ export { isGradEnabled, noGrad, record } from './autograd.ts';
 export { getDevice, initDevice, setDevice } from './context.ts';
 export { type CreateOptions, full, ones, type RandomOptions, rand, randn, tensor, zeros } from './creation.ts';
 export { Device, DeviceLostError, type DeviceOptions, type DeviceStats, GPUOperationError } from './device.ts';
+export {
+  Conv2d,
+  ConvTranspose2d,
+  type LayerOptions,
+  Module,
+  pytorchDefaultBound,
+  uniformParameter,
+} from './nn.ts';
+export { convTranspose3x3s2 } from './ops/conv-transpose.ts';
+export { conv1x1 } from './ops/conv1x1.ts';
 export { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';
+export { type BceJaccardOptions, bceJaccardLoss, lossBinary, sigmoidThreshold } from './ops/loss.ts';
+export { maxPool2x2 } from './ops/maxpool.ts';
 export { mean, sum } from './ops/reduce.ts';
 export { getOp, type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
 export { concat, reshape } from './ops/shape.ts';
+export { Adam, type AdamOptions } from './optim/adam.ts';
 export { Rng } from './random.ts';
 export type { RefTensor } from './reference.ts';
 export * as reference from './reference.ts';
-export { DisposedTensorError, type DType, keep, Tensor, type TensorOptions, tidy } from './tensor.ts';
+export { DisposedTensorError, type DType, keep, Storage, Tensor, type TensorOptions, tidy } from './tensor.ts';

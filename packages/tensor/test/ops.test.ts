@@ -80,6 +80,39 @@ const CASES: OpCase[] = [
   { op: 'mean', shapes: [[4, 3, 9, 9]], attrs: { axes: [0, 2, 3], keepDims: true } },
   { op: 'mean', shapes: [[2, 1, 64, 64]] },
   ...convCases('conv3x3', 3),
+  ...convCases('conv1x1', 1).filter((c) => (c.attrs as { segments: number }).segments === 1),
+  ...convTransposeCases(),
+  { op: 'maxPool2x2', shapes: [[2, 3, 7, 6]], domain: 'distinct' },
+  { op: 'maxPool2x2', shapes: [[1, 5, 4, 4]], domain: 'distinct' },
+  { op: 'maxPool2x2', shapes: [[1, 1, 1, 3]], domain: 'distinct' },
+  { op: 'maxPool2x2', shapes: [[3, 2, 9, 13]], domain: 'distinct' },
+  {
+    op: 'bceJaccardLoss',
+    shapes: [
+      [2, 1, 7, 13],
+      [2, 1, 7, 13],
+    ],
+    attrs: { bceWeight: 1, jaccardWeight: 1 },
+    domain: ['any', 'binary'],
+  },
+  {
+    op: 'bceJaccardLoss',
+    shapes: [
+      [1, 1, 5, 5],
+      [1, 1, 5, 5],
+    ],
+    attrs: { bceWeight: 0.7, jaccardWeight: 0.3 },
+    domain: ['any', 'unit'],
+  },
+  {
+    op: 'bceJaccardLoss',
+    shapes: [
+      [3, 1, 64, 33],
+      [3, 1, 64, 33],
+    ],
+    attrs: { bceWeight: 1, jaccardWeight: 1 },
+    domain: ['any', 'binary'],
+  },
   { op: 'reshape', shapes: [[2, 3, 4]], attrs: { shape: [6, -1] } },
   {
     op: 'concat',
@@ -145,8 +178,27 @@ function convCases(op: string, k: number): OpCase[] {
     return {
       op,
       shapes: [...xs, [cout, cin, k, k], ...(bias ? [[cout]] : [])],
-      attrs: { segments: xs.length, bias, relu },
+      attrs: op === 'conv1x1' ? { segments: xs.length, bias } : { segments: xs.length, bias, relu },
       domain: 'any' as Domain,
+      atol: 4 * K ** 1.5 * 2 ** -24,
+    };
+  });
+}
+
+/** Transposed convolution cases: [N, Cin, H, W] -> Cout, odd and 1×1 inputs. K per output ≤ Cin·4 taps. */
+function convTransposeCases(): OpCase[] {
+  const configs: [number[], number, boolean, boolean][] = [
+    [[2, 5, 3, 4], 3, true, false],
+    [[1, 4, 1, 1], 6, true, true],
+    [[1, 3, 5, 2], 5, false, true],
+    [[2, 17, 3, 3], 4, true, true],
+  ];
+  return configs.map(([x, cout, bias, relu]) => {
+    const K = x[1]! * 4;
+    return {
+      op: 'convTranspose3x3s2',
+      shapes: [x, [x[1]!, cout, 3, 3], ...(bias ? [[cout]] : [])],
+      attrs: { bias, relu },
       atol: 4 * K ** 1.5 * 2 ** -24,
     };
   });

@@ -1,0 +1,75 @@
+/**
+ * Adam over a flat arena of parameters (one dispatch for the whole model), with torch.optim.Adam's semantics:
+ *   g ← grad + λ·θ (L2 weight decay, as Adam's `weight_decay`), m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g²,
+ *   θ ← θ − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)   (ε outside the square root).
+ * The bias corrections are computed on the CPU in float64 each step and passed as uniforms.
+ *
+ * Tiling: one invocation per parameter, 256 per workgroup; arenas over one binding run in chunks.
+ */
+import { elementWindow, LINEAR_WORKGROUP_WGSL, maxBindingElements, packUniforms, workgroupGrid } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+export interface AdamArgs {
+  readonly params: BufferRange;
+  readonly grads: BufferRange;
+  readonly m: BufferRange;
+  readonly v: BufferRange;
+  readonly count: number;
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** 1-based step number after this update. */
+  readonly step: number;
+}
+
+const SOURCE = /* wgsl */ `
+@group(0) @binding(0) var<storage, read_write> theta: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+struct Params { n: u32, pBase: u32, gBase: u32, mBase: u32, vBase: u32,
+                stepSize: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc2Sqrt: f32 }
+@group(0) @binding(4) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * 256u + lid;
+  if (i >= u.n) { return; }
+  let p = theta[u.pBase + i];
+  let g = grad[u.gBase + i] + u.weightDecay * p;
+  let mi = u.beta1 * m[u.mBase + i] + (1.0 - u.beta1) * g;
+  let vi = u.beta2 * v[u.vBase + i] + (1.0 - u.beta2) * g * g;
+  m[u.mBase + i] = mi;
+  v[u.vBase + i] = vi;
+  theta[u.pBase + i] = p - u.stepSize * mi / (sqrt(vi) / u.bc2Sqrt + u.eps);
+}`;
+
+export function adamUpdate(ctx: KernelContext, a: AdamArgs): void {
+  const label = `adam [${a.count}]`;
+  const pipeline = ctx.pipeline(SOURCE, 'adam');
+  const stepSize = a.lr / (1 - a.beta1 ** a.step);
+  const bc2Sqrt = Math.sqrt(1 - a.beta2 ** a.step);
+  const chunk = maxBindingElements(ctx);
+  for (let start = 0; start < a.count; start += chunk) {
+    const n = Math.min(chunk, a.count - start);
+    const [p, g, m, v] = [a.params, a.grads, a.m, a.v].map((r) => elementWindow(ctx, r, start, n)) as [
+      ReturnType<typeof elementWindow>,
+      ReturnType<typeof elementWindow>,
+      ReturnType<typeof elementWindow>,
+      ReturnType<typeof elementWindow>,
+    ];
+    ctx.dispatch({
+      label,
+      pipeline,
+      bindings: [p.range, g.range, m.range, v.range],
+      uniforms: packUniforms(
+        [n, p.base, g.base, m.base, v.base],
+        [stepSize, a.beta1, a.beta2, a.eps, a.weightDecay, bc2Sqrt],
+      ),
+      workgroups: workgroupGrid(ctx, Math.ceil(n / 256)),
+    });
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * 2×2 max-pool, stride 2 (PyTorch `MaxPool2d(2, 2)`: the output is floor(H/2) × floor(W/2); trailing odd
+ * rows/columns are dropped). The forward also writes which of the 4 inputs won (0..3, u32) so the backward is a
+ * gather: each input element reads its window's winner and the gradient, no atomics. Ties go to the first
+ * maximum in (row, column) order and NaN propagates, as in PyTorch.
+ *
+ * Tiling: one invocation per output element (forward) or per input element (backward), 256 per workgroup.
+ * N·C planes are independent, so tensors over the binding limit are split by ranges of planes.
+ */
+import { channelChunks, channelWindow } from './conv-plan.ts';
+import { LINEAR_WORKGROUP_WGSL, packUniforms, workgroupGrid } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+export interface MaxPoolArgs {
+  readonly input: BufferRange;
+  /** Planes = N·C. */
+  readonly planes: number;
+  readonly height: number;
+  readonly width: number;
+  readonly out: BufferRange;
+  /** u32 winner index per output element. */
+  readonly argmax: BufferRange;
+}
+
+export interface MaxPoolBackwardArgs {
+  readonly gradOut: BufferRange;
+  readonly argmax: BufferRange;
+  readonly planes: number;
+  readonly height: number;
+  readonly width: number;
+  /** Gradient of the input, [planes, H, W] (every element written). */
+  readonly gradInput: BufferRange;
+}
+
+const WG = 256;
+
+function forwardSource(H: number, W: number, planes: number): string {
+  const Ho = Math.floor(H / 2);
+  const Wo = Math.floor(W / 2);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> arg: array<u32>;
+struct Params { xBase: u32, yBase: u32, aBase: u32 }
+@group(0) @binding(3) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let o = linearWorkgroup(wid, nwg) * ${WG}u + lid;
+  if (o >= ${planes * Ho * Wo}u) { return; }
+  let plane = o / ${Ho * Wo}u;
+  let r = o % ${Ho * Wo}u;
+  let oy = r / ${Wo}u;
+  let ox = r % ${Wo}u;
+  let base = u.xBase + plane * ${H * W}u + (2u * oy) * ${W}u + 2u * ox;
+  var best = x[base];
+  var which = 0u;
+  let candidates = array<f32, 3>(x[base + 1u], x[base + ${W}u], x[base + ${W + 1}u]);
+  for (var k = 0u; k < 3u; k++) {
+    let v = candidates[k];
+    // v != v is NaN: PyTorch lets a NaN win so that it propagates.
+    if (v > best || (v != v && best == best)) { best = v; which = k + 1u; }
+  }
+  y[u.yBase + o] = best;
+  arg[u.aBase + o] = which;
+}`;
+}
+
+function backwardSource(H: number, W: number, planes: number): string {
+  const Ho = Math.floor(H / 2);
+  const Wo = Math.floor(W / 2);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read> arg: array<u32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+struct Params { gyBase: u32, aBase: u32, gxBase: u32 }
+@group(0) @binding(3) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * ${WG}u + lid;
+  if (i >= ${planes * H * W}u) { return; }
+  let plane = i / ${H * W}u;
+  let r = i % ${H * W}u;
+  let iy = r / ${W}u;
+  let ix = r % ${W}u;
+  var g = 0.0;
+  if (iy < ${2 * Ho}u && ix < ${2 * Wo}u) {
+    let o = plane * ${Ho * Wo}u + (iy / 2u) * ${Wo}u + ix / 2u;
+    if (arg[u.aBase + o] == (iy % 2u) * 2u + ix % 2u) { g = gy[u.gyBase + o]; }
+  }
+  gx[u.gxBase + i] = g;
+}`;
+}
+
+/** Chunks of planes such that input, output and argmax windows all fit one binding. */
+function planeChunks(ctx: KernelContext, planes: number, H: number, W: number, what: string) {
+  return channelChunks(ctx, planes, H * W, what);
+}
+
+export function maxPool2x2Forward(ctx: KernelContext, a: MaxPoolArgs): void {
+  const { planes, height: H, width: W } = a;
+  const Ho = Math.floor(H / 2);
+  const Wo = Math.floor(W / 2);
+  if (planes === 0 || Ho === 0 || Wo === 0) return;
+  const label = `maxPool2x2Forward [${planes}x${H}x${W}]`;
+  for (const c of planeChunks(ctx, planes, H, W, label)) {
+    const x = channelWindow(ctx, a.input, 0, planes, H * W, c);
+    const y = channelWindow(ctx, a.out, 0, planes, Ho * Wo, c);
+    const g = channelWindow(ctx, a.argmax, 0, planes, Ho * Wo, c);
+    ctx.dispatch({
+      label,
+      pipeline: ctx.pipeline(forwardSource(H, W, c.count), label),
+      bindings: [x.range, y.range, g.range],
+      uniforms: packUniforms([x.base, y.base, g.base]),
+      workgroups: workgroupGrid(ctx, Math.ceil((c.count * Ho * Wo) / WG)),
+    });
+  }
+}
+
+export function maxPool2x2Backward(ctx: KernelContext, a: MaxPoolBackwardArgs): void {
+  const { planes, height: H, width: W } = a;
+  const Ho = Math.floor(H / 2);
+  const Wo = Math.floor(W / 2);
+  if (planes === 0 || H === 0 || W === 0) return;
+  const label = `maxPool2x2Backward [${planes}x${H}x${W}]`;
+  for (const c of planeChunks(ctx, planes, H, W, label)) {
+    const gy = channelWindow(ctx, a.gradOut, 0, planes, Ho * Wo, c);
+    const g = channelWindow(ctx, a.argmax, 0, planes, Ho * Wo, c);
+    const gx = channelWindow(ctx, a.gradInput, 0, planes, H * W, c);
+    ctx.dispatch({
+      label,
+      pipeline: ctx.pipeline(backwardSource(H, W, c.count), label),
+      bindings: [gy.range, g.range, gx.range],
+      uniforms: packUniforms([gy.base, g.base, gx.base]),
+      workgroups: workgroupGrid(ctx, Math.ceil((c.count * H * W) / WG)),
+    });
+  }
+}

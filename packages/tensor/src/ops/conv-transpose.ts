@@ -1,0 +1,170 @@
+/**
+ * convTranspose3x3s2: PyTorch `ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)`,
+ * weight [Cin, Cout, 3, 3], [N, Cin, H, W] -> [N, Cout, 2H, 2W], with an optional fused ReLU.
+ */
+import {
+  convTranspose3x3s2Dgrad,
+  convTranspose3x3s2Forward,
+  convTranspose3x3s2Wgrad,
+  reduceSum,
+} from '@ternausnet/kernels-wgsl';
+import { record } from '../autograd.ts';
+import { type RefTensor, refTensor } from '../reference.ts';
+import type { Tensor } from '../tensor.ts';
+import type { ConvOptions } from './conv3x3.ts';
+import { mapTensors } from './elementwise.ts';
+import { defineOp } from './registry.ts';
+import { describeAll, deviceOf, output } from './util.ts';
+
+interface Attrs {
+  bias: boolean;
+  relu: boolean;
+}
+
+function check(xShape: readonly number[], wShape: readonly number[], bShape: readonly number[] | null, d: string) {
+  if (xShape.length !== 4) throw new RangeError(`convTranspose3x3s2: input must be NCHW (4-D), got ${d}`);
+  const [N, cin, H, W] = xShape as [number, number, number, number];
+  if (wShape.length !== 4 || wShape[0] !== cin || wShape[2] !== 3 || wShape[3] !== 3) {
+    throw new RangeError(`convTranspose3x3s2: weight must be [${cin}, Cout, 3, 3] (PyTorch layout), got ${d}`);
+  }
+  const cout = wShape[1]!;
+  if (bShape && (bShape.length !== 1 || bShape[0] !== cout)) {
+    throw new RangeError(`convTranspose3x3s2: bias must be [${cout}], got ${d}`);
+  }
+  return { N, cin, H, W, cout };
+}
+
+const convTOp = defineOp<Attrs>({
+  name: 'convTranspose3x3s2',
+  inputs: ['x', 'weight', 'bias?'],
+  apply: (inputs, attrs) => {
+    const [x, w] = inputs as [Tensor, Tensor];
+    const b = attrs.bias ? inputs[2]! : null;
+    const { N, cin, H, W, cout } = check(x.shape, w.shape, b?.shape ?? null, describeAll(inputs));
+    const device = deviceOf('convTranspose3x3s2', inputs);
+    const y = output(device, [N, cout, 2 * H, 2 * W], 'convTranspose3x3s2');
+    convTranspose3x3s2Forward(device, {
+      input: x.rangeFor('convTranspose3x3s2'),
+      weight: w.rangeFor('convTranspose3x3s2'),
+      bias: b ? b.rangeFor('convTranspose3x3s2') : null,
+      out: y.rangeFor('convTranspose3x3s2'),
+      batch: N,
+      inChannels: cin,
+      outChannels: cout,
+      height: H,
+      width: W,
+      relu: attrs.relu,
+    });
+    const dims = { batch: N, inChannels: cin, outChannels: cout, height: H, width: W };
+    return record(
+      attrs.relu ? 'convTranspose3x3s2+relu' : 'convTranspose3x3s2',
+      inputs,
+      y,
+      (gy, saved) => {
+        const [sx, sw] = saved as [Tensor, Tensor];
+        const g = attrs.relu ? mapTensors('reluBackward', [gy, saved[2]!], gy.shape) : gy;
+        const gx = output(device, sx.shape, 'convTranspose3x3s2 dgrad');
+        convTranspose3x3s2Dgrad(device, {
+          ...dims,
+          gradOut: g.rangeFor('convT dgrad'),
+          weight: sw.rangeFor('convT dgrad'),
+          gradInput: gx.rangeFor('convT dgrad'),
+        });
+        const gw = output(device, sw.shape, 'convTranspose3x3s2 wgrad');
+        convTranspose3x3s2Wgrad(device, {
+          ...dims,
+          input: sx.rangeFor('convT wgrad'),
+          gradOut: g.rangeFor('convT wgrad'),
+          gradWeight: gw.rangeFor('convT wgrad'),
+        });
+        let gb: Tensor | null = null;
+        if (attrs.bias) {
+          gb = output(device, [cout], 'convTranspose3x3s2 bias grad');
+          reduceSum(device, {
+            input: g.rangeFor('convT bias'),
+            inShape: g.shape,
+            axes: [0, 2, 3],
+            out: gb.rangeFor(''),
+          });
+        }
+        if (g !== gy) g.dispose();
+        return attrs.bias ? [gx, gw, gb] : [gx, gw];
+      },
+      attrs.relu ? [x, w, y] : [x, w],
+    );
+  },
+  reference: {
+    forward: (inputs, attrs) => refConvT(inputs, attrs).y,
+    backward: (inputs, attrs, gy) => {
+      const { y, x, w, N, cin, H, W, cout } = refConvT(inputs, attrs);
+      const g = refTensor(gy.shape, gy.data);
+      if (attrs.relu) for (let i = 0; i < g.data.length; i++) if (!(y.data[i]! > 0)) g.data[i] = 0;
+      const gx = refTensor(x.shape);
+      const gw = refTensor(w.shape);
+      const gb = refTensor([cout]);
+      const Ho = 2 * H;
+      const Wo = 2 * W;
+      for (let n = 0; n < N; n++)
+        for (let co = 0; co < cout; co++)
+          for (let i = 0; i < Ho * Wo; i++) gb.data[co]! += g.data[(n * cout + co) * Ho * Wo + i]!;
+      forEachTap(N, cin, cout, H, W, (xi, wi, yi) => {
+        gx.data[xi]! += g.data[yi]! * w.data[wi]!;
+        gw.data[wi]! += g.data[yi]! * x.data[xi]!;
+      });
+      return attrs.bias ? [gx, gw, gb] : [gx, gw];
+    },
+  },
+});
+
+/** Visit every real (input, weight, output) index triple of the transposed convolution. */
+function forEachTap(
+  N: number,
+  cin: number,
+  cout: number,
+  H: number,
+  W: number,
+  f: (xi: number, wi: number, yi: number) => void,
+) {
+  const Ho = 2 * H;
+  const Wo = 2 * W;
+  for (let n = 0; n < N; n++)
+    for (let ci = 0; ci < cin; ci++)
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++)
+          for (let co = 0; co < cout; co++)
+            for (let ky = 0; ky < 3; ky++) {
+              const oy = 2 * iy - 1 + ky;
+              if (oy < 0 || oy >= Ho) continue;
+              for (let kx = 0; kx < 3; kx++) {
+                const ox = 2 * ix - 1 + kx;
+                if (ox < 0 || ox >= Wo) continue;
+                f(
+                  ((n * cin + ci) * H + iy) * W + ix,
+                  ((ci * cout + co) * 3 + ky) * 3 + kx,
+                  ((n * cout + co) * Ho + oy) * Wo + ox,
+                );
+              }
+            }
+}
+
+function refConvT(inputs: readonly RefTensor[], attrs: Attrs) {
+  const [x, w] = inputs as [RefTensor, RefTensor];
+  const b = attrs.bias ? inputs[2]! : null;
+  const { N, cin, H, W, cout } = check(x.shape, w.shape, b?.shape ?? null, 'reference');
+  const y = refTensor([N, cout, 2 * H, 2 * W]);
+  const hw = 4 * H * W;
+  if (b) for (let i = 0; i < y.data.length; i++) y.data[i] = b.data[Math.floor(i / hw) % cout]!;
+  forEachTap(N, cin, cout, H, W, (xi, wi, yi) => {
+    y.data[yi]! += x.data[xi]! * w.data[wi]!;
+  });
+  if (attrs.relu) for (let i = 0; i < y.data.length; i++) y.data[i] = Math.max(0, y.data[i]!);
+  return { y, x, w, N, cin, H, W, cout };
+}
+
+/**
+ * Transposed 3×3 convolution with stride 2, padding 1, output_padding 1 (PyTorch semantics): doubles H and W.
+ * `weight` is [Cin, Cout, 3, 3] as PyTorch stores ConvTranspose2d weights.
+ */
+export function convTranspose3x3s2(x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions = {}): Tensor {
+  return convTOp.apply(bias ? [x, weight, bias] : [x, weight], { bias: bias !== null, relu: options.relu ?? false });
+}

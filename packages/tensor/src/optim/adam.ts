@@ -1,0 +1,190 @@
+/**
+ * Adam (torch.optim.Adam semantics) as one fused kernel over all parameters. The optimizer packs its
+ * parameters into one GPU arena (each parameter tensor becomes a view into it, offsets aligned for binding),
+ * and their gradients into a second arena that backward() accumulates into in place, so that a step is a single
+ * dispatch whatever the number of layers.
+ *
+ * Differences from PyTorch, by design: `zeroGrad()` zeroes the gradient arena instead of setting `.grad` to
+ * None, so a parameter that received no gradient still takes a step from its momentum (PyTorch skips it).
+ */
+import { adamUpdate, elementwise } from '@ternausnet/kernels-wgsl';
+import type { Device } from '../device.ts';
+import { keep, Storage, Tensor } from '../tensor.ts';
+
+export interface AdamOptions {
+  /** Learning rate (default 1e-3, as the paper). */
+  lr?: number;
+  betas?: readonly [number, number];
+  eps?: number;
+  /** L2 penalty added to the gradient (Adam's weight_decay, not AdamW's). */
+  weightDecay?: number;
+}
+
+/** Floats between parameter starts: 64 floats = 256 bytes, the strictest storage-offset alignment in WebGPU. */
+const ALIGN_FLOATS = 64;
+
+interface Slot {
+  param: Tensor;
+  offset: number;
+}
+
+/** A device buffer holding many tensors back to back; every view is a Tensor that keeps the arena alive. */
+class Arena {
+  readonly storage: Storage;
+  constructor(
+    readonly device: Device,
+    readonly floats: number,
+    label: string,
+  ) {
+    this.storage = Storage.allocate(device, floats * 4, label);
+    elementwise(device, {
+      expression: 'fill',
+      operands: [],
+      out: this.storage.range,
+      outShape: [floats],
+      scalars: [0],
+    });
+  }
+
+  view(offset: number, shape: readonly number[]): Tensor {
+    const size = shape.reduce((p, d) => p * d, 1);
+    return keep(new Tensor(this.storage.view(offset * 4, size * 4), shape));
+  }
+
+  get whole(): Tensor {
+    return this.view(0, [this.floats]);
+  }
+}
+
+export class Adam {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Number of steps taken. */
+  stepCount = 0;
+  private readonly slots: Slot[];
+  private readonly params: Arena;
+  private readonly grads: Arena;
+  private readonly m: Arena;
+  private readonly v: Arena;
+  private readonly gradViews: Tensor[];
+
+  constructor(parameters: readonly Tensor[], options: AdamOptions = {}) {
+    if (parameters.length === 0) throw new RangeError('Adam: no parameters to optimize');
+    this.lr = options.lr ?? 1e-3;
+    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    for (const [k, v] of Object.entries({ lr: this.lr, eps: this.eps, weightDecay: this.weightDecay })) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`Adam: ${k} must be a finite number ≥ 0, got ${v}`);
+    }
+    if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1)) {
+      throw new RangeError(`Adam: betas must be in [0, 1), got [${this.beta1}, ${this.beta2}]`);
+    }
+    if (new Set(parameters).size !== parameters.length) throw new RangeError('Adam: a parameter is listed twice');
+    const device = parameters[0]!.device;
+    let total = 0;
+    this.slots = parameters.map((param) => {
+      if (!param.requiresGrad) throw new RangeError(`Adam: parameter ${param.describe()} does not require grad`);
+      if (param.device !== device) throw new RangeError('Adam: parameters are on different devices');
+      const slot = { param, offset: total };
+      total += Math.ceil(param.size / ALIGN_FLOATS) * ALIGN_FLOATS;
+      return slot;
+    });
+    this.params = new Arena(device, total, 'adam parameters');
+    this.grads = new Arena(device, total, 'adam gradients');
+    this.m = new Arena(device, total, 'adam exp_avg');
+    this.v = new Arena(device, total, 'adam exp_avg_sq');
+    this.gradViews = this.slots.map(({ param, offset }) => {
+      const view = this.params.view(offset, param.shape);
+      device.copy(param.rangeFor('Adam'), view.rangeFor('Adam'));
+      const s = view.storageFor('Adam');
+      s.retain();
+      param.replaceStorage(s);
+      view.dispose();
+      const g = this.grads.view(offset, param.shape);
+      if (param.grad) {
+        device.copy(param.grad.rangeFor('Adam'), g.rangeFor('Adam'));
+        param.grad.dispose();
+      }
+      param.grad = g;
+      return g;
+    });
+  }
+
+  /** The parameters, in the order given. */
+  get parameters(): readonly Tensor[] {
+    return this.slots.map((s) => s.param);
+  }
+
+  /** Zero every gradient (one fill over the gradient arena). */
+  zeroGrad(): void {
+    this.reattachGradients();
+    elementwise(this.params.device, {
+      expression: 'fill',
+      operands: [],
+      out: this.grads.storage.range,
+      outShape: [this.grads.floats],
+      scalars: [0],
+    });
+  }
+
+  /** One Adam update of every parameter from its current gradient. */
+  step(): void {
+    this.reattachGradients();
+    this.stepCount++;
+    adamUpdate(this.params.device, {
+      params: this.params.storage.range,
+      grads: this.grads.storage.range,
+      m: this.m.storage.range,
+      v: this.v.storage.range,
+      count: this.params.floats,
+      lr: this.lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      step: this.stepCount,
+    });
+  }
+
+  /** If user code replaced a parameter's `.grad`, copy it into the arena and put the arena view back. */
+  private reattachGradients(): void {
+    this.slots.forEach(({ param }, i) => {
+      const view = this.gradViews[i]!;
+      if (param.grad === view) return;
+      if (param.grad) {
+        param.device.copy(param.grad.rangeFor('Adam'), view.rangeFor('Adam'));
+        param.grad.dispose();
+      } else {
+        elementwise(param.device, {
+          expression: 'fill',
+          operands: [],
+          out: view.rangeFor('Adam'),
+          outShape: [view.size],
+          scalars: [0],
+        });
+      }
+      param.grad = view;
+    });
+  }
+
+  /** Optimizer state per parameter (views into the arenas, not copies): for checkpoints. */
+  state(): { exp_avg: Tensor; exp_avg_sq: Tensor }[] {
+    return this.slots.map(({ param, offset }) => ({
+      exp_avg: this.m.view(offset, param.shape),
+      exp_avg_sq: this.v.view(offset, param.shape),
+    }));
+  }
+
+  /** Free the arenas (the parameters keep their data: they become views of a storage that lives on). */
+  dispose(): void {
+    this.slots.forEach(({ param }, i) => {
+      if (param.grad === this.gradViews[i]) param.grad = null;
+    });
+    for (const g of this.gradViews) g.dispose();
+    for (const a of [this.params, this.grads, this.m, this.v]) a.storage.release();
+  }
+}
