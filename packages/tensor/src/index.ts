@@ -9,6 +9,7 @@ export {
   ConvTranspose2d,
   type LayerOptions,
   Module,
+  ModuleList,
   pytorchDefaultBound,
   uniformParameter,
 } from './nn.ts';

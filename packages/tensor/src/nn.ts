@@ -52,6 +52,13 @@ export class Module {
   }
 }
 
+/** A container of child modules under explicit names (PyTorch's nn.Sequential uses "0", "1", ...). */
+export class ModuleList extends Module {
+  add<M extends Module>(name: string, m: M): M {
+    return this.registerModule(name, m);
+  }
+}
+
 /** U(−bound, bound) samples from `rng`, as a parameter tensor. */
 export function uniformParameter(shape: readonly number[], bound: number, rng: Rng, device?: Device): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);

@@ -1,1 +1,1 @@
-export {};
+export * from './unet11.ts';
