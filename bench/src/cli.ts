@@ -1,1 +1,143 @@
-export {};
+/**
+ * The benchmark suite: `npm run bench -- <kernels|model|ceiling> [--size 128] [--batch 1] [--runs 5]
+ * [--warmup 2] [--filter NAME] [--json] [--peer tfjs]`.
+ * Tables go to stdout; with --json the last line is one JSON object with everything measured.
+ */
+import { parseArgs } from 'node:util';
+import { type Device, initDevice } from '@ternausnet/tensor';
+import { measureCeiling } from './ceiling.ts';
+import { benchKernels, type KernelRow } from './kernels.ts';
+import { benchModel } from './model.ts';
+
+const USAGE = `usage: npm run bench -- <command> [options]
+commands:
+  kernels   every kernel at every UNet11 layer shape (forward, dgrad, wgrad, pool, loss, Adam)
+  model     UNet11 forward and one Adam training step
+  ceiling   the adapter's measured FMA throughput and copy bandwidth
+options:
+  --size N      input side, a multiple of 32 (default 128)
+  --batch N     batch size (default 1)
+  --runs N      timed runs per measurement; medians are reported (default 5)
+  --warmup N    untimed runs first (default 2)
+  --filter S    kernels: only layers or kernels whose name contains S
+  --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
+  --json        print a JSON object as the last line
+environment: WEBGPU_BACKEND, WEBGPU_ADAPTER choose the adapter; LP_NUM_THREADS sets lavapipe's threads.`;
+
+function fmt(v: number, digits = 2): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      size: { type: 'string', default: '128' },
+      batch: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '2' },
+      filter: { type: 'string' },
+      peer: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command || !['kernels', 'model', 'ceiling'].includes(command)) {
+    console.log(USAGE);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const int = (name: string, v: string, min: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+    return n;
+  };
+  const size = int('size', values.size, 32);
+  const batch = int('batch', values.batch, 1);
+  const runs = int('runs', values.runs, 1);
+  const warmup = int('warmup', values.warmup, 0);
+  if (size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
+  if (values.peer !== undefined && values.peer !== 'tfjs') throw new RangeError(`--peer: only 'tfjs' is known`);
+  const device: Device = await initDevice();
+  const info = {
+    adapter: device.adapterName,
+    lpNumThreads: process.env.LP_NUM_THREADS ?? null,
+    size,
+    batch,
+    runs,
+    warmup,
+  };
+  console.log(`adapter: ${device.adapterName}${info.lpNumThreads ? ` (LP_NUM_THREADS=${info.lpNumThreads})` : ''}`);
+  const result: Record<string, unknown> = { ...info };
+  if (command === 'ceiling' || command === 'kernels') {
+    const c = await measureCeiling(device, runs, warmup);
+    console.log(
+      `ceiling: ${fmt(c.gflops, 1)} GFLOP/s (register FMA loop), ${fmt(c.gbps, 1)} GB/s (copy) [${c.fma.method}]`,
+    );
+    result.ceiling = { gflops: c.gflops, gbps: c.gbps, method: c.fma.method };
+    if (command === 'kernels') {
+      const rows: KernelRow[] = await benchKernels(device, {
+        size,
+        batch,
+        runs,
+        warmup,
+        ...(values.filter ? { filter: values.filter } : {}),
+      });
+      console.log(
+        table(
+          ['layer', 'kernel', 'shape', 'median ms', 'min', 'max', 'GFLOP/s', 'GB/s', '% FLOP ceil', '% BW ceil'],
+          rows.map((r) => [
+            r.layer,
+            r.kernel,
+            r.shape,
+            fmt(r.timing.median, 3),
+            fmt(r.timing.min, 3),
+            fmt(r.timing.max, 3),
+            fmt(r.gflops),
+            fmt(r.gbps),
+            fmt((100 * r.gflops) / c.gflops, 1),
+            fmt((100 * r.gbps) / c.gbps, 1),
+          ]),
+        ),
+      );
+      const conv = rows.filter((r) => r.kernel.startsWith('conv3x3'));
+      const flops = conv.reduce((s, r) => s + r.flops, 0);
+      const ms = conv.reduce((s, r) => s + r.timing.median, 0);
+      console.log(
+        `conv3x3 overall: ${fmt(flops / ms / 1e6)} GFLOP/s = ${fmt((100 * flops) / ms / 1e6 / c.gflops, 1)} % of ceiling; timing: ${rows[0]?.timing.method}`,
+      );
+      result.kernels = rows;
+      result.conv3x3Gflops = flops / ms / 1e6;
+    }
+  }
+  if (command === 'model') {
+    const m = await benchModel(device, size, batch, runs, warmup);
+    console.log(
+      `UNet11 ${batch}x3x${size}x${size}: forward ${fmt(m.forward.median, 1)} ms (${fmt(m.forwardGflops)} GFLOP/s), ` +
+        `Adam train step ${fmt(m.trainStep.median, 1)} ms (${fmt(m.trainGflops)} GFLOP/s) [wall clock, median of ${runs}]`,
+    );
+    result.forward_ms = m.forward.median;
+    result.train_step_ms = m.trainStep.median;
+    result.forward = m.forward;
+    result.train_step = m.trainStep;
+  }
+  if (values.peer === 'tfjs') {
+    const { runTfjsPeer } = await import('./peer-tfjs.ts');
+    result.peer = await runTfjsPeer(device, command, { size, batch, runs, warmup, ours: result });
+  }
+  await device.destroy();
+  if (values.json) console.log(JSON.stringify(result));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -73,3 +73,12 @@ export function rand(shape: readonly number[], options: RandomOptions & { low?: 
   for (let i = 0; i < data.length; i++) data[i] = rng.uniform(low, high);
   return tensor(data, shape, options);
 }
+
+/** Overwrite the elements of `t` with `data` (same element count), e.g. to load weights into a parameter. */
+export function writeData(t: Tensor, data: Float32Array): void {
+  if (data.length !== t.size) {
+    throw new RangeError(`writeData: ${data.length} values for tensor ${t.describe()} of ${t.size} elements`);
+  }
+  const s = t.storageFor('writeData');
+  if (data.length > 0) t.device.write(s.buffer, s.byteOffset, data);
+}

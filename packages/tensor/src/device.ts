@@ -100,6 +100,8 @@ export class Device implements KernelContext {
   private lostMessage: string | null = null;
   private destroyed = false;
   private poisonPipeline: GPUComputePipeline | null = null;
+  /** Set while `time()` records one compute pass with timestamps. */
+  private timing: GPUQuerySet | null = null;
 
   private constructor(
     // Dawn frees its instance when the JS GPU object is garbage-collected, even while a device created from it
@@ -219,7 +221,11 @@ export class Device implements KernelContext {
 
   private ensurePass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass(
+        this.timing ? { timestampWrites: { querySet: this.timing, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      );
+    }
     return this.pass;
   }
 
@@ -242,7 +248,10 @@ export class Device implements KernelContext {
       const bytes = req.uniforms.byteLength;
       if (bytes > UNIFORM_SLOT) throw new RangeError(`${req.label}: uniform block of ${bytes} bytes > ${UNIFORM_SLOT}`);
       const slot = Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
-      if (this.uniformUsed + slot > UNIFORM_ARENA_BYTES) this.flush();
+      if (this.uniformUsed + slot > UNIFORM_ARENA_BYTES) {
+        if (this.timing) throw new RangeError('time(): the timed work needs more uniform space than one submission');
+        this.flush();
+      }
       this.uniformStaging.set(new Uint8Array(req.uniforms), this.uniformUsed);
       entries.push({
         binding: req.bindings.length,
@@ -260,7 +269,7 @@ export class Device implements KernelContext {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(req.workgroups[0], req.workgroups[1] ?? 1, req.workgroups[2] ?? 1);
     this.dispatches++;
-    if (++this.pendingDispatches >= this.submitEvery) this.flush();
+    if (++this.pendingDispatches >= this.submitEvery && !this.timing) this.flush();
   }
 
   /** Encode a buffer-to-buffer copy (in order with the dispatches). */
@@ -290,6 +299,50 @@ export class Device implements KernelContext {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.checkErrors();
+  }
+
+  /**
+   * Time the GPU work that `encode` records: all of it goes into one compute pass with timestamp queries
+   * (when the adapter has 'timestamp-query'; `gpuMs` is null otherwise) and `wallMs` is measured from submit
+   * to completion. Earlier work is finished first so it does not count.
+   */
+  async time(encode: () => void): Promise<{ gpuMs: number | null; wallMs: number }> {
+    await this.sync();
+    const hasTimestamps = this.features.has('timestamp-query');
+    const querySet = hasTimestamps ? this.device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
+    const resolve = hasTimestamps
+      ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
+      : null;
+    const readback = hasTimestamps
+      ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+      : null;
+    this.timing = querySet;
+    try {
+      this.endPass();
+      encode();
+      const encoder = this.endPass();
+      if (querySet && resolve && readback) {
+        encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
+        encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
+      }
+    } finally {
+      this.timing = null;
+    }
+    const t0 = performance.now();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    const wallMs = performance.now() - t0;
+    this.checkErrors();
+    let gpuMs: number | null = null;
+    if (readback) {
+      await readback.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(readback.getMappedRange());
+      gpuMs = Number(t[1]! - t[0]!) / 1e6;
+      readback.unmap();
+    }
+    for (const b of [resolve, readback]) b?.destroy();
+    querySet?.destroy();
+    return { gpuMs, wallMs };
   }
 
   /** A pooled storage buffer of at least `bytes`. Poisoned with NaN when the device was created with `poison`. */

@@ -2,7 +2,17 @@ import './methods.ts';
 
 export { isGradEnabled, noGrad, record } from './autograd.ts';
 export { getDevice, initDevice, setDevice } from './context.ts';
-export { type CreateOptions, full, ones, type RandomOptions, rand, randn, tensor, zeros } from './creation.ts';
+export {
+  type CreateOptions,
+  full,
+  ones,
+  type RandomOptions,
+  rand,
+  randn,
+  tensor,
+  writeData,
+  zeros,
+} from './creation.ts';
 export { Device, DeviceLostError, type DeviceOptions, type DeviceStats, GPUOperationError } from './device.ts';
 export {
   Conv2d,

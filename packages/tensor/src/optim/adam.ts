@@ -179,6 +179,37 @@ export class Adam {
     }));
   }
 
+  /**
+   * Restore a saved state (for resuming a run): the step count and each parameter's exp_avg / exp_avg_sq, in
+   * parameter order.
+   */
+  loadState(stepCount: number, moments: readonly { exp_avg: Float32Array; exp_avg_sq: Float32Array }[]): void {
+    if (!Number.isInteger(stepCount) || stepCount < 0) throw new RangeError(`Adam.loadState: bad step ${stepCount}`);
+    if (moments.length !== this.slots.length) {
+      throw new RangeError(`Adam.loadState: ${moments.length} parameter states for ${this.slots.length} parameters`);
+    }
+    const views = this.state();
+    moments.forEach((m, i) => {
+      const v = views[i]!;
+      for (const [key, data] of [
+        ['exp_avg', m.exp_avg],
+        ['exp_avg_sq', m.exp_avg_sq],
+      ] as const) {
+        const t = v[key];
+        if (data.length !== t.size) {
+          throw new RangeError(`Adam.loadState: ${key} of parameter ${i} has ${data.length} values, expected ${t.size}`);
+        }
+        const s = t.storageFor('Adam.loadState');
+        t.device.write(s.buffer, s.byteOffset, data);
+      }
+    });
+    for (const v of views) {
+      v.exp_avg.dispose();
+      v.exp_avg_sq.dispose();
+    }
+    this.stepCount = stepCount;
+  }
+
   /** Free the arenas (the parameters keep their data: they become views of a storage that lives on). */
   dispose(): void {
     this.slots.forEach(({ param }, i) => {

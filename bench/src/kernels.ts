@@ -1,0 +1,313 @@
+/**
+ * `bench kernels`: every kernel at every UNet11 layer shape — forward, dgrad, wgrad of the convolutions,
+ * max-pool forward/backward, the fused loss and the fused Adam step — timed on the GPU, with GFLOP/s, GB/s and
+ * the fraction of the adapter's measured ceiling.
+ */
+import {
+  adamUpdate,
+  bceJaccardBackward,
+  bceJaccardForward,
+  conv1x1Dgrad,
+  conv1x1Forward,
+  conv1x1Wgrad,
+  conv3x3Dgrad,
+  conv3x3Forward,
+  conv3x3Wgrad,
+  convTranspose3x3s2Dgrad,
+  convTranspose3x3s2Forward,
+  convTranspose3x3s2Wgrad,
+  maxPool2x2Backward,
+  maxPool2x2Forward,
+} from '@ternausnet/kernels-wgsl';
+import { type Device, rand, type Tensor } from '@ternausnet/tensor';
+import { cin, type LayerShape, layerBytes, layerFlops, unet11Layers } from './layers.ts';
+import { type Timing, timeKernel } from './timing.ts';
+
+export interface KernelRow {
+  layer: string;
+  kernel: string;
+  shape: string;
+  flops: number;
+  bytes: number;
+  timing: Timing;
+  gflops: number;
+  gbps: number;
+}
+
+export interface KernelBenchOptions {
+  size: number;
+  batch: number;
+  runs: number;
+  warmup: number;
+  /** Only layers/kernels whose name contains this. */
+  filter?: string;
+}
+
+let seed = 1;
+const r = (shape: number[]) => rand(shape, { seed: seed++, low: -1, high: 1 });
+
+/** The passes of one layer, each an encode function over freshly allocated random operands. */
+function layerPasses(
+  device: Device,
+  l: LayerShape,
+): { kernel: string; encode: () => void; pass: 'forward' | 'dgrad' | 'wgrad' | 'backward'; tensors: Tensor[] }[] {
+  const { batch: N, height: H, width: W, cout } = l;
+  const C = cin(l);
+  if (l.kind === 'conv3x3') {
+    const xs = l.segments.map((c) => r([N, c, H, W]));
+    const w = r([cout, C, 3, 3]);
+    const b = r([cout]);
+    const y = r([N, cout, H, W]);
+    const gxs = l.segments.map((c) => r([N, c, H, W]));
+    const gw = r([cout, C, 3, 3]);
+    const seg = (ts: Tensor[]) => ts.map((t, i) => ({ range: t.rangeFor('bench'), channels: l.segments[i]! }));
+    const dims = { batch: N, height: H, width: W, outChannels: cout };
+    const tensors = [...xs, w, b, y, ...gxs, gw];
+    return [
+      {
+        kernel: 'conv3x3Forward',
+        pass: 'forward',
+        tensors,
+        encode: () =>
+          conv3x3Forward(device, {
+            ...dims,
+            input: seg(xs),
+            weight: w.rangeFor(''),
+            bias: b.rangeFor(''),
+            out: y.rangeFor(''),
+            relu: true,
+          }),
+      },
+      {
+        kernel: 'conv3x3Dgrad',
+        pass: 'dgrad',
+        tensors: [],
+        encode: () =>
+          conv3x3Dgrad(device, { ...dims, gradOut: y.rangeFor(''), weight: w.rangeFor(''), gradInput: seg(gxs) }),
+      },
+      {
+        kernel: 'conv3x3Wgrad',
+        pass: 'wgrad',
+        tensors: [],
+        encode: () =>
+          conv3x3Wgrad(device, { ...dims, input: seg(xs), gradOut: y.rangeFor(''), gradWeight: gw.rangeFor('') }),
+      },
+    ];
+  }
+  if (l.kind === 'convTranspose3x3s2') {
+    const x = r([N, C, H, W]);
+    const w = r([C, cout, 3, 3]);
+    const b = r([cout]);
+    const y = r([N, cout, 2 * H, 2 * W]);
+    const gx = r([N, C, H, W]);
+    const gw = r([C, cout, 3, 3]);
+    const dims = { batch: N, inChannels: C, outChannels: cout, height: H, width: W };
+    return [
+      {
+        kernel: 'convTranspose3x3s2Forward',
+        pass: 'forward',
+        tensors: [x, w, b, y, gx, gw],
+        encode: () =>
+          convTranspose3x3s2Forward(device, {
+            ...dims,
+            input: x.rangeFor(''),
+            weight: w.rangeFor(''),
+            bias: b.rangeFor(''),
+            out: y.rangeFor(''),
+            relu: true,
+          }),
+      },
+      {
+        kernel: 'convTranspose3x3s2Dgrad',
+        pass: 'dgrad',
+        tensors: [],
+        encode: () =>
+          convTranspose3x3s2Dgrad(device, {
+            ...dims,
+            gradOut: y.rangeFor(''),
+            weight: w.rangeFor(''),
+            gradInput: gx.rangeFor(''),
+          }),
+      },
+      {
+        kernel: 'convTranspose3x3s2Wgrad',
+        pass: 'wgrad',
+        tensors: [],
+        encode: () =>
+          convTranspose3x3s2Wgrad(device, {
+            ...dims,
+            input: x.rangeFor(''),
+            gradOut: y.rangeFor(''),
+            gradWeight: gw.rangeFor(''),
+          }),
+      },
+    ];
+  }
+  if (l.kind === 'maxPool2x2') {
+    const x = r([N, C, H, W]);
+    const y = r([N, C, H / 2, W / 2]);
+    const arg = r([N, C, H / 2, W / 2]);
+    const gx = r([N, C, H, W]);
+    const dims = { planes: N * C, height: H, width: W };
+    return [
+      {
+        kernel: 'maxPool2x2Forward',
+        pass: 'forward',
+        tensors: [x, y, arg, gx],
+        encode: () =>
+          maxPool2x2Forward(device, { ...dims, input: x.rangeFor(''), out: y.rangeFor(''), argmax: arg.rangeFor('') }),
+      },
+      {
+        kernel: 'maxPool2x2Backward',
+        pass: 'backward',
+        tensors: [],
+        encode: () => {
+          maxPool2x2Forward(device, { ...dims, input: x.rangeFor(''), out: y.rangeFor(''), argmax: arg.rangeFor('') });
+          maxPool2x2Backward(device, {
+            ...dims,
+            gradOut: y.rangeFor(''),
+            argmax: arg.rangeFor(''),
+            gradInput: gx.rangeFor(''),
+          });
+        },
+      },
+    ];
+  }
+  const x = r([N, C, H, W]);
+  const w = r([cout, C, 1, 1]);
+  const b = r([cout]);
+  const y = r([N, cout, H, W]);
+  const gx = r([N, C, H, W]);
+  const gw = r([cout, C, 1, 1]);
+  const dims = { batch: N, inChannels: C, outChannels: cout, pixels: H * W };
+  return [
+    {
+      kernel: 'conv1x1Forward',
+      pass: 'forward',
+      tensors: [x, w, b, y, gx, gw],
+      encode: () =>
+        conv1x1Forward(device, {
+          ...dims,
+          input: x.rangeFor(''),
+          weight: w.rangeFor(''),
+          bias: b.rangeFor(''),
+          out: y.rangeFor(''),
+        }),
+    },
+    {
+      kernel: 'conv1x1Dgrad',
+      pass: 'dgrad',
+      tensors: [],
+      encode: () =>
+        conv1x1Dgrad(device, { ...dims, gradOut: y.rangeFor(''), weight: w.rangeFor(''), gradInput: gx.rangeFor('') }),
+    },
+    {
+      kernel: 'conv1x1Wgrad',
+      pass: 'wgrad',
+      tensors: [],
+      encode: () =>
+        conv1x1Wgrad(device, { ...dims, input: x.rangeFor(''), gradOut: y.rangeFor(''), gradWeight: gw.rangeFor('') }),
+    },
+  ];
+}
+
+export async function benchKernels(device: Device, o: KernelBenchOptions): Promise<KernelRow[]> {
+  const rows: KernelRow[] = [];
+  const want = (s: string) => !o.filter || s.includes(o.filter);
+  for (const l of unet11Layers(o.size, o.batch)) {
+    const passes = layerPasses(device, l);
+    const shape = `${l.batch}x[${l.segments.join('+')}]x${l.height}x${l.width}->${l.cout}`;
+    for (const p of passes) {
+      if (!want(l.name) && !want(p.kernel)) continue;
+      const timing = await timeKernel(device, p.encode, o.runs, o.warmup);
+      const flops = p.kernel === 'maxPool2x2Backward' ? 2 * layerFlops(l) : layerFlops(l);
+      const bytes = layerBytes(l, p.pass);
+      rows.push({
+        layer: l.name,
+        kernel: p.kernel,
+        shape,
+        flops,
+        bytes,
+        timing,
+        gflops: flops / timing.median / 1e6,
+        gbps: bytes / timing.median / 1e6,
+      });
+    }
+    for (const p of passes) for (const t of p.tensors) t.dispose();
+  }
+  // The loss over the batch's logits and the Adam step over all 22.9 M parameters.
+  const px = o.batch * o.size * o.size;
+  if (want('loss') || want('bceJaccard')) {
+    const z = r([px]);
+    const t = rand([px], { seed: seed++ });
+    const stats = r([5]);
+    const gl = r([1]);
+    const gz = r([px]);
+    const timing = await timeKernel(
+      device,
+      () => {
+        const a = {
+          logits: z.rangeFor(''),
+          target: t.rangeFor(''),
+          count: px,
+          stats: stats.rangeFor(''),
+          bceWeight: 1,
+          jaccardWeight: 1,
+        };
+        bceJaccardForward(device, a);
+        bceJaccardBackward(device, { ...a, gradLoss: gl.rangeFor(''), gradLogits: gz.rangeFor('') });
+      },
+      o.runs,
+      o.warmup,
+    );
+    const bytes = 4 * px * 5;
+    rows.push({
+      layer: 'loss',
+      kernel: 'bceJaccard fwd+bwd',
+      shape: `${px}px`,
+      flops: 40 * px,
+      bytes,
+      timing,
+      gflops: (40 * px) / timing.median / 1e6,
+      gbps: bytes / timing.median / 1e6,
+    });
+    for (const x of [z, t, stats, gl, gz]) x.dispose();
+  }
+  if (want('adam')) {
+    const n = 22_927_393;
+    const [p, g, m, v] = [0, 1, 2, 3].map(() => r([n])) as [Tensor, Tensor, Tensor, Tensor];
+    let step = 0;
+    const timing = await timeKernel(
+      device,
+      () =>
+        adamUpdate(device, {
+          params: p.rangeFor(''),
+          grads: g.rangeFor(''),
+          m: m.rangeFor(''),
+          v: v.rangeFor(''),
+          count: n,
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0,
+          step: ++step,
+        }),
+      o.runs,
+      o.warmup,
+    );
+    const bytes = 4 * n * 7;
+    rows.push({
+      layer: 'optimizer',
+      kernel: 'adam',
+      shape: `${n} params`,
+      flops: 12 * n,
+      bytes,
+      timing,
+      gflops: (12 * n) / timing.median / 1e6,
+      gbps: bytes / timing.median / 1e6,
+    });
+    for (const x of [p, g, m, v]) x.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,85 @@
+/** The kernel calls UNet11 makes at an input of `size`×`size`, batch `batch`: the benchmark's workload. */
+
+export type LayerKind = 'conv3x3' | 'convTranspose3x3s2' | 'maxPool2x2' | 'conv1x1';
+
+export interface LayerShape {
+  /** State-dict-like name, e.g. `encoder.3` or `dec4.block.0.conv`. */
+  name: string;
+  kind: LayerKind;
+  batch: number;
+  /** Input channels (per concatenated segment for decoder convolutions). */
+  segments: number[];
+  cout: number;
+  /** Input height and width. */
+  height: number;
+  width: number;
+}
+
+export function unet11Layers(size: number, batch: number): LayerShape[] {
+  if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
+  const L: LayerShape[] = [];
+  const conv = (name: string, segments: number[], cout: number, s: number) =>
+    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
+  const pool = (name: string, c: number, s: number) =>
+    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
+  const up = (name: string, cin: number, cout: number, s: number) =>
+    L.push({ name, kind: 'convTranspose3x3s2', batch, segments: [cin], cout, height: s, width: s });
+  const s = size;
+  conv('encoder.0', [3], 64, s);
+  pool('pool1', 64, s);
+  conv('encoder.3', [64], 128, s / 2);
+  pool('pool2', 128, s / 2);
+  conv('encoder.6', [128], 256, s / 4);
+  conv('encoder.8', [256], 256, s / 4);
+  pool('pool3', 256, s / 4);
+  conv('encoder.11', [256], 512, s / 8);
+  conv('encoder.13', [512], 512, s / 8);
+  pool('pool4', 512, s / 8);
+  conv('encoder.16', [512], 512, s / 16);
+  conv('encoder.18', [512], 512, s / 16);
+  pool('pool5', 512, s / 16);
+  conv('center.block.0.conv', [512], 512, s / 32);
+  up('center.block.1', 512, 256, s / 32);
+  conv('dec5.block.0.conv', [256, 512], 512, s / 16);
+  up('dec5.block.1', 512, 256, s / 16);
+  conv('dec4.block.0.conv', [256, 512], 512, s / 8);
+  up('dec4.block.1', 512, 128, s / 8);
+  conv('dec3.block.0.conv', [128, 256], 256, s / 4);
+  up('dec3.block.1', 256, 64, s / 4);
+  conv('dec2.block.0.conv', [64, 128], 128, s / 2);
+  up('dec2.block.1', 128, 32, s / 2);
+  conv('dec1.conv', [32, 64], 32, s);
+  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [32], cout: 1, height: s, width: s });
+  return L;
+}
+
+export const cin = (l: LayerShape) => l.segments.reduce((a, b) => a + b, 0);
+
+/** Multiply-adds ×2 of one pass (forward, dgrad and wgrad have the same count for convolutions). */
+export function layerFlops(l: LayerShape): number {
+  const px = l.batch * l.height * l.width;
+  switch (l.kind) {
+    case 'conv3x3':
+      return 2 * px * cin(l) * l.cout * 9;
+    case 'convTranspose3x3s2':
+      return 2 * px * cin(l) * l.cout * 9;
+    case 'conv1x1':
+      return 2 * px * cin(l) * l.cout;
+    case 'maxPool2x2':
+      return px * cin(l);
+  }
+}
+
+/** Compulsory bytes of the forward: read input and weights once, write the output once (float32). */
+export function layerBytes(l: LayerShape, pass: 'forward' | 'dgrad' | 'wgrad' | 'backward'): number {
+  const px = l.batch * l.height * l.width;
+  const inEl = px * cin(l);
+  const outPx = l.kind === 'convTranspose3x3s2' ? 4 * px : l.kind === 'maxPool2x2' ? px / 4 : px;
+  const outEl = outPx * l.cout;
+  const k = l.kind === 'conv3x3' || l.kind === 'convTranspose3x3s2' ? 9 : l.kind === 'conv1x1' ? 1 : 0;
+  const wEl = cin(l) * l.cout * k;
+  if (l.kind === 'maxPool2x2') return 4 * (pass === 'forward' ? inEl + 2 * outEl : inEl + 2 * outEl);
+  if (pass === 'forward') return 4 * (inEl + wEl + outEl);
+  if (pass === 'dgrad') return 4 * (outEl + wEl + inEl);
+  return 4 * (inEl + outEl + wEl);
+}
