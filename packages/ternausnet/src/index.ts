@@ -1,1 +1,46 @@
-export * from './unet11.ts';
+export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
+export {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  normalizeRegion,
+  type Prediction,
+  type PredictOptions,
+  predict,
+  type RgbImage,
+  tileOrigins,
+} from './predict.ts';
+export {
+  DTYPE_BYTES,
+  halfToFloat,
+  type LoadedTensor,
+  MAX_HEADER_BYTES,
+  parseSafetensors,
+  type ReadOptions,
+  readSafetensors,
+  type SafetensorsDtype,
+  SafetensorsError,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorToWrite,
+  writeSafetensors,
+} from './safetensors.ts';
+export {
+  ConvRelu,
+  checkUNet11Input,
+  DecoderBlock,
+  ENCODER_ALIASES,
+  nearestValidSizes,
+  UNet11,
+  type UNet11Options,
+  VGG11_CONVS,
+} from './unet11.ts';
+export {
+  canonicalKey,
+  loadStateDict,
+  loadWeights,
+  type SaveWeightsOptions,
+  StateDictError,
+  saveWeights,
+  stateDict,
+  type WeightSource,
+} from './weights.ts';

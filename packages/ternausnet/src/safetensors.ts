@@ -1,0 +1,427 @@
+/**
+ * safetensors, read and written without dependencies. Format: u64 little-endian header length N, N bytes of
+ * UTF-8 JSON `{ name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__": { str: str } }`, then the
+ * little-endian data section, which the tensors tile exactly.
+ *
+ * Validation follows the reference implementation (huggingface/safetensors): header length bounded (100 MB)
+ * and inside the file, valid JSON object, known dtypes, non-negative integer shapes, shape × dtype size = byte
+ * length, offsets inside the data section, no overlaps, no gaps, no duplicate keys, metadata string → string.
+ * Every violation is a SafetensorsError naming the file, the tensor and the rule. A lying header never drives an
+ * allocation: sizes are checked against the file size before anything is read.
+ */
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** Element sizes in bytes of every dtype the format defines. */
+export const DTYPE_BYTES = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+} as const;
+
+export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
+
+export class SafetensorsError extends Error {
+  constructor(
+    readonly file: string,
+    readonly rule: string,
+    message: string,
+    readonly tensor?: string,
+  ) {
+    super(`${file}: ${tensor !== undefined ? `tensor '${tensor}': ` : ''}${message} [${rule}]`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+export interface LoadedTensor {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  /** The raw little-endian bytes (a view into the file's bytes). */
+  readonly bytes: Uint8Array;
+  /**
+   * The values as float32: exact for F32, F16, BF16 and integers up to 2^24; F64 is rounded (with a warning
+   * when the file is read). Other dtypes (8-bit floats) are an error naming the tensor.
+   */
+  toFloat32(): Float32Array;
+}
+
+export interface SafetensorsFile {
+  readonly tensors: Map<string, LoadedTensor>;
+  readonly metadata: Record<string, string>;
+}
+
+export interface ReadOptions {
+  /** Where warnings go (F64 tensors rounded to float32). Default: console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** IEEE half → float (exact, with subnormals, infinities and NaN). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+function convert(file: string, name: string, dtype: SafetensorsDtype, bytes: Uint8Array, n: number): Float32Array {
+  const out = new Float32Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+      return out;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      return out;
+    case 'BF16': {
+      // bfloat16 is the top half of a float32: shift it into place.
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) u[i] = view.getUint16(2 * i, true) << 16;
+      return out;
+    }
+    case 'BOOL':
+    case 'U8':
+      for (let i = 0; i < n; i++) out[i] = view.getUint8(i);
+      return out;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
+      return out;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i, true);
+      return out;
+    case 'U16':
+      for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
+      return out;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i, true);
+      return out;
+    case 'U32':
+      for (let i = 0; i < n; i++) out[i] = view.getUint32(4 * i, true);
+      return out;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(8 * i, true));
+      return out;
+    case 'U64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigUint64(8 * i, true));
+      return out;
+    default:
+      throw new SafetensorsError(file, 'dtype-conversion', `dtype ${dtype} cannot be converted to float32`, name);
+  }
+}
+
+/**
+ * The top-level keys of a JSON object text, in order, to detect duplicates (JSON.parse keeps the last one
+ * silently). Assumes the text already parsed as an object.
+ */
+function topLevelKeys(json: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let i = 0;
+  let expectKey = false;
+  while (i < json.length) {
+    const c = json[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        keys.push(JSON.parse(json.slice(i, j + 1)) as string);
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '{' || c === '[') {
+      depth++;
+      if (c === '{' && depth === 1) expectKey = true;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 1) expectKey = true;
+    i++;
+  }
+  return keys;
+}
+
+interface HeaderEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Validate a header and return its entries (sorted by offset) and metadata. `dataBytes` is the data section size. */
+function parseHeader(file: string, text: string, dataBytes: number) {
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new SafetensorsError(file, 'header-json', `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new SafetensorsError(file, 'header-json', 'header is not a JSON object');
+  }
+  const keys = topLevelKeys(text);
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k)) throw new SafetensorsError(file, 'duplicate-key', 'appears twice in the header', k);
+    seen.add(k);
+  }
+  const metadata: Record<string, string> = {};
+  const entries = new Map<string, HeaderEntry>();
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+        throw new SafetensorsError(file, 'metadata', '__metadata__ must be an object of strings');
+      }
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') {
+          throw new SafetensorsError(file, 'metadata', `__metadata__['${k}'] is ${typeof v}, not a string`);
+        }
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new SafetensorsError(file, 'tensor-entry', 'entry is not an object', name);
+    }
+    const e = raw as Record<string, unknown>;
+    const dtype = e.dtype;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+      throw new SafetensorsError(file, 'dtype', `unknown dtype ${JSON.stringify(dtype)}`, name);
+    }
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw new SafetensorsError(file, 'shape', `shape ${JSON.stringify(shape)} is not a list of integers ≥ 0`, name);
+    }
+    const offsets = e.data_offsets;
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)
+    ) {
+      throw new SafetensorsError(
+        file,
+        'offsets',
+        `data_offsets ${JSON.stringify(offsets)} are not two integers ≥ 0`,
+        name,
+      );
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end) throw new SafetensorsError(file, 'offsets', `data_offsets [${begin}, ${end}] are reversed`, name);
+    if (end > dataBytes) {
+      throw new SafetensorsError(
+        file,
+        'offsets',
+        `data_offsets end ${end} is past the data section (${dataBytes} bytes)`,
+        name,
+      );
+    }
+    const numel = (shape as number[]).reduce((p, d) => p * d, 1);
+    const expected = numel * DTYPE_BYTES[dtype as SafetensorsDtype];
+    if (!Number.isSafeInteger(expected) || expected !== end - begin) {
+      throw new SafetensorsError(
+        file,
+        'size',
+        `shape [${shape}] × ${dtype} needs ${expected} bytes but data_offsets cover ${end - begin}`,
+        name,
+      );
+    }
+    entries.set(name, { dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end });
+  }
+  const sorted = [...entries.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let cursor = 0;
+  for (const [name, e] of sorted) {
+    if (e.begin < cursor)
+      throw new SafetensorsError(file, 'overlap', `data [${e.begin}, ${e.end}) overlaps another tensor`, name);
+    if (e.begin > cursor)
+      throw new SafetensorsError(file, 'gap', `${e.begin - cursor} unused bytes before this tensor`, name);
+    cursor = e.end;
+  }
+  if (cursor !== dataBytes) {
+    throw new SafetensorsError(
+      file,
+      'gap',
+      `${dataBytes - cursor} bytes at the end of the data section belong to no tensor`,
+    );
+  }
+  return { entries, metadata };
+}
+
+function headerLength(file: string, prefix: Uint8Array, fileBytes: number): number {
+  if (fileBytes < 8)
+    throw new SafetensorsError(
+      file,
+      'header-length',
+      `file is ${fileBytes} bytes, shorter than the 8-byte header length`,
+    );
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(file, 'header-length', `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  if (Number(n) > fileBytes - 8) {
+    throw new SafetensorsError(
+      file,
+      'header-length',
+      `header length ${n} is past the end of the ${fileBytes}-byte file`,
+    );
+  }
+  return Number(n);
+}
+
+function decodeHeader(file: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new SafetensorsError(file, 'header-utf8', 'header is not valid UTF-8');
+  }
+}
+
+/** Parse safetensors bytes (already in memory). `source` names them in errors. */
+export function parseSafetensors(bytes: Uint8Array, source = '<buffer>', options: ReadOptions = {}): SafetensorsFile {
+  const n = headerLength(source, bytes, bytes.length);
+  const text = decodeHeader(source, bytes.subarray(8, 8 + n));
+  const data = bytes.subarray(8 + n);
+  const { entries, metadata } = parseHeader(source, text, data.length);
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const tensors = new Map<string, LoadedTensor>();
+  for (const [name, e] of entries) {
+    const raw = data.subarray(e.begin, e.end);
+    const numel = e.shape.reduce((p, d) => p * d, 1);
+    if (e.dtype === 'F64') warn(`${source}: tensor '${name}' is F64; it is rounded to float32`);
+    tensors.set(name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      bytes: raw,
+      toFloat32: () => convert(source, name, e.dtype, raw, numel),
+    });
+  }
+  return { tensors, metadata };
+}
+
+/** Read and validate a safetensors file. The header is checked before the data is read. */
+export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new SafetensorsError(path, 'open', `cannot open (${(e as Error).message})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = new Uint8Array(8);
+    readSync(fd, prefix, 0, Math.min(8, size), 0);
+    const n = headerLength(path, prefix, size);
+    const all = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const r = readSync(fd, all, off, size - off, off);
+      if (r === 0) throw new SafetensorsError(path, 'truncated', `file ended after ${off} of ${size} bytes`);
+      off += r;
+    }
+    if (n > size - 8) throw new SafetensorsError(path, 'header-length', 'header past end of file');
+    return parseSafetensors(all, path, options);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface TensorToWrite {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** Serialise float32 tensors (in the given order) and string metadata. */
+export function serializeSafetensors(
+  tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
+  metadata: Readonly<Record<string, string>> = {},
+  source = '<serialize>',
+): Uint8Array {
+  const list: [string, TensorToWrite][] =
+    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, TensorToWrite>);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new SafetensorsError(source, 'metadata', `metadata '${k}' must be a string`);
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  for (const [name, t] of list) {
+    if (name === '' || name === '__metadata__')
+      throw new SafetensorsError(source, 'name', `invalid tensor name '${name}'`);
+    if (name in header) throw new SafetensorsError(source, 'duplicate-key', 'written twice', name);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(source, 'shape', `shape [${t.shape}] is not a list of integers ≥ 0`, name);
+    }
+    const numel = t.shape.reduce((p, d) => p * d, 1);
+    if (numel !== t.data.length) {
+      throw new SafetensorsError(
+        source,
+        'size',
+        `shape [${t.shape}] has ${numel} elements but data has ${t.data.length}`,
+        name,
+      );
+    }
+    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * numel] };
+    offset += 4 * numel;
+  }
+  let json = JSON.stringify(header);
+  // The reference writer pads the header with spaces so the data section starts 8-byte aligned.
+  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  json += ' '.repeat(pad);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  const dv = new DataView(out.buffer, 8 + headerBytes.length);
+  let at = 0;
+  for (const [, t] of list) {
+    for (let i = 0; i < t.data.length; i++, at += 4) dv.setFloat32(at, t.data[i]!, true);
+  }
+  return out;
+}
+
+/**
+ * Write float32 tensors atomically: a temp file in the same directory, fsync, rename over `path`. On any error
+ * the temp file is removed and an existing `path` is left untouched.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const bytes = serializeSafetensors(tensors, metadata, path);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'w');
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if (e instanceof SafetensorsError) throw e;
+    throw new SafetensorsError(path, 'write', `cannot write (${(e as Error).message})`);
+  }
+}

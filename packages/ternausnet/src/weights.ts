@@ -1,0 +1,124 @@
+/**
+ * UNet11 weights as PyTorch state dicts in safetensors files: load (with the authors' alias keys and
+ * DataParallel's `module.` prefix accepted), save (with the aliases, so that PyTorch's strict
+ * `load_state_dict` takes our files), and the clear errors a wrong file deserves.
+ */
+import { type Tensor, writeData } from '@ternausnet/tensor';
+import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { ENCODER_ALIASES, type UNet11 } from './unet11.ts';
+
+/** A tensor from a weight file: its shape and a (lazy) float32 view of its data. */
+export interface WeightSource {
+  readonly shape: readonly number[];
+  toFloat32(): Float32Array;
+}
+
+/** A state dict that does not fit the model: every problem is listed. */
+export class StateDictError extends Error {
+  constructor(
+    readonly source: string,
+    readonly missing: readonly string[],
+    readonly unexpected: readonly string[],
+    readonly mismatched: readonly string[],
+  ) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
+    if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+    if (mismatched.length) parts.push(`wrong shapes (${mismatched.length}): ${mismatched.join('; ')}`);
+    super(`${source} does not fit UNet11:\n  ${parts.join('\n  ')}`);
+    this.name = 'StateDictError';
+  }
+}
+
+const ALIAS_PATTERN = new RegExp(`^(${Object.keys(ENCODER_ALIASES).join('|')})\\.(weight|bias)$`);
+
+/** The canonical (encoder.N.*) key for a state-dict key: strips `module.` prefixes and resolves aliases. */
+export function canonicalKey(key: string): { key: string; alias: boolean } {
+  let k = key;
+  while (k.startsWith('module.')) k = k.slice('module.'.length);
+  const m = ALIAS_PATTERN.exec(k);
+  if (m) return { key: `encoder.${ENCODER_ALIASES[m[1]!]}.${m[2]}`, alias: true };
+  return { key: k, alias: false };
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Copy a state dict into the model's parameters. Every parameter must be present (under its name or its
+ * alias, with or without `module.`), with its exact shape; anything else in the dict is an error.
+ */
+export function loadStateDict(model: UNet11, dict: ReadonlyMap<string, WeightSource>, source = 'state dict'): void {
+  const params = model.namedParameters();
+  // Every file entry that maps to a parameter, in file order; PyTorch copies them all, so an alias (which comes
+  // after encoder.N.* in its state dicts) wins when both are present. We do the same.
+  const sources = new Map<string, { from: string; t: WeightSource; alias: boolean }[]>();
+  const unexpected: string[] = [];
+  for (const [name, t] of dict) {
+    const { key, alias } = canonicalKey(name);
+    if (!params.has(key)) {
+      unexpected.push(name);
+      continue;
+    }
+    const list = sources.get(key) ?? [];
+    list.push({ from: name, t, alias });
+    sources.set(key, list);
+  }
+  const chosen = new Map<string, { from: string; t: WeightSource }>();
+  for (const [key, list] of sources) chosen.set(key, list.find((s) => s.alias) ?? list[list.length - 1]!);
+  const missing = [...params.keys()].filter((k) => !chosen.has(k));
+  const mismatched: string[] = [];
+  for (const [key, list] of sources) {
+    const shape = params.get(key)!.shape;
+    for (const { from, t } of list) {
+      if (!sameShape(t.shape, shape)) mismatched.push(`${from}: file [${t.shape}] vs model [${shape}]`);
+    }
+  }
+  if (missing.length || unexpected.length || mismatched.length) {
+    throw new StateDictError(source, missing, unexpected, mismatched);
+  }
+  for (const [key, { t }] of chosen) writeData(params.get(key)!, t.toFloat32());
+}
+
+/** Read the model's parameters back to the CPU, under PyTorch's state-dict names (and the aliases). */
+export async function stateDict(
+  model: UNet11,
+  options: { aliases?: boolean } = {},
+): Promise<Map<string, { shape: readonly number[]; data: Float32Array }>> {
+  const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  const params = model.namedParameters();
+  const arrays = await Promise.all([...params.values()].map((t: Tensor) => t.toArray()));
+  const byName = new Map([...params.keys()].map((k, i) => [k, { shape: params.get(k)!.shape, data: arrays[i]! }]));
+  // PyTorch's order: encoder.*, then the aliases conv1.* … conv5.*, then center … final.
+  for (const [k, v] of byName) if (k.startsWith('encoder.')) out.set(k, v);
+  if (options.aliases ?? true) {
+    for (const [alias, index] of Object.entries(ENCODER_ALIASES)) {
+      for (const part of ['weight', 'bias']) out.set(`${alias}.${part}`, byName.get(`encoder.${index}.${part}`)!);
+    }
+  }
+  for (const [k, v] of byName) if (!k.startsWith('encoder.')) out.set(k, v);
+  return out;
+}
+
+export interface SaveWeightsOptions {
+  /** Also write the alias keys conv1.* … conv5.* (default true: PyTorch's strict load_state_dict needs them). */
+  aliases?: boolean;
+  metadata?: Record<string, string>;
+}
+
+/** Write the model's weights as a safetensors state dict (atomically). */
+export async function saveWeights(model: UNet11, path: string, options: SaveWeightsOptions = {}): Promise<void> {
+  const dict = await stateDict(model, options.aliases === undefined ? {} : { aliases: options.aliases });
+  await writeSafetensors(path, dict, {
+    format: 'pt',
+    model: 'UNet11',
+    num_filters: String(model.numFilters),
+    ...options.metadata,
+  });
+}
+
+/** Load a whole-network checkpoint (ours, or the authors' PyTorch one converted to safetensors). */
+export async function loadWeights(model: UNet11, path: string): Promise<void> {
+  const file = await readSafetensors(path);
+  loadStateDict(model, file.tensors, path);
+}
