@@ -22,7 +22,7 @@ export interface PredictOptions {
   threshold?: number;
   /** Tile side in pixels, a multiple of 32 (default 1024). Smaller tiles use less GPU memory. */
   tile?: number;
-  /** Overlap between neighbouring tiles in pixels (default 64 = tile/16 or more). */
+  /** Overlap between neighbouring tiles in pixels (default max(64, tile/16); tile/4 below 256). */
   overlap?: number;
   /** Called after each tile with (done, total). */
   onProgress?: (done: number, total: number) => void;
@@ -87,7 +87,7 @@ export async function predict(model: UNet11, image: RgbImage, options: PredictOp
   if (!Number.isInteger(tile) || tile < 32 || tile % 32 !== 0) {
     throw new RangeError(`predict: tile must be a positive multiple of 32, got ${tile}`);
   }
-  const overlap = options.overlap ?? Math.max(64, tile / 16);
+  const overlap = options.overlap ?? Math.round(tile >= 256 ? Math.max(64, tile / 16) : tile / 4);
   if (!(overlap >= 0 && overlap < tile)) throw new RangeError(`predict: overlap must be in [0, tile), got ${overlap}`);
   const { width: W, height: H } = image;
   if (image.data.length !== W * H * 3) {

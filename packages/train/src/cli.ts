@@ -1,0 +1,242 @@
+/**
+ * The `ternausnet` command line: predict, train, reproduce, demo. Run `ternausnet --help` for the usage.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createUNet11, INIT_SCHEMES, type InitScheme, predict, writeSafetensors } from '@ternausnet/model';
+import { initDevice } from '@ternausnet/tensor';
+import { readRgb, writeMaskPng } from './image-io.ts';
+import { createProgress, type Progress } from './progress.ts';
+import { reproduce } from './reproduce.ts';
+import { SceneData, syntheticScenes } from './scenes.ts';
+import { NonFiniteLossError, train } from './trainer.ts';
+
+const USAGE = `ternausnet — TernausNet (UNet11) on WebGPU
+
+usage:
+  ternausnet predict --weights W.safetensors --input IMG --out MASK.png
+                     [--threshold 0.3] [--tile 1024] [--probabilities P.safetensors]
+  ternausnet train   --out RUN_DIR [--init lecun|imagenet|pretrained] [--vgg11 PATH] [--pretrained CKPT]
+                     [--epochs N] [--batch-size N] [--crop N] [--val-crop N] [--lr 1e-3] [--seed N] [--resume]
+                     (data: the embedded synthetic aerial scenes; see --scenes, --scene-size)
+  ternausnet reproduce --out DIR [--vgg11 PATH] [--pretrained CKPT] [--epochs N] [--quick] [--resume] ...
+  ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
+
+Inputs must have sides that are multiples of 32 for training crops; predict pads any size.
+Environment: WEBGPU_BACKEND / WEBGPU_ADAPTER choose the adapter.`;
+
+function int(name: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+function num(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new RangeError(`--${name} must be a number, got '${v}'`);
+  return n;
+}
+
+const OPTIONS = {
+  weights: { type: 'string' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  threshold: { type: 'string' },
+  tile: { type: 'string' },
+  probabilities: { type: 'string' },
+  init: { type: 'string' },
+  vgg11: { type: 'string' },
+  pretrained: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  crop: { type: 'string' },
+  'val-crop': { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  scenes: { type: 'string' },
+  'val-scenes': { type: 'string' },
+  'scene-size': { type: 'string' },
+  'pretrain-epochs': { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  resume: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function runPredict(v: Values): Promise<void> {
+  if (!v.weights || !v.input || !v.out) throw new Error('predict needs --weights, --input and --out (see --help)');
+  const threshold = num('threshold', v.threshold, 0.3);
+  const tile = int('tile', v.tile, 1024, 32);
+  await initDevice();
+  const model = await createUNet11({ scheme: 'pretrained', checkpoint: v.weights });
+  const image = await readRgb(v.input);
+  let bar: Progress | null = null;
+  const p = await predict(model, image, {
+    threshold,
+    tile,
+    onProgress: (done, total) => {
+      bar ??= createProgress({ label: `predict ${image.width}×${image.height}`, total });
+      bar.update(done);
+    },
+  });
+  (bar as Progress | null)?.stop();
+  await writeMaskPng(v.out, p.mask, p.width, p.height);
+  if (v.probabilities) {
+    await writeSafetensors(
+      v.probabilities,
+      { probabilities: { shape: [1, p.height, p.width], data: p.probabilities } },
+      {
+        source: v.input,
+        threshold: String(threshold),
+      },
+    );
+  }
+  const positive = p.mask.reduce((s, x) => s + x, 0) / p.mask.length;
+  console.log(
+    `${v.out}: ${p.width}×${p.height} mask, ${(100 * positive).toFixed(2)} % building pixels (threshold ${threshold})`,
+  );
+  model.dispose();
+}
+
+/** The synthetic aerial data set, sized by the options (defaults small enough for a CPU). */
+function syntheticData(v: Values, quick: boolean) {
+  const crop = int('crop', v.crop, quick ? 96 : 256, 32);
+  const valCrop = int('val-crop', v['val-crop'], quick ? 160 : 384, 32);
+  const sceneSize = int('scene-size', v['scene-size'], Math.max(valCrop, crop) + (quick ? 32 : 128), 32);
+  const seed = int('seed', v.seed, 0, 0);
+  const scenes = syntheticScenes({
+    kind: 'aerial',
+    trainScenes: int('scenes', v.scenes, quick ? 24 : 120),
+    valScenes: int('val-scenes', v['val-scenes'], quick ? 6 : 20),
+    sceneSize,
+    seed: seed + 1,
+  });
+  const batchSize = int('batch-size', v['batch-size'], quick ? 2 : 4);
+  const data = new SceneData(scenes.train, scenes.validation, {
+    cropSize: crop,
+    valCropSize: valCrop,
+    batchSize,
+    seed,
+  });
+  const context =
+    `Data: embedded synthetic aerial scenes (${scenes.train.length} training, ${scenes.validation.length} validation, ` +
+    `${sceneSize}×${sceneSize} px), ${crop}×${crop} random training crops with flips, ${valCrop}×${valCrop} ` +
+    `validation centre crops, batch ${batchSize}, Adam lr ${v.lr ?? '1e-3'}, seed ${seed}. These are not the Inria ` +
+    `numbers: the paper's column is for reference.`;
+  return { data, scenes, crop, valCrop, seed, batchSize, context };
+}
+
+async function runTrain(v: Values): Promise<void> {
+  if (!v.out) throw new Error('train needs --out RUN_DIR');
+  const init = (v.init ?? 'lecun') as InitScheme;
+  if (!INIT_SCHEMES.includes(init))
+    throw new RangeError(`--init must be one of ${INIT_SCHEMES.join(', ')}, got '${init}'`);
+  await initDevice();
+  const { data, seed } = syntheticData(v, v.quick ?? false);
+  const r = await train(data, {
+    runDir: v.out,
+    init,
+    seed,
+    epochs: int('epochs', v.epochs, 10),
+    lr: num('lr', v.lr, 1e-3),
+    resume: v.resume ?? false,
+    ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
+    ...(v.pretrained ? { pretrained: v.pretrained } : {}),
+  });
+  console.log(
+    `final val IoU ${r.final.valIoU.toFixed(4)}, best ${r.best.valIoU.toFixed(4)} (epoch ${r.best.epoch}); weights ${r.finalWeights}`,
+  );
+}
+
+async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
+  const quick = (v.quick ?? false) || quickDefault;
+  const out = resolve(v.out ?? (quick ? 'results/demo' : 'results/reproduce'));
+  await initDevice();
+  const syn = syntheticData(v, quick);
+  const epochs = int('epochs', v.epochs, quick ? 6 : 30);
+  const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], quick ? 4 : 20);
+  const t0 = performance.now();
+  const { files, results } = await reproduce({
+    out,
+    data: syn.data,
+    overlayScene: syn.scenes.validation[0]!,
+    overlayCrop: syn.valCrop,
+    context: syn.context,
+    epochs,
+    seed: syn.seed,
+    lr: num('lr', v.lr, 1e-3),
+    resume: v.resume ?? false,
+    ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
+    ...(v.pretrained ? { pretrained: v.pretrained } : {}),
+    pretrain: async (dir) => {
+      // The Carvana stand-in: car silhouettes on studio backgrounds, the whole network trained from lecun.
+      const cars = syntheticScenes({
+        kind: 'cars',
+        trainScenes: syn.scenes.train.length,
+        valScenes: 4,
+        sceneSize: syn.scenes.train[0]!.image.width,
+        seed: syn.seed + 2,
+      });
+      const carData = new SceneData(cars.train, cars.validation, {
+        cropSize: syn.crop,
+        valCropSize: syn.valCrop,
+        batchSize: syn.batchSize,
+        seed: syn.seed,
+      });
+      mkdirSync(dir, { recursive: true });
+      const r = await train(carData, {
+        runDir: dir,
+        init: 'lecun',
+        seed: syn.seed,
+        epochs: pretrainEpochs,
+        name: 'pretrain (cars)',
+        resume: true,
+      });
+      return {
+        checkpoint: r.finalWeights,
+        note: `pre-trained ${pretrainEpochs} epochs on synthetic car silhouettes (val IoU ${r.final.valIoU.toFixed(3)}), the Carvana stand-in`,
+      };
+    },
+  });
+  console.log(
+    `\n${results.map((r) => `${r.scheme}: ${r.skipped ? `skipped (${r.skipped})` : `final val IoU ${r.history!.at(-1)!.valIoU.toFixed(3)}`}`).join('\n')}`,
+  );
+  console.log(
+    `\nwrote ${files.map((f) => join('.', f.replace(`${process.cwd()}/`, ''))).join(', ')} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+  );
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ options: OPTIONS, allowPositionals: true });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    process.exitCode = command || values.help ? 0 : 2;
+    return;
+  }
+  switch (command) {
+    case 'predict':
+      return runPredict(values);
+    case 'train':
+      return runTrain(values);
+    case 'reproduce':
+      return runReproduce(values, false);
+    case 'demo':
+      return runReproduce(values, true);
+    default:
+      throw new Error(`unknown command '${command}'\n\n${USAGE}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof NonFiniteLossError) {
+    console.error(e.message);
+    process.exit(3);
+  }
+  console.error(e instanceof Error ? `error: ${e.message}` : e);
+  process.exit(1);
+});
