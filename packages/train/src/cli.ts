@@ -6,11 +6,22 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createUNet11, INIT_SCHEMES, type InitScheme, predict, writeSafetensors } from '@ternausnet/model';
 import { initDevice } from '@ternausnet/tensor';
+import {
+  carvanaPairs,
+  FileData,
+  folderPairs,
+  groupSplit,
+  type ImageMaskPair,
+  imageSize,
+  inriaPairs,
+  inriaSplit,
+  readCrop,
+} from './data/datasets.ts';
 import { readRgb, writeMaskPng } from './image-io.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { reproduce } from './reproduce.ts';
-import { SceneData, syntheticScenes } from './scenes.ts';
-import { NonFiniteLossError, train } from './trainer.ts';
+import { type Scene, SceneData, syntheticScenes } from './scenes.ts';
+import { NonFiniteLossError, type TrainingData, train } from './trainer.ts';
 
 const USAGE = `ternausnet — TernausNet (UNet11) on WebGPU
 
@@ -19,9 +30,15 @@ usage:
                      [--threshold 0.3] [--tile 1024] [--probabilities P.safetensors]
   ternausnet train   --out RUN_DIR [--init lecun|imagenet|pretrained] [--vgg11 PATH] [--pretrained CKPT]
                      [--epochs N] [--batch-size N] [--crop N] [--val-crop N] [--lr 1e-3] [--seed N] [--resume]
-                     (data: the embedded synthetic aerial scenes; see --scenes, --scene-size)
-  ternausnet reproduce --out DIR [--vgg11 PATH] [--pretrained CKPT] [--epochs N] [--quick] [--resume] ...
+                     [--inria DIR [--val-per-city 6] | --carvana DIR | --folder DIR]
+  ternausnet reproduce --out DIR [--inria DIR [--val-per-city 6]] [--vgg11 PATH]
+                     [--pretrained CKPT | --carvana DIR] [--epochs N] [--quick] [--resume] ...
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
+
+Data: --inria (AerialImageDataset/train/{images,gt}: the paper's split, first 6 tiles per city for validation),
+--carvana (train/*.jpg + train_masks/*_mask.gif, split by car), --folder (images/ + masks/); without any of
+them, the embedded synthetic aerial scenes (--scenes, --val-scenes, --scene-size). Real data defaults to the
+paper's 768×768 training crops and 1440×1440 validation crops.
 
 Inputs must have sides that are multiples of 32 for training crops; predict pads any size.
 Environment: WEBGPU_BACKEND / WEBGPU_ADAPTER choose the adapter.`;
@@ -60,6 +77,10 @@ const OPTIONS = {
   'val-scenes': { type: 'string' },
   'scene-size': { type: 'string' },
   'pretrain-epochs': { type: 'string' },
+  inria: { type: 'string' },
+  'val-per-city': { type: 'string' },
+  carvana: { type: 'string' },
+  folder: { type: 'string' },
   quick: { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
@@ -130,13 +151,41 @@ function syntheticData(v: Values, quick: boolean) {
   return { data, scenes, crop, valCrop, seed, batchSize, context };
 }
 
+/** File-based data (Inria, Carvana or a folder) with the paper's crop sizes by default. */
+async function fileData(v: Values, pairs: { train: ImageMaskPair[]; val: ImageMaskPair[] }, what: string) {
+  const crop = int('crop', v.crop, 768, 32);
+  const valCrop = int('val-crop', v['val-crop'], 1440, 32);
+  const batchSize = int('batch-size', v['batch-size'], 4);
+  const seed = int('seed', v.seed, 0, 0);
+  const data = await FileData.open(pairs.train, pairs.val, { cropSize: crop, valCropSize: valCrop, batchSize, seed });
+  const context =
+    `Data: ${what} (${pairs.train.length} training, ${pairs.val.length} validation images), ${crop}×${crop} random ` +
+    `training crops with flips, ${valCrop}×${valCrop} validation centre crops, batch ${batchSize}, Adam lr ` +
+    `${v.lr ?? '1e-3'}, seed ${seed}.`;
+  return { data, crop, valCrop, seed, batchSize, context };
+}
+
+function realPairs(v: Values): { pairs: { train: ImageMaskPair[]; val: ImageMaskPair[] }; what: string } | null {
+  if (v.inria) {
+    const valPerCity = int('val-per-city', v['val-per-city'], 6);
+    return {
+      pairs: inriaSplit(inriaPairs(v.inria), valPerCity),
+      what: `Inria Aerial Image Labeling (${v.inria}), first ${valPerCity} tiles per city for validation`,
+    };
+  }
+  if (v.carvana) return { pairs: groupSplit(carvanaPairs(v.carvana)), what: `Carvana (${v.carvana}), split by car` };
+  if (v.folder) return { pairs: groupSplit(folderPairs(v.folder)), what: `folder ${v.folder}` };
+  return null;
+}
+
 async function runTrain(v: Values): Promise<void> {
   if (!v.out) throw new Error('train needs --out RUN_DIR');
   const init = (v.init ?? 'lecun') as InitScheme;
   if (!INIT_SCHEMES.includes(init))
     throw new RangeError(`--init must be one of ${INIT_SCHEMES.join(', ')}, got '${init}'`);
   await initDevice();
-  const { data, seed } = syntheticData(v, v.quick ?? false);
+  const real = realPairs(v);
+  const { data, seed } = real ? await fileData(v, real.pairs, real.what) : syntheticData(v, v.quick ?? false);
   const r = await train(data, {
     runDir: v.out,
     init,
@@ -156,49 +205,67 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const quick = (v.quick ?? false) || quickDefault;
   const out = resolve(v.out ?? (quick ? 'results/demo' : 'results/reproduce'));
   await initDevice();
-  const syn = syntheticData(v, quick);
+  const inria = v.inria
+    ? {
+        pairs: inriaSplit(inriaPairs(v.inria), int('val-per-city', v['val-per-city'], 6)),
+        what: `Inria Aerial Image Labeling (${v.inria})`,
+      }
+    : null;
+  const syn = inria ? null : syntheticData(v, quick);
+  const seg = inria ? await fileData(v, inria.pairs, inria.what) : syn!;
+  const overlayScene = inria ? await sceneFromPair(inria.pairs.val[0]!, seg.valCrop) : syn!.scenes.validation[0]!;
   const epochs = int('epochs', v.epochs, quick ? 6 : 30);
   const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], quick ? 4 : 20);
   const t0 = performance.now();
   const { files, results } = await reproduce({
     out,
-    data: syn.data,
-    overlayScene: syn.scenes.validation[0]!,
-    overlayCrop: syn.valCrop,
-    context: syn.context,
+    data: seg.data,
+    overlayScene,
+    overlayCrop: seg.valCrop,
+    context: seg.context,
     epochs,
-    seed: syn.seed,
+    seed: seg.seed,
     lr: num('lr', v.lr, 1e-3),
     resume: v.resume ?? false,
     ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
     pretrain: async (dir) => {
-      // The Carvana stand-in: car silhouettes on studio backgrounds, the whole network trained from lecun.
-      const cars = syntheticScenes({
-        kind: 'cars',
-        trainScenes: syn.scenes.train.length,
-        valScenes: 4,
-        sceneSize: syn.scenes.train[0]!.image.width,
-        seed: syn.seed + 2,
-      });
-      const carData = new SceneData(cars.train, cars.validation, {
-        cropSize: syn.crop,
-        valCropSize: syn.valCrop,
-        batchSize: syn.batchSize,
-        seed: syn.seed,
-      });
       mkdirSync(dir, { recursive: true });
+      let carData: TrainingData;
+      let what: string;
+      if (v.carvana) {
+        const pairs = groupSplit(carvanaPairs(v.carvana));
+        carData = (await fileData(v, pairs, 'Carvana')).data;
+        what = `Carvana (${v.carvana})`;
+      } else {
+        // The Carvana stand-in: car silhouettes on studio backgrounds, the whole network trained from lecun.
+        const size = syn ? syn.scenes.train[0]!.image.width : seg.valCrop + 128;
+        const cars = syntheticScenes({
+          kind: 'cars',
+          trainScenes: syn ? syn.scenes.train.length : 120,
+          valScenes: 4,
+          sceneSize: size,
+          seed: seg.seed + 2,
+        });
+        carData = new SceneData(cars.train, cars.validation, {
+          cropSize: seg.crop,
+          valCropSize: seg.valCrop,
+          batchSize: seg.batchSize,
+          seed: seg.seed,
+        });
+        what = 'synthetic car silhouettes (the Carvana stand-in)';
+      }
       const r = await train(carData, {
         runDir: dir,
         init: 'lecun',
-        seed: syn.seed,
+        seed: seg.seed,
         epochs: pretrainEpochs,
-        name: 'pretrain (cars)',
+        name: 'pretrain',
         resume: true,
       });
       return {
         checkpoint: r.finalWeights,
-        note: `pre-trained ${pretrainEpochs} epochs on synthetic car silhouettes (val IoU ${r.final.valIoU.toFixed(3)}), the Carvana stand-in`,
+        note: `pre-trained ${pretrainEpochs} epochs on ${what}, val IoU there ${r.final.valIoU.toFixed(3)}`,
       };
     },
   });
@@ -208,6 +275,15 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   console.log(
     `\nwrote ${files.map((f) => join('.', f.replace(`${process.cwd()}/`, ''))).join(', ')} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   );
+}
+
+/** The centre crop of a validation pair as an in-memory scene (for the overlays). */
+async function sceneFromPair(pair: ImageMaskPair, crop: number): Promise<Scene> {
+  const { width, height } = await imageSize(pair.image);
+  const c = Math.min(crop, width, height);
+  const region = { left: Math.floor((width - c) / 2), top: Math.floor((height - c) / 2), width: c, height: c };
+  const { rgb, mask } = await readCrop(pair, region);
+  return { image: { data: rgb, width: c, height: c }, mask, name: pair.name };
 }
 
 async function main(): Promise<void> {
