@@ -131,7 +131,7 @@ ${body}  }
     var v = acc[j];
     ${bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
     ${accumulate ? 'v += y[idx];' : ''}
-    ${relu ? 'v = max(v, 0.0);' : ''}
+    ${relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
     y[idx] = v;
   }
 }`;

@@ -141,7 +141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var v = acc[j];
     ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
     ${s.accumulate ? 'v += y[idx];' : ''}
-    ${s.relu ? 'v = max(v, 0.0);' : ''}
+    ${s.relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
     y[idx] = v;
   }
 }`;

@@ -21,7 +21,8 @@ import type { BufferRange, KernelContext } from './runtime.ts';
 export const UNARY_EXPRESSIONS = {
   copy: 'a',
   neg: '-a',
-  relu: 'max(a, 0.0)',
+  // select(a, 0, a < 0) rather than max(a, 0): NaN must propagate as in PyTorch (max(NaN, 0) is 0 on x86).
+  relu: 'select(a, 0.0, a < 0.0)',
   // exp(-a) overflows to +inf for a < -88 and the quotient becomes exactly 0: the right limit, no NaN.
   sigmoid: '1.0 / (1.0 + exp(-a))',
   log: 'log(a)',

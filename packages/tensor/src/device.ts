@@ -223,7 +223,9 @@ export class Device implements KernelContext {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (!this.pass) {
       this.pass = this.encoder.beginComputePass(
-        this.timing ? { timestampWrites: { querySet: this.timing, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+        this.timing
+          ? { timestampWrites: { querySet: this.timing, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
+          : {},
       );
     }
     return this.pass;

@@ -1,181 +1,248 @@
 /**
- * Real data layouts on small files made here with the real formats (Inria TIFF 0/255, Carvana JPEG + GIF 0/1,
- * a generic PNG folder): discovery, the paper's split, decoding, binarisation, crops, flips, prefetch and errors.
+ * The real layouts on small files written here in the real formats (Inria: LZW TIFF with 0/255 masks; Carvana:
+ * JPEG with 0/1 and 0/255 palette GIF masks; a generic folder of PNG/WebP/TIFF): discovery, the paper's split,
+ * numeric ordering, decoding, binarisation and the errors, which must name the file.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IMAGENET_MEAN, IMAGENET_STD } from '@ternausnet/model';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   carvanaPairs,
   DatasetError,
-  FileData,
   folderPairs,
   groupSplit,
+  imageSize,
   inriaPairs,
   inriaSplit,
+  memorySource,
+  openFileSource,
   readCrop,
 } from '../src/data/datasets.ts';
-import type { Batch } from '../src/trainer.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'datasets-'));
+const root = mkdtempSync(join(tmpdir(), 'ternaus-datasets-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** An RGB image whose red channel says where the mask is (red 200 on the mask, 40 elsewhere). */
+/**
+ * A scene whose pixels say where they are: red = 2x, green = 3y, blue = 220 on the mask and 30 off it, so a
+ * crop's origin, a flip and the image/mask correspondence can all be read back from the pixels.
+ */
 function scene(w: number, h: number, seed: number) {
   const rgb = Buffer.alloc(w * h * 3);
   const mask = Buffer.alloc(w * h);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
-      const on = (x * 7 + y * 3 + seed) % 11 < 4 ? 1 : 0;
       const i = y * w + x;
+      const on = (x * 7 + y * 3 + seed) % 11 < 4 ? 1 : 0;
       mask[i] = on;
-      rgb[i * 3] = on ? 200 : 40;
-      rgb[i * 3 + 1] = (x * 5 + seed) & 0xff;
-      rgb[i * 3 + 2] = (y * 9) & 0xff;
+      rgb[i * 3] = 2 * x;
+      rgb[i * 3 + 1] = 3 * y;
+      rgb[i * 3 + 2] = on ? 220 : 30;
     }
   return { rgb, mask };
 }
 
 const raw = (buf: Buffer, w: number, h: number, channels: 1 | 3) =>
   sharp(buf, { raw: { width: w, height: h, channels } });
+const grey = (buf: Buffer, w: number, h: number) => raw(buf, w, h, 1).toColourspace('b-w');
+const x255 = (m: Buffer) => Buffer.from(m.map((v) => v * 255));
 
-beforeAll(async () => {
-  const inria = join(root, 'inria', 'AerialImageDataset', 'train');
-  mkdirSync(join(inria, 'images'), { recursive: true });
-  mkdirSync(join(inria, 'gt'), { recursive: true });
-  for (const city of ['austin', 'vienna']) {
-    for (const n of [1, 2, 10]) {
+function dirs(...paths: string[]): void {
+  for (const p of paths) mkdirSync(p, { recursive: true });
+}
+
+async function writeInria(base: string, cities: readonly string[], tiles: readonly number[]): Promise<string> {
+  const train = join(base, 'AerialImageDataset', 'train');
+  dirs(join(train, 'images'), join(train, 'gt'));
+  for (const city of cities)
+    for (const n of tiles) {
       const s = scene(96, 64, n);
       await raw(s.rgb, 96, 64, 3)
         .tiff({ compression: 'lzw' })
-        .toFile(join(inria, 'images', `${city}${n}.tif`));
-      await raw(Buffer.from(s.mask.map((v) => v * 255)), 96, 64, 1)
+        .toFile(join(train, 'images', `${city}${n}.tif`));
+      await grey(x255(s.mask), 96, 64)
         .tiff({ compression: 'lzw' })
-        .toFile(join(inria, 'gt', `${city}${n}.tif`));
+        .toFile(join(train, 'gt', `${city}${n}.tif`));
     }
-  }
-  const carvana = join(root, 'carvana');
-  mkdirSync(join(carvana, 'train'), { recursive: true });
-  mkdirSync(join(carvana, 'train_masks'), { recursive: true });
-  for (const car of ['0cdf5b5d0ce1', '11acc40dc0ea']) {
+  return train;
+}
+
+const inria = join(root, 'inria');
+const carvana = join(root, 'carvana');
+const folder = join(root, 'folder');
+
+beforeAll(async () => {
+  await writeInria(inria, ['vienna', 'austin'], [10, 2, 1]);
+  dirs(join(carvana, 'train'), join(carvana, 'train_masks'));
+  for (const [c, car] of ['0cdf5b5d0ce1', '11acc40dc0ea'].entries())
     for (const view of ['01', '02']) {
-      const s = scene(64, 64, view === '01' ? 3 : 5);
+      const s = scene(64, 64, Number(view));
       await raw(s.rgb, 64, 64, 3)
-        .jpeg({ quality: 100 })
+        .jpeg({ quality: 95 })
         .toFile(join(carvana, 'train', `${car}_${view}.jpg`));
-      await raw(s.mask, 64, 64, 1)
+      // One car's masks store the class index (0/1), the other's a black/white palette (0/255).
+      const m = c === 0 ? s.mask : x255(s.mask);
+      await grey(m, 64, 64)
         .gif()
         .toFile(join(carvana, 'train_masks', `${car}_${view}_mask.gif`));
     }
-  }
-  const folder = join(root, 'folder');
-  mkdirSync(join(folder, 'images'), { recursive: true });
-  mkdirSync(join(folder, 'masks'), { recursive: true });
-  for (const name of ['a', 'b']) {
-    const s = scene(64, 64, name === 'a' ? 1 : 2);
-    await raw(s.rgb, 64, 64, 3)
-      .png()
-      .toFile(join(folder, 'images', `${name}.png`));
-    await raw(Buffer.from(s.mask.map((v) => v * 255)), 64, 64, 1)
-      .png()
-      .toFile(join(folder, 'masks', `${name}_mask.png`));
-  }
+  dirs(join(folder, 'images'), join(folder, 'masks'));
+  const a = scene(64, 64, 5);
+  await raw(a.rgb, 64, 64, 3)
+    .png()
+    .toFile(join(folder, 'images', 'a.png'));
+  await grey(x255(a.mask), 64, 64)
+    .png()
+    .toFile(join(folder, 'masks', 'a_mask.png'));
+  const b = scene(64, 64, 6);
+  await raw(b.rgb, 64, 64, 3)
+    .webp({ lossless: true })
+    .toFile(join(folder, 'images', 'b.webp'));
+  await grey(b.mask, 64, 64)
+    .tiff()
+    .toFile(join(folder, 'masks', 'b.tif'));
 });
 
-async function collect(it: AsyncIterable<Batch>): Promise<Batch[]> {
-  const out: Batch[] = [];
-  for await (const b of it) out.push(b);
-  return out;
-}
-
-describe('datasets', () => {
-  it('Inria: finds the tiles from any of three roots, in numeric order, and splits the first N per city', () => {
-    const pairs = inriaPairs(join(root, 'inria'));
-    expect(pairs.map((p) => p.name)).toEqual(['austin1', 'austin2', 'austin10', 'vienna1', 'vienna2', 'vienna10']);
-    expect(inriaPairs(join(root, 'inria', 'AerialImageDataset')).length).toBe(6);
-    expect(inriaPairs(join(root, 'inria', 'AerialImageDataset', 'train')).length).toBe(6);
-    const { train, val } = inriaSplit(pairs, 1);
-    expect(val.map((p) => p.name)).toEqual(['austin1', 'vienna1']);
-    expect(train.map((p) => p.name)).toEqual(['austin2', 'austin10', 'vienna2', 'vienna10']);
-    expect(() => inriaSplit(pairs, 3)).toThrow(/city 'austin' has 3 tiles, not more than valPerCity = 3/);
-    expect(() => inriaPairs(join(root, 'folder'))).toThrow(DatasetError);
-  });
-
-  it('binarises 0/255 TIFF and 0/1 GIF masks alike, and decodes only the requested region', async () => {
-    const [inria] = inriaPairs(join(root, 'inria'));
-    const expected = scene(96, 64, 1);
-    const c = await readCrop(inria!, { left: 32, top: 16, width: 32, height: 32 });
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 32; x++) expect(c.mask[y * 32 + x]).toBe(expected.mask[(16 + y) * 96 + 32 + x]);
-    expect(c.rgb[0]).toBe(expected.rgb[(16 * 96 + 32) * 3]);
-    const car = carvanaPairs(join(root, 'carvana'))[0]!;
-    const g = await readCrop(car, { left: 0, top: 0, width: 64, height: 64 });
-    const s = scene(64, 64, 3);
-    expect(Array.from(g.mask)).toEqual(Array.from(s.mask));
-  });
-
-  it('Carvana: pairs every view with its _mask.gif and splits by car, never a car on both sides', () => {
-    const pairs = carvanaPairs(join(root, 'carvana'));
-    expect(pairs.map((p) => p.group)).toEqual(['0cdf5b5d0ce1', '0cdf5b5d0ce1', '11acc40dc0ea', '11acc40dc0ea']);
-    const { train, val } = groupSplit(pairs);
-    expect(new Set(train.map((p) => p.group)).size + new Set(val.map((p) => p.group)).size).toBe(2);
-    expect(train.some((t) => val.some((v) => v.group === t.group))).toBe(false);
-  });
-
-  it('generic folder: matches masks by base name (with or without _mask)', () => {
-    expect(folderPairs(join(root, 'folder')).map((p) => p.name)).toEqual(['a', 'b']);
-  });
-
-  it('random crops with flips keep image and mask aligned, are deterministic per (seed, epoch), and normalise', async () => {
-    const { train, val } = inriaSplit(inriaPairs(join(root, 'inria')), 1);
-    const data = await FileData.open(train, val, { cropSize: 32, valCropSize: 64, batchSize: 3, seed: 4 });
-    expect(data.trainBatchCount).toBe(2);
-    const a = await collect(data.trainBatches(1));
-    const b = await collect(data.trainBatches(1));
-    const c = await collect(data.trainBatches(2));
-    expect(a.map((x) => x.n)).toEqual([3, 1]);
-    expect(a[0]!.images).toEqual(b[0]!.images);
-    expect(a[0]!.images).not.toEqual(c[0]!.images);
-    for (const batch of [...a, ...c]) {
-      const plane = 32 * 32;
-      for (let k = 0; k < batch.n; k++)
-        for (let i = 0; i < plane; i++) {
-          const red = batch.images[k * 3 * plane + i]! * IMAGENET_STD[0] + IMAGENET_MEAN[0];
-          // Red 200/255 marks mask pixels, 40/255 the rest: a flip applied to one and not the other would show.
-          expect(batch.masks[k * plane + i]).toBe(red > 0.5 ? 1 : 0);
-        }
+describe('Inria Aerial Image Labeling', () => {
+  it('finds the tiles from any of the three roots, city by city in numeric order', () => {
+    const names = ['austin1', 'austin2', 'austin10', 'vienna1', 'vienna2', 'vienna10'];
+    for (const r of [inria, join(inria, 'AerialImageDataset'), join(inria, 'AerialImageDataset', 'train')]) {
+      expect(inriaPairs(r).map((p) => p.name)).toEqual(names);
     }
-    const v = await collect(data.validationBatches());
-    expect(v.map((x) => [x.n, x.height, x.width])).toEqual([[2, 64, 64]]);
+    const p = inriaPairs(inria)[2]!;
+    expect(p.image).toBe(join(inria, 'AerialImageDataset', 'train', 'images', 'austin10.tif'));
+    expect(p.mask).toBe(join(inria, 'AerialImageDataset', 'train', 'gt', 'austin10.tif'));
+    expect(p.group).toBe('austin');
+    expect(() => inriaPairs(folder)).toThrow(/not an Inria Aerial Image Labeling folder/);
   });
 
-  it('errors name the file: missing mask, size mismatch, corrupt file, bad crop sizes', async () => {
-    const bad = join(root, 'bad');
-    mkdirSync(join(bad, 'images'), { recursive: true });
-    mkdirSync(join(bad, 'masks'), { recursive: true });
+  it('splits the first valPerCity tiles of each city off for validation', () => {
+    const pairs = inriaPairs(inria);
+    const cities = ['austin', 'vienna'];
+    const one = inriaSplit(pairs, 1, cities);
+    expect(one.val.map((p) => p.name)).toEqual(['austin1', 'vienna1']);
+    expect(one.train.map((p) => p.name)).toEqual(['austin2', 'austin10', 'vienna2', 'vienna10']);
+    const two = inriaSplit(pairs, 2, cities);
+    expect(two.val.map((p) => p.name)).toEqual(['austin1', 'austin2', 'vienna1', 'vienna2']);
+    expect(two.train.map((p) => p.name)).toEqual(['austin10', 'vienna10']);
+    expect(() => inriaSplit(pairs, 4, cities)).toThrow(/city 'austin' has 3 tiles, fewer than the 4 validation/);
+    // The default is the five cities of the paper.
+    expect(() => inriaSplit(pairs)).toThrow(/city 'chicago' has no tiles \(found: austin, vienna\)/);
+  });
+
+  it('names the file when a tile has no ground truth or a ground truth no tile', async () => {
+    const train = await writeInria(join(root, 'inria-orphans'), ['kitsap'], [1]);
+    rmSync(join(train, 'gt', 'kitsap1.tif'));
+    expect(() => inriaPairs(train)).toThrow(/images\/kitsap1\.tif has no ground truth .*gt\/kitsap1\.tif/);
+    rmSync(join(train, 'images', 'kitsap1.tif'));
+    writeFileSync(join(train, 'gt', 'kitsap7.tif'), '');
+    expect(() => inriaPairs(train)).toThrow(/ground truth .*gt\/kitsap7\.tif has no image .*images\/kitsap7\.tif/);
+  });
+
+  it('decodes a crop to RGB and a 0/1 mask from 0/255 ground truth', async () => {
+    const pair = inriaPairs(inria)[2]!; // austin10
+    const s = scene(96, 64, 10);
+    const c = await readCrop(pair, { left: 40, top: 8, width: 32, height: 48 });
+    expect(c.rgb.length).toBe(32 * 48 * 3);
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 32; x++) {
+        const src = (8 + y) * 96 + 40 + x;
+        const dst = y * 32 + x;
+        expect(c.mask[dst]).toBe(s.mask[src]);
+        for (let ch = 0; ch < 3; ch++) expect(c.rgb[dst * 3 + ch]).toBe(s.rgb[src * 3 + ch]);
+      }
+    await expect(readCrop(pair, { left: 80, top: 0, width: 32, height: 32 })).rejects.toThrow(
+      /cannot decode image .*austin10\.tif \(crop 32×32 at 80,0\)/,
+    );
+  });
+});
+
+describe('Carvana', () => {
+  it('pairs every view with its _mask.gif, groups views by car, binarises 0/1 and 0/255 GIFs alike', async () => {
+    const pairs = carvanaPairs(carvana);
+    expect(pairs.map((p) => p.name)).toEqual([
+      '0cdf5b5d0ce1_01',
+      '0cdf5b5d0ce1_02',
+      '11acc40dc0ea_01',
+      '11acc40dc0ea_02',
+    ]);
+    expect(pairs.map((p) => p.group)).toEqual(['0cdf5b5d0ce1', '0cdf5b5d0ce1', '11acc40dc0ea', '11acc40dc0ea']);
+    for (const p of [pairs[1]!, pairs[3]!]) {
+      const c = await readCrop(p, { left: 0, top: 0, width: 64, height: 64 });
+      expect(Buffer.from(c.mask).equals(scene(64, 64, 2).mask)).toBe(true);
+      // JPEG is lossy: the pixels are close, not equal.
+      expect(Math.abs(c.rgb[(10 * 64 + 20) * 3]! - 40)).toBeLessThan(8);
+    }
+  });
+
+  it('splits by car: all views of a car on one side', () => {
+    const pairs = carvanaPairs(carvana);
+    const { train, val } = groupSplit(pairs);
+    expect(val.map((p) => p.group)).toEqual(['11acc40dc0ea', '11acc40dc0ea']);
+    expect(train.map((p) => p.group)).toEqual(['0cdf5b5d0ce1', '0cdf5b5d0ce1']);
+    const chosen = groupSplit(pairs, { valGroups: ['0cdf5b5d0ce1'] });
+    expect(chosen.val.map((p) => p.name)).toEqual(['0cdf5b5d0ce1_01', '0cdf5b5d0ce1_02']);
+    expect(() => groupSplit(pairs, { valGroups: ['nope'] })).toThrow(/validation group 'nope' has no images/);
+    // 10 cars, one in five to validation: the 5th and the 10th.
+    const many = Array.from({ length: 10 }, (_, i) => ({ name: `c${i}_01`, image: '', mask: '', group: `c${i}` }));
+    expect(groupSplit(many).val.map((p) => p.group)).toEqual(['c4', 'c9']);
+  });
+
+  it('names the file when a view has no mask or a mask no view', () => {
+    const bad = join(root, 'carvana-bad');
+    dirs(join(bad, 'train'), join(bad, 'train_masks'));
+    writeFileSync(join(bad, 'train', 'abc_01.jpg'), '');
+    expect(() => carvanaPairs(bad)).toThrow(/train\/abc_01\.jpg has no mask .*train_masks\/abc_01_mask\.gif/);
+    writeFileSync(join(bad, 'train_masks', 'abc_01_mask.gif'), '');
+    writeFileSync(join(bad, 'train_masks', 'abc_02_mask.gif'), '');
+    expect(() => carvanaPairs(bad)).toThrow(/mask .*abc_02_mask\.gif has no image .*train\/abc_02\.jpg/);
+  });
+});
+
+describe('generic folder', () => {
+  it('matches images and masks by base name across formats (and a _mask suffix)', async () => {
+    const pairs = folderPairs(folder);
+    expect(pairs.map((p) => [p.name, p.image.slice(folder.length), p.mask.slice(folder.length)])).toEqual([
+      ['a', '/images/a.png', '/masks/a_mask.png'],
+      ['b', '/images/b.webp', '/masks/b.tif'],
+    ]);
+    const b = await readCrop(pairs[1]!, { left: 0, top: 0, width: 64, height: 64 });
+    expect(Buffer.from(b.mask).equals(scene(64, 64, 6).mask)).toBe(true);
+    expect(Buffer.from(b.rgb).equals(scene(64, 64, 6).rgb)).toBe(true);
+  });
+
+  it('errors name the files: missing mask, orphan mask, size mismatch, corrupt file', async () => {
+    const bad = join(root, 'folder-bad');
+    dirs(join(bad, 'images'), join(bad, 'masks'));
     await raw(Buffer.alloc(64 * 64 * 3), 64, 64, 3)
       .png()
       .toFile(join(bad, 'images', 'x.png'));
-    expect(() => folderPairs(bad)).toThrow(/x\.png has no mask/);
-    await raw(Buffer.alloc(32 * 64), 32, 64, 1)
+    expect(() => folderPairs(bad)).toThrow(/images\/x\.png has no mask in .*masks \(looked for x\.\* and x_mask\.\*\)/);
+    await grey(Buffer.alloc(32 * 64), 32, 64)
       .png()
       .toFile(join(bad, 'masks', 'x.png'));
+    writeFileSync(join(bad, 'masks', 'y.png'), '');
+    expect(() => folderPairs(bad)).toThrow(/mask .*masks\/y\.png has no image/);
+    rmSync(join(bad, 'masks', 'y.png'));
     const pairs = folderPairs(bad);
-    await expect(FileData.open(pairs, pairs, { cropSize: 32, valCropSize: 32, batchSize: 1, seed: 0 })).rejects.toThrow(
-      /x\.png is 64×64 but its mask .*x\.png is 32×64/,
+    await expect(openFileSource(pairs)).rejects.toThrow(
+      /images\/x\.png is 64×64 but its mask .*masks\/x\.png is 32×64/,
     );
     writeFileSync(join(bad, 'masks', 'x.png'), 'this is not a PNG');
-    await expect(FileData.open(pairs, pairs, { cropSize: 32, valCropSize: 32, batchSize: 1, seed: 0 })).rejects.toThrow(
-      /cannot read image .*masks\/x\.png/,
-    );
-    const good = folderPairs(join(root, 'folder'));
-    await expect(FileData.open(good, good, { cropSize: 48, valCropSize: 32, batchSize: 1, seed: 0 })).rejects.toThrow(
-      /crop size 48 is not a multiple of 32.*use 32 or 64/,
-    );
-    await expect(FileData.open(good, good, { cropSize: 96, valCropSize: 32, batchSize: 1, seed: 0 })).rejects.toThrow(
-      /a\.png \(64×64\) is smaller than the 96×96 crop/,
-    );
+    await expect(openFileSource(pairs)).rejects.toThrow(DatasetError);
+    await expect(imageSize(join(bad, 'masks', 'x.png'))).rejects.toThrow(/cannot read image .*masks\/x\.png/);
+  });
+
+  it('opens a file source with every size from the headers', async () => {
+    const src = await openFileSource(inriaPairs(inria));
+    expect(src.kind).toBe('files');
+    expect(src.sizes).toEqual(Array.from({ length: 6 }, () => ({ width: 96, height: 64 })));
+  });
+
+  it('checks in-memory images', () => {
+    expect(() =>
+      memorySource([{ name: 'm', image: new Uint8Array(5), mask: new Uint8Array(4), width: 2, height: 2 }]),
+    ).toThrow(/m: 5 image bytes and 4 mask bytes do not make an RGB 2×2 image/);
   });
 });

@@ -197,7 +197,9 @@ export class Adam {
       ] as const) {
         const t = v[key];
         if (data.length !== t.size) {
-          throw new RangeError(`Adam.loadState: ${key} of parameter ${i} has ${data.length} values, expected ${t.size}`);
+          throw new RangeError(
+            `Adam.loadState: ${key} of parameter ${i} has ${data.length} values, expected ${t.size}`,
+          );
         }
         const s = t.storageFor('Adam.loadState');
         t.device.write(s.buffer, s.byteOffset, data);
