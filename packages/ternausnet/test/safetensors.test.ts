@@ -72,9 +72,9 @@ describe('safetensors', () => {
     const f64 = [0.1, -1e300];
     const data = new Uint8Array(14 + 4 + 16 + 8);
     const dv = new DataView(data.buffer);
-    f16.forEach((h, i) => dv.setUint16(2 * i, h, true));
-    bf16.forEach((h, i) => dv.setUint16(14 + 2 * i, h, true));
-    f64.forEach((v, i) => dv.setFloat64(18 + 8 * i, v, true));
+    for (const [i, h] of f16.entries()) dv.setUint16(2 * i, h, true);
+    for (const [i, h] of bf16.entries()) dv.setUint16(14 + 2 * i, h, true);
+    for (const [i, v] of f64.entries()) dv.setFloat64(18 + 8 * i, v, true);
     dv.setInt32(34, -7, true);
     dv.setUint32(38, 4000000000, true);
     const bytes = build(

@@ -59,8 +59,11 @@ async function decodeMask(path, region) {
  * @returns {Promise<{ rgb: Uint8Array, mask: Uint8Array }>}
  */
 export async function decodeCrop(image, mask, region) {
-  const [rgb, m] = await Promise.all([decodeRgb(image, region, 'image'), decodeMask(mask, region)]);
-  return { rgb, mask: m };
+  const [rgb, m] = await Promise.allSettled([decodeRgb(image, region, 'image'), decodeMask(mask, region)]);
+  // The image's error first when both fail (a crop outside the image fails for both).
+  if (rgb.status === 'rejected') throw rgb.reason;
+  if (m.status === 'rejected') throw m.reason;
+  return { rgb: rgb.value, mask: m.value };
 }
 
 /**

@@ -95,14 +95,16 @@ export function inriaSplit(
   const train: ImageMaskPair[] = [];
   const val: ImageMaskPair[] = [];
   const found = [...new Set(pairs.map((p) => p.group))];
+  const missing = cities.filter((c) => !found.includes(c));
+  if (missing.length > 0) {
+    throw new DatasetError(
+      `Inria ${missing.length === 1 ? 'city' : 'cities'} ${missing.map((c) => `'${c}'`).join(', ')} ` +
+        `${missing.length === 1 ? 'has' : 'have'} no tiles (found: ${found.join(', ') || 'none'}); download the whole ` +
+        `training set, or pass the cities you have`,
+    );
+  }
   for (const city of cities) {
     const tiles = pairs.filter((p) => p.group === city);
-    if (tiles.length === 0) {
-      throw new DatasetError(
-        `Inria city '${city}' has no tiles (found: ${found.join(', ') || 'none'}); download the whole training set ` +
-          `or pass the cities you have`,
-      );
-    }
     if (tiles.length < valPerCity) {
       throw new DatasetError(
         `Inria city '${city}' has ${tiles.length} tiles, fewer than the ${valPerCity} validation tiles per city ` +
