@@ -128,7 +128,9 @@ describe('Inria Aerial Image Labeling', () => {
     expect(two.train.map((p) => p.name)).toEqual(['austin10', 'vienna10']);
     expect(() => inriaSplit(pairs, 4, cities)).toThrow(/city 'austin' has 3 tiles, fewer than the 4 validation/);
     // The default is the five cities of the paper.
-    expect(() => inriaSplit(pairs)).toThrow(/cities 'chicago', 'kitsap', 'tyrol-w' have no tiles \(found: austin, vienna\)/);
+    expect(() => inriaSplit(pairs)).toThrow(
+      /cities 'chicago', 'kitsap', 'tyrol-w' have no tiles \(found: austin, vienna\)/,
+    );
   });
 
   it('names the file when a tile has no ground truth or a ground truth no tile', async () => {
