@@ -147,6 +147,106 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * GPU variant ("tiled" implicit GEMM): out[co, p] = Σ_k W[co, k] · X[k, p] with k = (ci, ky, kx) and X the
+ * im2col view of the input, gathered on the fly. A workgroup of 16×16 invocations computes a 64 (channels) ×
+ * 64 (pixels) output tile; the reduction runs in steps of 16 k, each staging a 16×64 weight tile and a 16×64
+ * input tile in workgroup memory (padding becomes zeros there), then every invocation accumulates its own 4×4
+ * block from workgroup memory. On a GPU this trades 2×16 global loads per k-step for 256 FMAs per invocation;
+ * on a CPU adapter the barriers serialise the lanes, so lavapipe uses the direct kernel instead.
+ */
+function tiledSource(s: DirectShape): string {
+  const K = s.ciCount * 9;
+  const hw = s.H * s.W;
+  const weightIndex =
+    s.mode === 'forward'
+      ? `(u.coStart + co) * ${s.wIn * 9}u + u.ciStart * 9u + k`
+      : `(u.ciStart + k / 9u) * ${s.wIn * 9}u + (u.coStart + co) * 9u + 8u - k % 9u`;
+  const yBinding = s.bias ? 3 : 2;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
+struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+var<workgroup> ws: array<f32, 1024>;
+var<workgroup> xs: array<f32, 1024>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let p0 = (wid.y * nwg.x + wid.x) * 64u;
+  let co0 = wid.z * 64u;
+  let tid = lid.y * 16u + lid.x;
+  var acc: array<vec4<f32>, 4>;
+  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+  for (var k0 = 0u; k0 < ${K}u; k0 += 16u) {
+    for (var r = 0u; r < 4u; r++) {
+      let idx = tid + r * 256u;
+      let kk = idx / 64u;
+      let m = idx % 64u;
+      let k = k0 + kk;
+      let co = co0 + m;
+      var wv = 0.0;
+      if (k < ${K}u && co < ${s.coCount}u) { wv = w[${weightIndex}]; }
+      ws[idx] = wv;
+      let p = p0 + m;
+      var xv = 0.0;
+      if (k < ${K}u && p < ${hw}u) {
+        let ci = k / 9u;
+        let t = k % 9u;
+        let iy = i32(p / ${s.W}u) + i32(t / 3u) - 1;
+        let ix = i32(p % ${s.W}u) + i32(t % 3u) - 1;
+        if (iy >= 0 && iy < ${s.H} && ix >= 0 && ix < ${s.W}) {
+          xv = x[u.xBase + ci * ${hw}u + u32(iy) * ${s.W}u + u32(ix)];
+        }
+      }
+      xs[idx] = xv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let bv = vec4<f32>(xs[kk * 64u + lid.x * 4u], xs[kk * 64u + lid.x * 4u + 1u], xs[kk * 64u + lid.x * 4u + 2u],
+                         xs[kk * 64u + lid.x * 4u + 3u]);
+      for (var i = 0u; i < 4u; i++) { acc[i] += ws[kk * 64u + lid.y * 4u + i] * bv; }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let co = co0 + lid.y * 4u + i;
+    if (co >= ${s.coCount}u) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let p = p0 + lid.x * 4u + j;
+      if (p >= ${hw}u) { continue; }
+      let idx = u.yBase + co * ${hw}u + p;
+      var v = acc[i][j];
+      ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
+      ${s.accumulate ? 'v += y[idx];' : ''}
+      ${s.relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
+      y[idx] = v;
+    }
+  }
+}`;
+}
+
+/** Kernel variants of the conv3x3 forward/dgrad pass: shader and workgroup grid for one dispatch. */
+export type Conv3x3Variant = 'direct' | 'tiled';
+
+const VARIANTS: Record<
+  Conv3x3Variant,
+  { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
+> = {
+  direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
+  tiled: { source: tiledSource, pixelsPerGroup: 64, channelsPerGroup: 64 },
+};
+
+/** The variant for this adapter (or forced by `ctx.variants`, as the tests and the benchmark do). */
+function pickVariant(ctx: KernelContext): Conv3x3Variant {
+  const forced = ctx.variantOverrides?.conv3x3;
+  if (forced) return forced as Conv3x3Variant;
+  return ctx.adapterClass === 'gpu' ? 'tiled' : 'direct';
+}
+
 interface DirectPass {
   input: BufferRange;
   inChannels: number;
@@ -174,14 +274,15 @@ function runDirect(
   const coChunks = channelChunks(ctx, pass.outChannels, hw, `${label} output`);
   const w = elementWindow(ctx, weight, 0, dims.wOut * dims.wIn * 9);
   const b = bias ? elementWindow(ctx, bias, 0, dims.wOut) : null;
-  const pixelGrid = workgroupGrid(ctx, Math.ceil(hw / WG));
+  const variant = VARIANTS[pickVariant(ctx)];
+  const pixelGrid = workgroupGrid(ctx, Math.ceil(hw / variant.pixelsPerGroup));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci: ChannelChunk, k) => {
         const first = k === 0 && epilogue.firstWrites;
         const last = k === ciChunks.length - 1;
         const addBias = first && b !== null;
-        const source = directSource({
+        const source = variant.source({
           mode,
           H,
           W,
@@ -200,7 +301,7 @@ function runDirect(
           pipeline: ctx.pipeline(source, label),
           bindings: addBias ? [x.range, w.range, b.range, y.range] : [x.range, w.range, y.range],
           uniforms: packUniforms([x.base, y.base, pass.ciOffset + ci.start, pass.coOffset + co.start, b?.base ?? 0]),
-          workgroups: [pixelGrid[0], pixelGrid[1], Math.ceil(co.count / COB)],
+          workgroups: [pixelGrid[0], pixelGrid[1], Math.ceil(co.count / variant.channelsPerGroup)],
         });
       });
     }

@@ -39,6 +39,11 @@ export interface KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
   readonly adapterClass: AdapterClass;
+  /**
+   * Force a kernel variant per family (e.g. `{ conv3x3: 'tiled' }`), overriding the adapter's default: the tests
+   * check every variant on whatever adapter they run on, and the benchmark compares them.
+   */
+  readonly variantOverrides?: Readonly<Record<string, string>>;
   /** A compute pipeline for this WGSL source (entry point `main`), compiled once and cached by source. */
   pipeline(wgsl: string, label: string): GPUComputePipeline;
   /** Encode one dispatch. Dispatches run in call order; the device decides when to submit. */

@@ -78,6 +78,11 @@ export class Device implements KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
   readonly adapterClass: AdapterClass;
+  /**
+   * Kernel variants forced per family (`{ conv3x3: 'tiled' }`) instead of the adapter's default; also from env
+   * TERNAUSNET_VARIANTS="conv3x3=tiled,...". For tests and benchmarks.
+   */
+  variantOverrides: Record<string, string> = {};
   /** Human-readable adapter name, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [vulkan, cpu kernels]`. */
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;
@@ -132,6 +137,12 @@ export class Device implements KernelContext {
     const i = adapter.info;
     const name = i.description || [i.vendor, i.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.adapterName = `${name} [${backend}, ${this.adapterClass} kernels]`;
+    for (const pair of (envString('TERNAUSNET_VARIANTS') ?? '').split(',').filter(Boolean)) {
+      const [family, variant] = pair.split('=');
+      if (!family || !variant)
+        throw new RangeError(`TERNAUSNET_VARIANTS: expected family=variant pairs, got '${pair}'`);
+      this.variantOverrides[family] = variant;
+    }
     this.poison = opts.poison ?? false;
     this.submitEvery = opts.submitEvery ?? 32;
     this.pool = new BufferPool(device, l.maxBufferSize, opts.maxPooledBytes ?? 6 * 2 ** 30);

@@ -244,7 +244,7 @@ function finiteDifferenceCheck(
 }
 
 describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
-  useTestDevice();
+  const device = useTestDevice();
 
   it('every registered op has test cases here', () => {
     const covered = new Set(CASES.map((c) => c.op));
@@ -252,8 +252,12 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
     expect(missing).toEqual([]);
   });
 
-  CASES.forEach((c, index) => {
-    it(`${c.op} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`, async () => {
+  // Ops whose kernels come in per-adapter variants run every case under every variant, whatever the adapter.
+  const runs = CASES.flatMap((c, index) => (KERNEL_VARIANTS[c.op] ?? [null]).map((variant) => ({ c, index, variant })));
+  runs.forEach(({ c, index, variant }) => {
+    const label = `${c.op}${variant ? `[${variant.family}=${variant.name}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`;
+    it(label, async () => {
+      device().variantOverrides = variant ? { [variant.family]: variant.name } : {};
       const op = registeredOps().get(c.op);
       if (!op) throw new Error(`no op ${c.op}`);
       const rng = new Rng(SEED + index * 7919);
@@ -290,6 +294,11 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
     });
   });
 });
+
+/** Kernel variants to run each case of an op under (family name as in `Device.variantOverrides`). */
+const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
+  conv3x3: ['direct', 'tiled'].map((name) => ({ family: 'conv3x3', name })),
+};
 
 /** Ops with their own test files (conv kernels and the loss have dedicated suites with PyTorch fixtures). */
 function isTestedElsewhere(name: string): boolean {
