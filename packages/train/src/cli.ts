@@ -20,7 +20,7 @@ import {
 import { readRgb, writeMaskPng } from './image-io.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { reproduce } from './reproduce.ts';
-import { type Scene, SceneData, syntheticScenes } from './scenes.ts';
+import { type Scene, sceneData, syntheticScenes } from './scenes.ts';
 import { NonFiniteLossError, type TrainingData, train } from './trainer.ts';
 
 const USAGE = `ternausnet — TernausNet (UNet11) on WebGPU
@@ -137,7 +137,7 @@ function syntheticData(v: Values, quick: boolean) {
     seed: seed + 1,
   });
   const batchSize = int('batch-size', v['batch-size'], quick ? 2 : 4);
-  const data = new SceneData(scenes.train, scenes.validation, {
+  const data = sceneData(scenes.train, scenes.validation, {
     cropSize: crop,
     valCropSize: valCrop,
     batchSize,
@@ -196,6 +196,7 @@ async function runTrain(v: Values): Promise<void> {
     ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
   });
+  await data.close?.();
   console.log(
     `final val IoU ${r.final.valIoU.toFixed(4)}, best ${r.best.valIoU.toFixed(4)} (epoch ${r.best.epoch}); weights ${r.finalWeights}`,
   );
@@ -235,11 +236,12 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
       let what: string;
       if (v.carvana) {
         const pairs = groupSplit(carvanaPairs(v.carvana));
-        carData = (await fileData(v, pairs, 'Carvana')).data;
+        // Carvana images are 1918×1280: the validation centre crop must fit their height.
+        carData = (await fileData({ ...v, 'val-crop': String(Math.min(seg.valCrop, 1280)) }, pairs, 'Carvana')).data;
         what = `Carvana (${v.carvana})`;
       } else {
         // The Carvana stand-in: car silhouettes on studio backgrounds, the whole network trained from lecun.
-        const size = syn ? syn.scenes.train[0]!.image.width : seg.valCrop + 128;
+        const size = syn ? syn.scenes.train[0]!.width : seg.valCrop + 128;
         const cars = syntheticScenes({
           kind: 'cars',
           trainScenes: syn ? syn.scenes.train.length : 120,
@@ -247,7 +249,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
           sceneSize: size,
           seed: seg.seed + 2,
         });
-        carData = new SceneData(cars.train, cars.validation, {
+        carData = sceneData(cars.train, cars.validation, {
           cropSize: seg.crop,
           valCropSize: seg.valCrop,
           batchSize: seg.batchSize,
@@ -263,12 +265,14 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
         name: 'pretrain',
         resume: true,
       });
+      await carData.close?.();
       return {
         checkpoint: r.finalWeights,
         note: `pre-trained ${pretrainEpochs} epochs on ${what}, val IoU there ${r.final.valIoU.toFixed(3)}`,
       };
     },
   });
+  await seg.data.close?.();
   console.log(
     `\n${results.map((r) => `${r.scheme}: ${r.skipped ? `skipped (${r.skipped})` : `final val IoU ${r.history!.at(-1)!.valIoU.toFixed(3)}`}`).join('\n')}`,
   );
@@ -283,7 +287,7 @@ async function sceneFromPair(pair: ImageMaskPair, crop: number): Promise<Scene> 
   const c = Math.min(crop, width, height);
   const region = { left: Math.floor((width - c) / 2), top: Math.floor((height - c) / 2), width: c, height: c };
   const { rgb, mask } = await readCrop(pair, region);
-  return { image: { data: rgb, width: c, height: c }, mask, name: pair.name };
+  return { name: pair.name, image: rgb, mask, width: c, height: c };
 }
 
 async function main(): Promise<void> {

@@ -83,14 +83,14 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   }
   // Overlays: the validation scene's centre crop, its ground truth and each trained scheme's prediction.
   const s = o.overlayScene;
-  const c = Math.min(o.overlayCrop, s.image.width, s.image.height);
-  const x0 = Math.floor((s.image.width - c) / 2);
-  const y0 = Math.floor((s.image.height - c) / 2);
+  const c = Math.min(o.overlayCrop, s.width, s.height);
+  const x0 = Math.floor((s.width - c) / 2);
+  const y0 = Math.floor((s.height - c) / 2);
   const crop = new Uint8Array(c * c * 3);
   const truth = new Uint8Array(c * c);
   for (let y = 0; y < c; y++) {
-    const row = (y0 + y) * s.image.width + x0;
-    crop.set(s.image.data.subarray(row * 3, (row + c) * 3), y * c * 3);
+    const row = (y0 + y) * s.width + x0;
+    crop.set(s.image.subarray(row * 3, (row + c) * 3), y * c * 3);
     truth.set(s.mask.subarray(row, row + c), y * c);
   }
   const image = { data: crop, width: c, height: c };

@@ -37,6 +37,8 @@ export interface TrainingData {
   /** The validation set, in fixed order. */
   validationBatches(): AsyncIterable<Batch>;
   readonly validationImages: number;
+  /** Release worker threads and files (optional). */
+  close?(): Promise<void>;
 }
 
 export interface TrainOptions {

@@ -99,8 +99,9 @@ beforeAll(async () => {
   await raw(b.rgb, 64, 64, 3)
     .webp({ lossless: true })
     .toFile(join(folder, 'images', 'b.webp'));
+  // sharp's TIFF default is JPEG compression: lossless here, as masks must be.
   await grey(b.mask, 64, 64)
-    .tiff()
+    .tiff({ compression: 'lzw' })
     .toFile(join(folder, 'masks', 'b.tif'));
 });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
-import { SceneData, syntheticScenes } from '../src/scenes.ts';
+import { sceneData, syntheticScenes } from '../src/scenes.ts';
 import { type Batch, NonFiniteLossError, type TrainingData, train } from '../src/trainer.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
@@ -31,7 +31,7 @@ const TINY = [
 
 function tinyData(seed = 0) {
   const s = syntheticScenes({ kind: 'aerial', trainScenes: 3, valScenes: 1, sceneSize: 64, seed: 1 });
-  return new SceneData(s.train, s.validation, { cropSize: 32, valCropSize: 32, batchSize: 1, seed });
+  return sceneData(s.train, s.validation, { cropSize: 32, valCropSize: 32, batchSize: 1, seed, workers: 0 });
 }
 
 function cli(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
@@ -56,12 +56,11 @@ describe('training', () => {
     const dir = mkdtempSync(join(tmpdir(), 'train-'));
     // One scene repeated: the same crop distribution every epoch, so the loss must fall.
     const s = syntheticScenes({ kind: 'aerial', trainScenes: 1, valScenes: 1, sceneSize: 32, seed: 3 });
-    const data = new SceneData(s.train, s.validation, {
+    const data = sceneData([s.train[0]!, s.train[0]!], s.validation, {
       cropSize: 32,
       valCropSize: 32,
       batchSize: 1,
       seed: 0,
-      cropsPerScene: 2,
     });
     const r = await train(data, { runDir: dir, init: 'lecun', seed: 0, epochs: 3, progress: false });
     expect(r.history).toHaveLength(3);

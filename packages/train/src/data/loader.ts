@@ -81,20 +81,22 @@ export interface LoaderOptions {
   workers?: number;
 }
 
-interface BatchJob {
+/** A batch for crop-worker.mjs: the files and crops of its samples, and the normalisation. */
+export interface BatchJob {
   size: number;
   mean: readonly number[];
   std: readonly number[];
   samples: { image: string; mask: string; left: number; top: number; flipH: boolean; flipV: boolean }[];
 }
 
-interface BatchBuffers {
+/** What crop-worker.mjs makes of a {@link BatchJob}: N·3·S·S normalised images and N·S·S 0/1 masks. */
+export interface BatchBuffers {
   images: Float32Array;
   masks: Float32Array;
 }
 
 /** The functions crop-worker.mjs exports (it is JavaScript: this is its type). */
-interface CropWorkerModule {
+export interface CropWorkerModule {
   decodeCrop(
     image: string,
     mask: string,
@@ -115,6 +117,8 @@ export function cropWorkerModule(): Promise<CropWorkerModule> {
 interface Pending {
   resolve(b: BatchBuffers): void;
   reject(e: Error): void;
+  /** The images of the batch, for the message when the worker dies under it. */
+  files: string;
 }
 
 interface PoolWorker {
@@ -142,7 +146,7 @@ class CropPool {
     const w = this.pick();
     const id = this.nextId++;
     const p = new Promise<BatchBuffers>((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
+      w.pending.set(id, { resolve, reject, files: job.samples.map((x) => x.image).join(', ') });
       w.worker.ref();
       w.worker.postMessage({ id, job });
     });
@@ -168,9 +172,9 @@ class CropPool {
     // No execArgv: the worker is plain JavaScript and needs none of the parent's loaders (tsx, vitest).
     const worker = new Worker(WORKER_URL, { workerData: { ternausnetCropWorker: true }, execArgv: [] });
     const w: PoolWorker = { worker, pending: new Map(), alive: true };
-    const failAll = (e: Error) => {
+    const failAll = (why: string) => {
       w.alive = false;
-      for (const p of w.pending.values()) p.reject(e);
+      for (const p of w.pending.values()) p.reject(new DatasetError(`${why} while decoding ${p.files}`));
       w.pending.clear();
     };
     worker.on('message', (msg: WorkerReply) => {
@@ -181,8 +185,8 @@ class CropPool {
       if ('error' in msg) p.reject(new DatasetError(msg.error));
       else p.resolve({ images: msg.images, masks: msg.masks });
     });
-    worker.on('error', (e) => failAll(new DatasetError(`data loader worker failed: ${e.message}`)));
-    worker.on('exit', (code) => failAll(new DatasetError(`data loader worker exited (code ${code})`)));
+    worker.on('error', (e) => failAll(`data loader worker failed (${e.message})`));
+    worker.on('exit', (code) => failAll(`data loader worker exited (code ${code})`));
     worker.unref();
     this.workers.push(w);
     return w;

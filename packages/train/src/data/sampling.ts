@@ -168,7 +168,13 @@ export interface RgbMask {
  * Writes the crop `plan` of `src` into slot `slot` of a batch: normalised CHW planes into `images` (N·3·S·S) and
  * the 0/1 mask into `masks` (N·S·S), mirrored as planned. The worker threads do the same for files.
  */
-export function writeSample(src: RgbMask, plan: CropPlan, images: Float32Array, masks: Float32Array, slot: number) {
+export function writeSample(
+  src: RgbMask,
+  plan: CropPlan,
+  images: Float32Array,
+  masks: Float32Array,
+  slot: number,
+): void {
   const { size: S, left, top, flipH, flipV } = plan;
   const plane = S * S;
   const img = slot * 3 * plane;
