@@ -15,7 +15,9 @@
  * concatenated-channel input of a U-Net decoder arrives as several segments, each a partial sum over its
  * channels, so skip connections need no concatenation copy.
  */
+
 import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
+import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -229,11 +231,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
-/** Kernel variants of the conv3x3 forward/dgrad pass: shader and workgroup grid for one dispatch. */
-export type Conv3x3Variant = 'direct' | 'tiled';
+/**
+ * Kernel variants: 'subgroup' (CPU adapters with the subgroups feature: conv3x3-subgroup.ts), 'tiled'
+ * (GPUs: workgroup-memory implicit GEMM, forward and dgrad), 'direct' (the readable baseline, any adapter).
+ */
+export type Conv3x3Variant = 'direct' | 'tiled' | 'subgroup';
 
 const VARIANTS: Record<
-  Conv3x3Variant,
+  'direct' | 'tiled',
   { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
 > = {
   direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
@@ -241,10 +246,19 @@ const VARIANTS: Record<
 };
 
 /** The variant for this adapter (or forced by `ctx.variants`, as the tests and the benchmark do). */
-function pickVariant(ctx: KernelContext): Conv3x3Variant {
+export function conv3x3Variant(ctx: KernelContext): Conv3x3Variant {
   const forced = ctx.variantOverrides?.conv3x3;
-  if (forced) return forced as Conv3x3Variant;
-  return ctx.adapterClass === 'gpu' ? 'tiled' : 'direct';
+  if (forced !== undefined) {
+    if (!['direct', 'tiled', 'subgroup'].includes(forced)) {
+      throw new RangeError(`conv3x3 variant '${forced}' unknown (direct, tiled, subgroup)`);
+    }
+    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
+      throw new RangeError("conv3x3 variant 'subgroup' needs the device feature 'subgroups'");
+    }
+    return forced as Conv3x3Variant;
+  }
+  if (ctx.adapterClass === 'gpu') return 'tiled';
+  return ctx.features.has('subgroups') ? 'subgroup' : 'direct';
 }
 
 interface DirectPass {
@@ -274,7 +288,8 @@ function runDirect(
   const coChunks = channelChunks(ctx, pass.outChannels, hw, `${label} output`);
   const w = elementWindow(ctx, weight, 0, dims.wOut * dims.wIn * 9);
   const b = bias ? elementWindow(ctx, bias, 0, dims.wOut) : null;
-  const variant = VARIANTS[pickVariant(ctx)];
+  const picked = conv3x3Variant(ctx);
+  const variant = VARIANTS[picked === 'tiled' ? 'tiled' : 'direct'];
   const pixelGrid = workgroupGrid(ctx, Math.ceil(hw / variant.pixelsPerGroup));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
@@ -313,6 +328,30 @@ const totalChannels = (segments: readonly ChannelSegment[]) => segments.reduce((
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
   const cin = totalChannels(a.input);
   const label = `conv3x3Forward [${a.batch},${cin},${a.height},${a.width}] -> ${a.outChannels}`;
+  if (conv3x3Variant(ctx) === 'subgroup') {
+    const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
+    let offset = 0;
+    a.input.forEach((seg, i) => {
+      runSubgroupConv(ctx, {
+        input: seg.range,
+        inChannels: seg.channels,
+        ciOffset: offset,
+        out: a.out,
+        outChannels: a.outChannels,
+        weights,
+        bias: i === 0 ? a.bias : null,
+        N: a.batch,
+        H: a.height,
+        W: a.width,
+        firstWrites: i === 0,
+        relu: a.relu && i === a.input.length - 1,
+        label,
+      });
+      offset += seg.channels;
+    });
+    weights.release();
+    return;
+  }
   let ciOffset = 0;
   a.input.forEach((seg, i) => {
     runDirect(
@@ -332,6 +371,31 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
 export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
   const cin = totalChannels(a.gradInput);
   const label = `conv3x3Dgrad [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${cin}`;
+  if (conv3x3Variant(ctx) === 'subgroup') {
+    let offset = 0;
+    for (const seg of a.gradInput) {
+      // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
+      const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
+      runSubgroupConv(ctx, {
+        input: a.gradOut,
+        inChannels: a.outChannels,
+        ciOffset: 0,
+        out: seg.range,
+        outChannels: seg.channels,
+        weights,
+        bias: null,
+        N: a.batch,
+        H: a.height,
+        W: a.width,
+        firstWrites: true,
+        relu: false,
+        label,
+      });
+      weights.release();
+      offset += seg.channels;
+    }
+    return;
+  }
   let ciOffset = 0;
   for (const seg of a.gradInput) {
     // Each input segment's gradient is its own output: weight rows [ciOffset, ciOffset + channels).
@@ -406,6 +470,27 @@ export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
   const W = a.width;
   const hw = H * W;
   const label = `conv3x3Wgrad [${a.batch},${cin},${H},${W}] -> ${a.outChannels}`;
+  if (conv3x3Variant(ctx) === 'subgroup') {
+    let offset = 0;
+    for (const seg of a.input) {
+      runSubgroupWgrad(ctx, {
+        input: seg.range,
+        inChannels: seg.channels,
+        ciOffset: offset,
+        gradOut: a.gradOut,
+        outChannels: a.outChannels,
+        gradWeight: a.gradWeight,
+        weightCin: cin,
+        N: a.batch,
+        H,
+        W,
+        accumulate: a.accumulate ?? false,
+        label,
+      });
+      offset += seg.channels;
+    }
+    return;
+  }
   const gw = elementWindow(ctx, a.gradWeight, 0, a.outChannels * cin * 9);
   const coChunks = channelChunks(ctx, a.outChannels, hw, `${label} gradOut`);
   let ciOffset = 0;

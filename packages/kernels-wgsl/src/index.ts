@@ -4,6 +4,7 @@ export * from './conv-plan.ts';
 export * from './conv-transpose.ts';
 export * from './conv1x1.ts';
 export * from './conv3x3.ts';
+export * from './conv3x3-subgroup.ts';
 export * from './copy.ts';
 export * from './elementwise.ts';
 export * from './layout.ts';

@@ -18,8 +18,10 @@ export function elementWindow(
   const byteStart = range.offset + start * F32_BYTES;
   const alignedStart = byteStart - (byteStart % align);
   const base = (byteStart - alignedStart) / F32_BYTES;
-  const size = Math.max(F32_BYTES, (base + count) * F32_BYTES);
-  return { range: { buffer: range.buffer, offset: alignedStart, size }, base };
+  // Whole 16-byte words when the buffer has room: kernels may bind the window as array<vec4<f32>>.
+  const exact = Math.max(F32_BYTES, (base + count) * F32_BYTES);
+  const size = Math.min(Math.ceil(exact / 16) * 16, range.buffer.size - alignedStart);
+  return { range: { buffer: range.buffer, offset: alignedStart, size: Math.max(size, exact) }, base };
 }
 
 /** Largest element count a binding may hold, leaving room for the alignment slack of `elementWindow`. */

@@ -39,6 +39,8 @@ export interface KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
   readonly adapterClass: AdapterClass;
+  /** Features of the device (kernels using e.g. 'subgroups' check for them). */
+  readonly features: ReadonlySet<string>;
   /**
    * Force a kernel variant per family (e.g. `{ conv3x3: 'tiled' }`), overriding the adapter's default: the tests
    * check every variant on whatever adapter they run on, and the benchmark compares them.

@@ -171,6 +171,21 @@ function convCases(op: string, k: number): OpCase[] {
       true,
       false,
     ],
+    // Widths that are multiples of 4 take the vec4 paths of the subgroup kernels (with and without the strip
+    // halo fetch: 32 % Wq ≠ 0 for 12 and 40), several output blocks, split-K wgrad (few weights, many pixels).
+    [[[1, 5, 12, 12]], 7, true, true],
+    [[[2, 8, 8, 40]], 9, true, false],
+    [[[1, 16, 4, 4]], 24, false, true],
+    [[[1, 3, 8, 16]], 33, true, true],
+    [
+      [
+        [1, 3, 4, 8],
+        [1, 5, 4, 8],
+      ],
+      20,
+      true,
+      true,
+    ],
   ];
   return configs.map(([xs, cout, bias, relu]) => {
     const cin = xs.reduce((p, x) => p + x[1]!, 0);
@@ -297,7 +312,7 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
 
 /** Kernel variants to run each case of an op under (family name as in `Device.variantOverrides`). */
 const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
-  conv3x3: ['direct', 'tiled'].map((name) => ({ family: 'conv3x3', name })),
+  conv3x3: ['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
 };
 
 /** Ops with their own test files (conv kernels and the loss have dedicated suites with PyTorch fixtures). */

@@ -1,0 +1,553 @@
+/**
+ * conv3x3 for CPU adapters (lavapipe/llvmpipe): the "subgroup" variant. Measured design (bench/NOTES.md):
+ * on llvmpipe every storage load whose offset is not a compile-time constant — including workgroup-uniform
+ * addresses and every load inside a loop — becomes a per-lane loop of ~10 instructions, while an 8-wide FMA
+ * costs ~0.4 ns and subgroup shuffles/broadcasts are 1–2 instructions. So these kernels issue as few load
+ * operations as possible, always vec4, and share every loaded value across the 8 SIMD lanes with subgroup ops.
+ *
+ * Forward (and dgrad, the same kernel with repacked weights): a subgroup of 8 lanes owns 32 consecutive pixels
+ * of the H×Wq plane (Wq = W rounded up to 4; lane l owns pixels 4l..4l+3, always in one row) and R = 16 output
+ * channels, i.e. 64 accumulators per lane. Per input channel: one vec4 load per input row gives the 32 pixels,
+ * the halo columns come from the neighbouring lanes by subgroupShuffle; the 9·R weights of this channel are
+ * contiguous in the packed layout [Cout/R][Cin][9][R], fetched by ⌈9R/32⌉ vec4 loads spread over the lanes and
+ * made uniform by subgroupBroadcast. 36·R FMAs per lane per channel. Workgroup = one subgroup (8 invocations).
+ *
+ * wgrad: lanes over output channels (lane l: co = 8·block + l) read their own gradient row with vec4 loads; the
+ * input windows are identical for all lanes, loaded cooperatively like the forward's and fanned out with
+ * subgroupBroadcast; each lane accumulates Rci input channels × 9 taps. Layers with few weights and many
+ * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics).
+ */
+import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, packUniforms, workgroupGrid } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+/** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
+export function subgroupBlock(cout: number): number {
+  return cout >= 16 ? 16 : Math.ceil(cout / 4) * 4;
+}
+
+/**
+ * Pack weights for the subgroup kernel: forward [Cout][Cin][9] -> [⌈Cout/R⌉][Cin][9][R]; dgrad (the forward
+ * convolution of the output gradient) uses w'[ci][co][t] = w[co][ci][8 − t] packed the same way, for the input
+ * channels [outOffset, outOffset + outCount) of one concatenated segment. Zero-padded to whole blocks.
+ *
+ * It is a permutation, so its cost is memory operations (per-lane loops on llvmpipe): each invocation makes 4
+ * consecutive r of one (block, channel) for all 9 taps. The 9 source taps of one (co, ci) are contiguous: three
+ * aligned vec4 loads cover them at any alignment and selects pick the taps; the results leave as 9 vec4 stores.
+ * That is 21 memory operations per 36 weights instead of 72 for a load and a store per weight.
+ */
+function packSource(mode: 'forward' | 'dgrad', cout: number, cin: number, R: number, outCount: number): string {
+  const redCh = mode === 'forward' ? cin : cout;
+  const invocations = Math.ceil(outCount / R) * redCh * (R / 4);
+  const words = Math.ceil((cout * cin * 9) / 4);
+  // Element index of tap 0 of output channel o (of the block layout) and reduction channel c, in w.
+  const run = (o: string) =>
+    mode === 'forward' ? `(${o} * ${cin}u + c) * 9u` : `(c * ${cin}u + u.outOffset + ${o}) * 9u`;
+  const lines: string[] = [];
+  for (let j = 0; j < 4; j++) {
+    lines.push(`  let o${j} = oBase + ${j}u;`);
+    lines.push(`  let e${j} = u.wBase + ${run(`o${j}`)};`);
+    lines.push(`  let a${j} = e${j} / 4u; let s${j} = e${j} % 4u;`);
+    for (let k = 0; k < 3; k++) lines.push(`  let f${j}_${k} = w4[min(a${j} + ${k}u, ${words - 1}u)];`);
+    lines.push(`  let ok${j} = o${j} < ${outCount}u;`);
+  }
+  const comp = (j: number, i: number) => `f${j}_${Math.floor(i / 4)}[${i % 4}]`;
+  const pick = (j: number, t: number) => {
+    // Element (shift + t) of the 12 floats f_0..f_2, shift ∈ {0, 1, 2, 3} per lane.
+    const v = [0, 1, 2, 3].map((sh) => comp(j, sh + t));
+    return `select(0.0, select(select(select(${v[0]}, ${v[1]}, s${j} == 1u), ${v[2]}, s${j} == 2u), ${v[3]}, s${j} == 3u), ok${j})`;
+  };
+  for (let t = 0; t < 9; t++) {
+    const src = mode === 'forward' ? t : 8 - t;
+    lines.push(
+      `  packed[((blk * ${redCh}u + c) * 9u + ${t}u) * ${R / 4}u + q] = vec4<f32>(${[0, 1, 2, 3].map((j) => pick(j, src)).join(', ')});`,
+    );
+  }
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> w4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> packed: array<vec4<f32>>;
+struct Params { wBase: u32, outOffset: u32 }
+@group(0) @binding(2) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * 64u + lid;
+  if (i >= ${invocations}u) { return; }
+  let q = i % ${R / 4}u;
+  let c = (i / ${R / 4}u) % ${redCh}u;
+  let blk = i / ${(R / 4) * redCh}u;
+  let oBase = blk * ${R}u + q * 4u;
+${lines.join('\n')}
+}`;
+}
+
+export interface PackedWeights {
+  readonly range: BufferRange;
+  release(): void;
+  readonly R: number;
+  /** Reduction channels of the packed tensor (its Cin). */
+  readonly channels: number;
+}
+
+/**
+ * Packed weights for `runSubgroupConv` in a scratch buffer (release it once the convolution is encoded).
+ * Forward: all Cout output channels. dgrad: the forward input channels [outOffset, outOffset + outCount).
+ */
+export function packConv3x3Weights(
+  ctx: KernelContext,
+  weight: BufferRange,
+  mode: 'forward' | 'dgrad',
+  cout: number,
+  cin: number,
+  outOffset = 0,
+  outCount = mode === 'forward' ? cout : cin,
+): PackedWeights {
+  const redCh = mode === 'forward' ? cin : cout;
+  const R = subgroupBlock(outCount);
+  const total = Math.ceil(outCount / R) * redCh * 9 * R;
+  const scratch = ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
+  const w = elementWindow(ctx, weight, 0, cout * cin * 9);
+  const label = `conv3x3 pack ${mode} weights [${cout},${cin},3,3]`;
+  ctx.dispatch({
+    label,
+    pipeline: ctx.pipeline(packSource(mode, cout, cin, R, outCount), label),
+    bindings: [w.range, scratch.range],
+    uniforms: packUniforms([w.base, outOffset]),
+    workgroups: workgroupGrid(ctx, Math.ceil(total / 4 / 64)),
+  });
+  return { range: scratch.range, release: () => scratch.release(), R, channels: redCh };
+}
+
+export interface SubgroupConvShape {
+  H: number;
+  W: number;
+  /** Channels of the bound input window (the reduction of this dispatch). */
+  ciCount: number;
+  /** Channels of the bound output window (a multiple of R except for the last chunk). */
+  coCount: number;
+  /** Reduction channels of the packed weight tensor (row stride of a block). */
+  packedChannels: number;
+  R: number;
+  /** Input window starts 16-byte aligned and W % 4 == 0: whole-row vec4 loads. */
+  vec: boolean;
+  bias: boolean;
+  accumulate: boolean;
+  relu: boolean;
+}
+
+/** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, [bias], y, uniforms. */
+export function subgroupConvSource(s: SubgroupConvShape): string {
+  const { H, W, R } = s;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HW = H * W;
+  const HWq = H * Wq;
+  const nW4 = (9 * R) / 4;
+  const nWop = Math.ceil(nW4 / 8);
+  const needExtra = 32 % Wq !== 0;
+  const yBinding = s.bias ? 4 : 3;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
+  if (s.bias) out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
+  out(`@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;`);
+  out('struct Params { xBase: u32, yBase: u32, woBase: u32, bBase: u32 }');
+  out(`@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`);
+  out(LINEAR_WORKGROUP_WGSL);
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
+  out('        @builtin(subgroup_invocation_id) sl: u32) {');
+  // Keep both views of the input in the 'auto' layout even when one of them is not read (the caller binds both).
+  out('  _ = &x4; _ = &x1;');
+  out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
+  out('  let pRaw = tile * 32u + sl * 4u;');
+  // Lanes past the plane compute a duplicate of the last quad and never store it.
+  out(`  let p = min(pRaw, ${HWq - 4}u);`);
+  out(`  let py = p / ${Wq}u; let px = p % ${Wq}u;`);
+  out('  let cb = wid.z;');
+  out(`  let lOK = px != 0u; let rOK = px + 4u < ${W}u;`);
+  out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
+  if (needExtra) out(`  let ex = select(min(px + 4u, ${W - 1}u), select(px - 1u, 0u, px == 0u), sl == 0u);`);
+  for (let d = 0; d < 3; d++) {
+    // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
+    out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < ${H}u;`);
+    out(`  let ro${d} = u.xBase + min(ry${d}, ${H - 1}u) * ${W}u;`);
+  }
+  if (!s.vec) {
+    for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < ${W}u; let cx${i} = min(px + ${i}u, ${W - 1}u);`);
+  }
+  for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
+  out('  var xo = 0u;');
+  out(`  var wo = u.woBase + cb * ${s.packedChannels * nW4}u;`);
+  out(`  for (var ci = 0u; ci < ${s.ciCount}u; ci++) {`);
+  for (let j = 0; j < nWop; j++) {
+    const idx = nW4 >= 8 * (j + 1) ? `sl + ${8 * j}u` : `min(sl + ${8 * j}u, ${nW4 - 1}u)`;
+    out(`    let wv${j} = w4[wo + ${idx}];`);
+  }
+  const weight = (k: number) => `subgroupBroadcast(wv${Math.floor(k / 32)}[${k % 4}], ${Math.floor(k / 4) % 8}u)`;
+  for (let d = 0; d < 3; d++) {
+    out('    {');
+    if (s.vec) out(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
+    else {
+      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
+      out(`      let m = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${d});`);
+    }
+    out('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
+    if (needExtra) {
+      // Strips that do not start at a row start: lanes 0 and 7 fetch the outer halo themselves.
+      out(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
+      out('      l = select(l, e, sl == 0u); r = select(r, e, sl == 7u);');
+    }
+    out('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
+    out('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
+    for (let rr = 0; rr < R; rr++) {
+      for (let kx = 0; kx < 3; kx++)
+        out(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
+    }
+    out('    }');
+  }
+  out(`    xo += ${HW}u; wo += ${nW4}u;`);
+  out('  }');
+  out(`  if (pRaw < ${HWq}u) {`);
+  out(`    let ob = u.yBase + py * ${W}u + px;`);
+  for (let r = 0; r < R; r++) {
+    const guard = s.coCount % R ? `if (cb * ${R}u + ${r}u < ${s.coCount}u) ` : '';
+    out(`    ${guard}{`);
+    out(`      let co = cb * ${R}u + ${r}u;`);
+    out(`      var v = a${r};`);
+    if (s.bias) out('      v += vec4<f32>(bias[u.bBase + co]);');
+    out(`      let base = ob + co * ${HW}u;`);
+    if (s.accumulate) {
+      const prev = [0, 1, 2, 3]
+        .map((i) => (s.vec ? `y[base + ${i}u]` : `select(0.0, y[base + ${i}u], cOK${i})`))
+        .join(', ');
+      out(`      v += vec4<f32>(${prev});`);
+    }
+    // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
+    if (s.relu) out('      v = select(v, vec4<f32>(0.0), v < vec4<f32>(0.0));');
+    for (let i = 0; i < 4; i++) out(`      ${s.vec ? '' : `if (cOK${i}) `}{ y[base + ${i}u] = v[${i}]; }`);
+    out('    }');
+  }
+  out('  }');
+  out('}');
+  return L.join('\n');
+}
+
+export interface SubgroupPass {
+  input: BufferRange;
+  inChannels: number;
+  /** Where this input's channel 0 sits in the packed weights' reduction channels (concatenated segments). */
+  ciOffset: number;
+  out: BufferRange;
+  outChannels: number;
+  weights: PackedWeights;
+  bias: BufferRange | null;
+  N: number;
+  H: number;
+  W: number;
+  firstWrites: boolean;
+  relu: boolean;
+  label: string;
+}
+
+/** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
+function blockAlignedChunks(
+  ctx: KernelContext,
+  channels: number,
+  plane: number,
+  R: number,
+  what: string,
+): ChannelChunk[] {
+  const raw = channelChunks(ctx, channels, plane, what);
+  if (raw.length === 1) return raw;
+  const per = Math.max(R, Math.floor(raw[0]!.count / R) * R);
+  const out: ChannelChunk[] = [];
+  for (let start = 0; start < channels; start += per) out.push({ start, count: Math.min(per, channels - start) });
+  return out;
+}
+
+/** out (+)= conv(input) over every image and binding chunk, with the epilogue on the last input chunk. */
+export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
+  const { N, H, W } = p;
+  const HW = H * W;
+  const R = p.weights.R;
+  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
+  const coChunks = blockAlignedChunks(ctx, p.outChannels, HW, R, `${p.label} output`);
+  const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
+  const Wq = Math.ceil(W / 4) * 4;
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  for (let n = 0; n < N; n++) {
+    for (const co of coChunks) {
+      ciChunks.forEach((ci, k) => {
+        const first = k === 0 && p.firstWrites;
+        const addBias = first && bias !== null;
+        const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
+        const y = channelWindow(ctx, p.out, n, p.outChannels, HW, co);
+        // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
+        const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
+        const source = subgroupConvSource({
+          H,
+          W,
+          ciCount: ci.count,
+          coCount: co.count,
+          packedChannels: p.weights.channels,
+          R,
+          vec: W % 4 === 0 && x.base % 4 === 0,
+          bias: addBias,
+          accumulate: !first,
+          relu: k === ciChunks.length - 1 && p.relu,
+        });
+        const bindings = [x.range, x.range, p.weights.range];
+        if (addBias) bindings.push(bias!.range);
+        bindings.push(y.range);
+        ctx.dispatch({
+          label: p.label,
+          pipeline: ctx.pipeline(source, p.label),
+          bindings,
+          uniforms: packUniforms([x.base, y.base, woBase, (bias?.base ?? 0) + co.start]),
+          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
+        });
+      });
+    }
+  }
+}
+
+// ---------------- wgrad ----------------
+
+export interface WgradParams {
+  /** Input channels per lane. */
+  Rci: number;
+  /** Pixel-range slices (split-K). */
+  S: number;
+  /** Channel blocks per workgroup (amortises llvmpipe's per-workgroup cost when H·W is tiny). */
+  CIL: number;
+}
+
+/** The measured choice: Rci = 8, CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
+export function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
+  const HW = H * W;
+  const Rci = Math.min(8, cin);
+  const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
+  const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
+  const nWG = nWG0 / CIL;
+  const strips = Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
+  const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
+  return { Rci, S, CIL };
+}
+
+export interface WgradShape extends WgradParams {
+  H: number;
+  W: number;
+  ciCount: number;
+  coCount: number;
+  /** Row stride (input channels) of the output weight tensor; for partial sums, ciCount. */
+  outCin: number;
+  vec: boolean;
+  /** Output gw (or a partial-sum slice) += instead of =. */
+  accumulate: boolean;
+}
+
+export function subgroupWgradSource(s: WgradShape): string {
+  const { H, W, Rci, S, CIL } = s;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HW = H * W;
+  const HWq = H * Wq;
+  const nStrips = Math.ceil(HWq / 32);
+  const stripsPer = Math.ceil(nStrips / S);
+  const nCIB = Math.ceil(s.ciCount / Rci);
+  const needExtra = 32 % Wq !== 0;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
+  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
+  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
+  // outBase: element of (co 0, ci 0) of this dispatch; sliceStride: floats between split-K slices.
+  out('struct Params { xBase: u32, gBase: u32, outBase: u32, sliceStride: u32 }');
+  out('@group(0) @binding(5) var<uniform> u: Params;');
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
+  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  out(`  let coRaw = wid.x * 8u + sl; let co = min(coRaw, ${s.coCount - 1}u); let slice = wid.z;`);
+  out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
+  out(`  let st0 = slice * ${stripsPer}u; let st1 = min(st0 + ${stripsPer}u, ${nStrips}u);`);
+  out(`  for (var cg = 0u; cg < ${CIL}u; cg++) {`);
+  out(`  let cib = wid.y * ${CIL}u + cg;`);
+  out(`  if (cib < ${nCIB}u) {`);
+  out(`  let cBase = cib * ${Rci}u;`);
+  for (let c = 0; c < Rci; c++) out(`  let ci${c} = min(cBase + ${c}u, ${s.ciCount - 1}u);`);
+  for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  out('  for (var st = st0; st < st1; st++) {');
+  out(`    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < ${HWq}u;`);
+  out(`    let p = min(pRaw, ${HWq - 4}u); let py = p / ${Wq}u; let px = p % ${Wq}u;`);
+  out(`    let lOK = px != 0u && pOK; let rOK = px + 4u < ${W}u && pOK;`);
+  if (!s.vec) {
+    for (let i = 0; i < 4; i++) out(`    let cOK${i} = px + ${i}u < ${W}u; let cx${i} = min(px + ${i}u, ${W - 1}u);`);
+  }
+  if (needExtra) out(`    let ex = select(min(px + 4u, ${W - 1}u), select(px - 1u, 0u, px == 0u), sl == 0u);`);
+  for (let d = 0; d < 3; d++) {
+    out(
+      `    let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < ${H}u && pOK; let ro${d} = u.xBase + min(ry${d}, ${H - 1}u) * ${W}u;`,
+    );
+  }
+  // This lane's 3×6 input window for each of its Rci channels.
+  for (let c = 0; c < Rci; c++) {
+    for (let d = 0; d < 3; d++) {
+      const rb = `ci${c} * ${HW}u + ro${d}`;
+      if (s.vec) out(`    let m${c}_${d} = select(vec4<f32>(0.0), x4[(${rb} + px) >> 2u], ok${d});`);
+      else {
+        const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[${rb} + cx${i}], cOK${i})`).join(', ');
+        out(`    let m${c}_${d} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${d});`);
+      }
+      out(
+        `    var l${c}_${d} = subgroupShuffle(m${c}_${d}.w, sPrev); var r${c}_${d} = subgroupShuffle(m${c}_${d}.x, sNext);`,
+      );
+      if (needExtra) {
+        out(
+          `    { let e = select(0.0, x1[${rb} + ex], ok${d}); l${c}_${d} = select(l${c}_${d}, e, sl == 0u); r${c}_${d} = select(r${c}_${d}, e, sl == 7u); }`,
+        );
+      }
+      out(`    l${c}_${d} = select(0.0, l${c}_${d}, lOK); r${c}_${d} = select(0.0, r${c}_${d}, rOK);`);
+    }
+  }
+  // For each of the strip's 8 quads: this lane's gradient (its co) times the window values of quad j.
+  out('    let q0 = st * 32u;');
+  for (let j = 0; j < 8; j++) {
+    out('    {');
+    out(`      let q = min(q0 + ${4 * j}u, ${HWq - 4}u);`);
+    if (s.vec) out(`      let g = g4[(u.gBase + co * ${HW}u + q) >> 2u];`);
+    else {
+      out(`      let qy = q / ${Wq}u; let qx = q % ${Wq}u; let gb = u.gBase + co * ${HW}u + qy * ${W}u;`);
+      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, g1[gb + min(qx + ${i}u, ${W - 1}u)], qx + ${i}u < ${W}u)`);
+      out(`      let g = vec4<f32>(${lanes.join(', ')});`);
+    }
+    for (let c = 0; c < Rci; c++) {
+      for (let d = 0; d < 3; d++) {
+        const src = [`l${c}_${d}`, `m${c}_${d}.x`, `m${c}_${d}.y`, `m${c}_${d}.z`, `m${c}_${d}.w`, `r${c}_${d}`];
+        for (let k = 0; k < 6; k++) out(`      let b${c}_${d}_${k} = subgroupBroadcast(${src[k]}, ${j}u);`);
+        for (let kx = 0; kx < 3; kx++) {
+          const a = `a${c}_${d * 3 + kx}`;
+          out(
+            `      ${a} = fma(g.x, b${c}_${d}_${kx}, fma(g.y, b${c}_${d}_${kx + 1}, fma(g.z, b${c}_${d}_${kx + 2}, fma(g.w, b${c}_${d}_${kx + 3}, ${a}))));`,
+          );
+        }
+      }
+    }
+    out('    }');
+  }
+  out('  }');
+  const coGuard = s.coCount % 8 ? `coRaw < ${s.coCount}u` : 'true';
+  for (let c = 0; c < Rci; c++) {
+    out(`  if (${coGuard} && cBase + ${c}u < ${s.ciCount}u) {`);
+    out(`    let o = u.outBase + slice * u.sliceStride + (co * ${s.outCin}u + ci${c}) * 9u;`);
+    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = ${s.accumulate ? `gw[o + ${t}u] + ` : ''}a${c}_${t};`);
+    out('  }');
+  }
+  out('  }');
+  out('  }');
+  out('}');
+  return L.join('\n');
+}
+
+/** Sum S partial slices [S][coCount][ciCount][9] into gw rows (co, ciOffset + ci) (+= with accumulate). */
+function wgradReduceSource(S: number, coCount: number, ciCount: number, outCin: number, accumulate: boolean): string {
+  const n = coCount * ciCount * 9;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gw: array<f32>;
+struct Params { pBase: u32, outBase: u32 }
+@group(0) @binding(2) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearWorkgroup(wid, nwg) * 64u + lid;
+  if (i >= ${n}u) { return; }
+  var acc = 0.0;
+  for (var s = 0u; s < ${S}u; s++) { acc += part[u.pBase + s * ${n}u + i]; }
+  let t = i % 9u;
+  let ci = (i / 9u) % ${ciCount}u;
+  let co = i / ${9 * ciCount}u;
+  let o = u.outBase + (co * ${outCin}u + ci) * 9u + t;
+  gw[o] = ${accumulate ? 'gw[o] + ' : ''}acc;
+}`;
+}
+
+export interface SubgroupWgradPass {
+  input: BufferRange;
+  inChannels: number;
+  /** Offset of this input segment's channel 0 in the weight tensor's Cin. */
+  ciOffset: number;
+  gradOut: BufferRange;
+  outChannels: number;
+  gradWeight: BufferRange;
+  /** Cin of the weight tensor (all segments). */
+  weightCin: number;
+  N: number;
+  H: number;
+  W: number;
+  /** Add into gradWeight instead of overwriting it. */
+  accumulate: boolean;
+  label: string;
+}
+
+export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
+  const { N, H, W } = p;
+  const HW = H * W;
+  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
+  const coChunks = channelChunks(ctx, p.outChannels, HW, `${p.label} gradOut`);
+  const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
+  for (const co of coChunks) {
+    for (const ci of ciChunks) {
+      const params = chooseWgradParams(ci.count, co.count, H, W);
+      const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
+      const partial =
+        params.S > 1 ? ctx.scratch(params.S * co.count * ci.count * 9 * 4, `${p.label} partial sums`) : null;
+      for (let n = 0; n < N; n++) {
+        const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
+        const g = channelWindow(ctx, p.gradOut, n, p.outChannels, HW, co);
+        const accumulate = p.accumulate || n > 0;
+        const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
+        const shape = { ...params, H, W, ciCount: ci.count, coCount: co.count, vec };
+        const grid: [number, number, number] = [
+          Math.ceil(co.count / 8),
+          Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
+          params.S,
+        ];
+        if (!partial) {
+          ctx.dispatch({
+            label: p.label,
+            pipeline: ctx.pipeline(subgroupWgradSource({ ...shape, outCin: p.weightCin, accumulate }), p.label),
+            bindings: [x.range, x.range, g.range, g.range, gw.range],
+            uniforms: packUniforms([x.base, g.base, outBase, 0]),
+            workgroups: grid,
+          });
+          continue;
+        }
+        const n9 = co.count * ci.count * 9;
+        const part = elementWindow(ctx, partial.range, 0, params.S * n9);
+        ctx.dispatch({
+          label: `${p.label} (split ${params.S})`,
+          pipeline: ctx.pipeline(subgroupWgradSource({ ...shape, outCin: ci.count, accumulate: false }), p.label),
+          bindings: [x.range, x.range, g.range, g.range, part.range],
+          uniforms: packUniforms([x.base, g.base, part.base, n9]),
+          workgroups: grid,
+        });
+        const reduceLabel = `${p.label} (sum ${params.S} slices)`;
+        ctx.dispatch({
+          label: reduceLabel,
+          pipeline: ctx.pipeline(wgradReduceSource(params.S, co.count, ci.count, p.weightCin, accumulate), reduceLabel),
+          bindings: [part.range, gw.range],
+          uniforms: packUniforms([part.base, outBase]),
+          workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
+        });
+      }
+      partial?.release();
+    }
+  }
+}
