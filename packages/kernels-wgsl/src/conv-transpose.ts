@@ -15,7 +15,7 @@
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface ConvTranspose3x3s2Args {
@@ -73,69 +73,75 @@ function taps(parity: number): { k: number; d: number }[] {
       ];
 }
 
-function forwardSource(
-  H: number,
-  W: number,
-  py: number,
-  px: number,
-  ciCount: number,
-  coCount: number,
-  cout: number,
-  bias: boolean,
-  accumulate: boolean,
-  relu: boolean,
-): string {
-  const Wo = 2 * W;
-  const hwo = 4 * H * W;
+const FORWARD_UNIFORMS = uniformBlock([
+  'xBase',
+  'yBase',
+  'ciStart',
+  'coStart',
+  'bBase',
+  'H',
+  'W',
+  'ciCount',
+  'coCount',
+  'cout',
+  'flags',
+]);
+const FLAG_BIAS = 1;
+const FLAG_ACCUMULATE = 2;
+const FLAG_RELU = 4;
+
+/** One output parity class (py, px): its tap set is unrolled; shapes and the epilogue flags are uniforms. */
+const forwardSource = memoSource(({ py, px }: { py: number; px: number }): string => {
   let body = '';
   for (const ty of taps(py)) {
     for (const tx of taps(px)) {
-      const guard = [ty.d ? `qy + 1u < ${H}u` : '', tx.d ? `qx + 1u < ${W}u` : ''].filter(Boolean).join(' && ');
-      const load = `x[plane + (qy + ${ty.d}u) * ${W}u + qx + ${tx.d}u]`;
+      const guard = [ty.d ? 'qy + 1u < u.H' : '', tx.d ? 'qx + 1u < u.W' : ''].filter(Boolean).join(' && ');
+      const load = `x[plane + (qy + ${ty.d}u) * u.W + qx + ${tx.d}u]`;
       const tap = ty.k * 3 + tx.k;
       const stmt = `acc += ${load} * vec4<f32>(weightAt(ci, co0, ${tap}u), weightAt(ci, co0 + 1u, ${tap}u), weightAt(ci, co0 + 2u, ${tap}u), weightAt(ci, co0 + 3u, ${tap}u));`;
       body += guard ? `    if (${guard}) { ${stmt} }\n` : `    ${stmt}\n`;
     }
   }
-  const yBinding = bias ? 3 : 2;
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${FORWARD_UNIFORMS.wgsl}
+@group(0) @binding(4) var<uniform> u: Params;
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (co >= ${coCount}u) { return 0.0; }
-  return w[((u.ciStart + ci) * ${cout}u + u.coStart + co) * 9u + tap];
+  if (co >= u.coCount) { return 0.0; }
+  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
 }
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
+  _ = &b;
   let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (q >= ${H * W}u) { return; }
+  let hw = u.H * u.W;
+  if (q >= hw) { return; }
   let co0 = wid.z * ${COB}u;
-  let qy = q / ${W}u;
-  let qx = q % ${W}u;
+  let qy = q / u.W;
+  let qx = q % u.W;
   var acc = vec4<f32>(0.0);
-  for (var ci = 0u; ci < ${ciCount}u; ci++) {
-    let plane = u.xBase + ci * ${H * W}u;
+  for (var ci = 0u; ci < u.ciCount; ci++) {
+    let plane = u.xBase + ci * hw;
 ${body}  }
-  let p = (2u * qy + ${py}u) * ${Wo}u + 2u * qx + ${px}u;
+  let p = (2u * qy + ${py}u) * 2u * u.W + 2u * qx + ${px}u;
   for (var j = 0u; j < ${COB}u; j++) {
     let co = co0 + j;
-    if (co >= ${coCount}u) { break; }
-    let idx = u.yBase + co * ${hwo}u + p;
+    if (co >= u.coCount) { break; }
+    let idx = u.yBase + co * 4u * hw + p;
     var v = acc[j];
-    ${bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
-    ${accumulate ? 'v += y[idx];' : ''}
-    ${relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
+    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
+    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
+    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
     y[idx] = v;
   }
 }`;
-}
+});
 
 export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x3s2Args): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
@@ -156,12 +162,25 @@ export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x
         for (let py = 0; py < 2; py++) {
           for (let px = 0; px < 2; px++) {
             const addBias = first && b !== null;
-            const source = forwardSource(H, W, py, px, ci.count, co.count, cout, addBias, !first, last && a.relu);
+            const flags = (addBias ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
             ctx.dispatch({
               label,
-              pipeline: ctx.pipeline(source, label),
-              bindings: addBias ? [x.range, w.range, b.range, y.range] : [x.range, w.range, y.range],
-              uniforms: packUniforms([x.base, y.base, ci.start, co.start, b?.base ?? 0]),
+              pipeline: ctx.pipeline(forwardSource({ py, px }), label),
+              // Without a bias the weights stand in for the (unread) bias binding.
+              bindings: [x.range, w.range, b?.range ?? w.range, y.range],
+              uniforms: FORWARD_UNIFORMS.pack({
+                xBase: x.base,
+                yBase: y.base,
+                ciStart: ci.start,
+                coStart: co.start,
+                bBase: b?.base ?? 0,
+                H,
+                W,
+                ciCount: ci.count,
+                coCount: co.count,
+                cout,
+                flags,
+              }),
               workgroups: [grid[0], grid[1], Math.ceil(co.count / COB)],
             });
           }
@@ -175,39 +194,51 @@ export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x
  * dgrad: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx]; rows/columns
  * −1 (ky = 0 at iy = 0) are outside. One invocation per input pixel × 4 input channels, reduction over co.
  */
-function dgradSource(H: number, W: number, coCount: number, ciCount: number, cout: number, accumulate: boolean) {
-  const Wo = 2 * W;
-  const hwo = 4 * H * W;
-  return /* wgsl */ `
+const DGRAD_UNIFORMS = uniformBlock([
+  'gyBase',
+  'gxBase',
+  'ciStart',
+  'coStart',
+  'H',
+  'W',
+  'coCount',
+  'ciCount',
+  'cout',
+  'accumulate',
+]);
+
+const DGRAD_SOURCE = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> gy: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-struct Params { gyBase: u32, gxBase: u32, ciStart: u32, coStart: u32 }
+${DGRAD_UNIFORMS.wgsl}
 @group(0) @binding(3) var<uniform> u: Params;
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (ci >= ${ciCount}u) { return 0.0; }
-  return w[((u.ciStart + ci) * ${cout}u + u.coStart + co) * 9u + tap];
+  if (ci >= u.ciCount) { return 0.0; }
+  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
 }
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (p >= ${H * W}u) { return; }
+  let hw = u.H * u.W;
+  if (p >= hw) { return; }
+  let Wo = 2u * u.W;
   let ci0 = wid.z * ${COB}u;
-  let iy = p / ${W}u;
-  let ix = p % ${W}u;
+  let iy = p / u.W;
+  let ix = p % u.W;
   var acc = vec4<f32>(0.0);
-  for (var co = 0u; co < ${coCount}u; co++) {
-    let plane = u.gyBase + co * ${hwo}u;
+  for (var co = 0u; co < u.coCount; co++) {
+    let plane = u.gyBase + co * 4u * hw;
     for (var ky = 0u; ky < 3u; ky++) {
       let oy = i32(2u * iy + ky) - 1;
       if (oy < 0) { continue; }
       for (var kx = 0u; kx < 3u; kx++) {
         let ox = i32(2u * ix + kx) - 1;
         if (ox < 0) { continue; }
-        let g = gy[plane + u32(oy) * ${Wo}u + u32(ox)];
+        let g = gy[plane + u32(oy) * Wo + u32(ox)];
         let t = ky * 3u + kx;
         acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
                              weightAt(ci0 + 3u, co, t));
@@ -216,12 +247,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   for (var j = 0u; j < ${COB}u; j++) {
     let ci = ci0 + j;
-    if (ci >= ${ciCount}u) { break; }
-    let idx = u.gxBase + ci * ${H * W}u + p;
-    gx[idx] = ${accumulate ? 'gx[idx] + ' : ''}acc[j];
+    if (ci >= u.ciCount) { break; }
+    let idx = u.gxBase + ci * hw + p;
+    gx[idx] = select(0.0, gx[idx], u.accumulate != 0u) + acc[j];
   }
 }`;
-}
 
 export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
@@ -238,9 +268,20 @@ export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s
         const gx = channelWindow(ctx, a.gradInput, n, cin, hw, ci);
         ctx.dispatch({
           label,
-          pipeline: ctx.pipeline(dgradSource(H, W, co.count, ci.count, cout, k > 0), label),
+          pipeline: ctx.pipeline(DGRAD_SOURCE, label),
           bindings: [gy.range, w.range, gx.range],
-          uniforms: packUniforms([gy.base, gx.base, ci.start, co.start]),
+          uniforms: DGRAD_UNIFORMS.pack({
+            gyBase: gy.base,
+            gxBase: gx.base,
+            ciStart: ci.start,
+            coStart: co.start,
+            H,
+            W,
+            coCount: co.count,
+            ciCount: ci.count,
+            cout,
+            accumulate: k > 0 ? 1 : 0,
+          }),
           workgroups: [grid[0], grid[1], Math.ceil(ci.count / COB)],
         });
       });
@@ -252,45 +293,58 @@ export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s
  * wgrad: gw[ci, co, ky, kx] = Σ_{iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]: one invocation per
  * (ci, co) pair and its 9 taps, lanes over co (x[ci, ·] is uniform across the workgroup's lanes).
  */
-function wgradSource(H: number, W: number, ciCount: number, coCount: number, cout: number, accumulate: boolean) {
-  const Wo = 2 * W;
-  const hwo = 4 * H * W;
-  return /* wgsl */ `
+const WGRAD_UNIFORMS = uniformBlock([
+  'xBase',
+  'gyBase',
+  'gwBase',
+  'ciStart',
+  'coStart',
+  'H',
+  'W',
+  'ciCount',
+  'coCount',
+  'cout',
+  'accumulate',
+]);
+
+const WGRAD_SOURCE = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> gy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }
+${WGRAD_UNIFORMS.wgsl}
 @group(0) @binding(3) var<uniform> u: Params;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let co = wid.x * ${WG}u + lid;
   let ci = wid.y;
-  if (co >= ${coCount}u || ci >= ${ciCount}u) { return; }
+  if (co >= u.coCount || ci >= u.ciCount) { return; }
+  let hw = u.H * u.W;
+  let Wo = 2u * u.W;
   var acc: array<f32, 9>;
   for (var t = 0u; t < 9u; t++) { acc[t] = 0.0; }
-  let xPlane = u.xBase + ci * ${H * W}u;
-  let gPlane = u.gyBase + co * ${hwo}u;
-  for (var iy = 0u; iy < ${H}u; iy++) {
-    for (var ix = 0u; ix < ${W}u; ix++) {
-      let v = x[xPlane + iy * ${W}u + ix];
+  let xPlane = u.xBase + ci * hw;
+  let gPlane = u.gyBase + co * 4u * hw;
+  for (var iy = 0u; iy < u.H; iy++) {
+    for (var ix = 0u; ix < u.W; ix++) {
+      let v = x[xPlane + iy * u.W + ix];
       for (var ky = 0u; ky < 3u; ky++) {
         let oy = i32(2u * iy + ky) - 1;
         if (oy < 0) { continue; }
         for (var kx = 0u; kx < 3u; kx++) {
           let ox = i32(2u * ix + kx) - 1;
           if (ox < 0) { continue; }
-          acc[ky * 3u + kx] += v * gy[gPlane + u32(oy) * ${Wo}u + u32(ox)];
+          acc[ky * 3u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
         }
       }
     }
   }
-  let base = u.gwBase + ((u.ciStart + ci) * ${cout}u + u.coStart + co) * 9u;
+  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 9u;
+  let keep = u.accumulate != 0u;
   for (var t = 0u; t < 9u; t++) {
-    gw[base + t] = ${accumulate ? 'gw[base + t] + ' : ''}acc[t];
+    gw[base + t] = select(0.0, gw[base + t], keep) + acc[t];
   }
 }`;
-}
 
 export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
@@ -306,9 +360,21 @@ export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s
         const g = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
         ctx.dispatch({
           label,
-          pipeline: ctx.pipeline(wgradSource(H, W, ci.count, co.count, cout, n > 0), label),
+          pipeline: ctx.pipeline(WGRAD_SOURCE, label),
           bindings: [x.range, g.range, gw.range],
-          uniforms: packUniforms([x.base, g.base, gw.base, ci.start, co.start]),
+          uniforms: WGRAD_UNIFORMS.pack({
+            xBase: x.base,
+            gyBase: g.base,
+            gwBase: gw.base,
+            ciStart: ci.start,
+            coStart: co.start,
+            H,
+            W,
+            ciCount: ci.count,
+            coCount: co.count,
+            cout,
+            accumulate: n > 0 ? 1 : 0,
+          }),
           workgroups: [Math.ceil(co.count / WG), ci.count],
         });
       }

@@ -18,7 +18,7 @@
  * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics).
  */
 import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
@@ -36,20 +36,18 @@ export function subgroupBlock(cout: number): number {
  * aligned vec4 loads cover them at any alignment and selects pick the taps; the results leave as 9 vec4 stores.
  * That is 21 memory operations per 36 weights instead of 72 for a load and a store per weight.
  */
-function packSource(mode: 'forward' | 'dgrad', cout: number, cin: number, R: number, outCount: number): string {
-  const redCh = mode === 'forward' ? cin : cout;
-  const invocations = Math.ceil(outCount / R) * redCh * (R / 4);
-  const words = Math.ceil((cout * cin * 9) / 4);
+const PACK_UNIFORMS = uniformBlock(['wBase', 'outOffset', 'cin', 'redCh', 'outCount', 'perBlock', 'lastWord']);
+
+const packSource = memoSource(({ mode, R }: { mode: 'forward' | 'dgrad'; R: number }): string => {
   // Element index of tap 0 of output channel o (of the block layout) and reduction channel c, in w.
-  const run = (o: string) =>
-    mode === 'forward' ? `(${o} * ${cin}u + c) * 9u` : `(c * ${cin}u + u.outOffset + ${o}) * 9u`;
+  const run = (o: string) => (mode === 'forward' ? `(${o} * u.cin + c) * 9u` : `(c * u.cin + u.outOffset + ${o}) * 9u`);
   const lines: string[] = [];
   for (let j = 0; j < 4; j++) {
     lines.push(`  let o${j} = oBase + ${j}u;`);
     lines.push(`  let e${j} = u.wBase + ${run(`o${j}`)};`);
     lines.push(`  let a${j} = e${j} / 4u; let s${j} = e${j} % 4u;`);
-    for (let k = 0; k < 3; k++) lines.push(`  let f${j}_${k} = w4[min(a${j} + ${k}u, ${words - 1}u)];`);
-    lines.push(`  let ok${j} = o${j} < ${outCount}u;`);
+    for (let k = 0; k < 3; k++) lines.push(`  let f${j}_${k} = w4[min(a${j} + ${k}u, u.lastWord)];`);
+    lines.push(`  let ok${j} = o${j} < u.outCount;`);
   }
   const comp = (j: number, i: number) => `f${j}_${Math.floor(i / 4)}[${i % 4}]`;
   const pick = (j: number, t: number) => {
@@ -60,27 +58,26 @@ function packSource(mode: 'forward' | 'dgrad', cout: number, cin: number, R: num
   for (let t = 0; t < 9; t++) {
     const src = mode === 'forward' ? t : 8 - t;
     lines.push(
-      `  packed[((blk * ${redCh}u + c) * 9u + ${t}u) * ${R / 4}u + q] = vec4<f32>(${[0, 1, 2, 3].map((j) => pick(j, src)).join(', ')});`,
+      `  packed[((blk * u.redCh + c) * 9u + ${t}u) * ${R / 4}u + q] = vec4<f32>(${[0, 1, 2, 3].map((j) => pick(j, src)).join(', ')});`,
     );
   }
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> w4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> packed: array<vec4<f32>>;
-struct Params { wBase: u32, outOffset: u32 }
+${PACK_UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * 64u + lid;
-  if (i >= ${invocations}u) { return; }
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // Workgroup y = output block: no runtime division (llvmpipe scalarises vector divides, 8 per lane group).
+  let i = wid.x * 64u + lid;
+  if (i >= u.perBlock) { return; }
   let q = i % ${R / 4}u;
-  let c = (i / ${R / 4}u) % ${redCh}u;
-  let blk = i / ${(R / 4) * redCh}u;
+  let c = i / ${R / 4}u;
+  let blk = wid.y;
   let oBase = blk * ${R}u + q * 4u;
 ${lines.join('\n')}
 }`;
-}
+});
 
 export interface PackedWeights {
   readonly range: BufferRange;
@@ -109,80 +106,97 @@ export function packConv3x3Weights(
   const scratch = ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
   const w = elementWindow(ctx, weight, 0, cout * cin * 9);
   const label = `conv3x3 pack ${mode} weights [${cout},${cin},3,3]`;
+  const perBlock = (R / 4) * redCh;
   ctx.dispatch({
     label,
-    pipeline: ctx.pipeline(packSource(mode, cout, cin, R, outCount), label),
+    pipeline: ctx.pipeline(packSource({ mode, R }), label),
     bindings: [w.range, scratch.range],
-    uniforms: packUniforms([w.base, outOffset]),
-    workgroups: workgroupGrid(ctx, Math.ceil(total / 4 / 64)),
+    uniforms: PACK_UNIFORMS.pack({
+      wBase: w.base,
+      outOffset,
+      cin,
+      redCh,
+      outCount,
+      perBlock,
+      lastWord: Math.ceil((w.base + cout * cin * 9) / 4) - 1,
+    }),
+    workgroups: [Math.ceil(perBlock / 64), Math.ceil(outCount / R)],
   });
   return { range: scratch.range, release: () => scratch.release(), R, channels: redCh };
 }
 
-export interface SubgroupConvShape {
-  H: number;
-  W: number;
-  /** Channels of the bound input window (the reduction of this dispatch). */
-  ciCount: number;
-  /** Channels of the bound output window (a multiple of R except for the last chunk). */
-  coCount: number;
-  /** Reduction channels of the packed weight tensor (row stride of a block). */
-  packedChannels: number;
+/** What the forward/dgrad source is specialised on; everything else (shapes, epilogue flags) is a uniform. */
+export interface SubgroupConvKey {
   R: number;
   /** Input window starts 16-byte aligned and W % 4 == 0: whole-row vec4 loads. */
   vec: boolean;
-  bias: boolean;
-  accumulate: boolean;
-  relu: boolean;
+  /** 32 % Wq != 0: 32-pixel strips start mid-row, so lanes 0 and 7 load their outer halo themselves. */
+  needExtra: boolean;
 }
 
-/** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, [bias], y, uniforms. */
-export function subgroupConvSource(s: SubgroupConvShape): string {
-  const { H, W, R } = s;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HW = H * W;
-  const HWq = H * Wq;
+const CONV_UNIFORMS = uniformBlock([
+  'xBase',
+  'yBase',
+  'woBase',
+  'bBase',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'ciCount',
+  'coCount',
+  'blockStride',
+  'flags',
+]);
+/** Epilogue flags (uniform: branching on them is free next to the main loop, and saves 8× the pipelines). */
+const FLAG_BIAS = 1;
+const FLAG_ACCUMULATE = 2;
+const FLAG_RELU = 4;
+
+/** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
+export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
+  const { R, needExtra } = s;
   const nW4 = (9 * R) / 4;
   const nWop = Math.ceil(nW4 / 8);
-  const needExtra = 32 % Wq !== 0;
-  const yBinding = s.bias ? 4 : 3;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
   out('enable subgroups;');
   out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
   out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
   out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  if (s.bias) out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
-  out(`@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;`);
-  out('struct Params { xBase: u32, yBase: u32, woBase: u32, bBase: u32 }');
-  out(`@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`);
+  out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
+  out('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
+  out(CONV_UNIFORMS.wgsl);
+  out('@group(0) @binding(5) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
   out('@compute @workgroup_size(8)');
   out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
   out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  // Keep both views of the input in the 'auto' layout even when one of them is not read (the caller binds both).
-  out('  _ = &x4; _ = &x1;');
+  // Keep every binding in the 'auto' layout even when this variant does not read it (the caller binds all).
+  out('  _ = &x4; _ = &x1; _ = &bias;');
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
   out('  let pRaw = tile * 32u + sl * 4u;');
   // Lanes past the plane compute a duplicate of the last quad and never store it.
-  out(`  let p = min(pRaw, ${HWq - 4}u);`);
-  out(`  let py = p / ${Wq}u; let px = p % ${Wq}u;`);
+  out('  let p = min(pRaw, u.HWq - 4u);');
+  out('  let py = p / Wq; let px = p % Wq;');
   out('  let cb = wid.z;');
-  out(`  let lOK = px != 0u; let rOK = px + 4u < ${W}u;`);
+  out('  let lOK = px != 0u; let rOK = px + 4u < W;');
   out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
-  if (needExtra) out(`  let ex = select(min(px + 4u, ${W - 1}u), select(px - 1u, 0u, px == 0u), sl == 0u);`);
+  if (needExtra) out('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
   for (let d = 0; d < 3; d++) {
     // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
-    out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < ${H}u;`);
-    out(`  let ro${d} = u.xBase + min(ry${d}, ${H - 1}u) * ${W}u;`);
+    out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
+    out(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
   }
   if (!s.vec) {
-    for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < ${W}u; let cx${i} = min(px + ${i}u, ${W - 1}u);`);
+    for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
   }
   for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
   out('  var xo = 0u;');
-  out(`  var wo = u.woBase + cb * ${s.packedChannels * nW4}u;`);
-  out(`  for (var ci = 0u; ci < ${s.ciCount}u; ci++) {`);
+  out('  var wo = u.woBase + cb * u.blockStride;');
+  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
   for (let j = 0; j < nWop; j++) {
     const idx = nW4 >= 8 * (j + 1) ? `sl + ${8 * j}u` : `min(sl + ${8 * j}u, ${nW4 - 1}u)`;
     out(`    let wv${j} = w4[wo + ${idx}];`);
@@ -197,7 +211,6 @@ export function subgroupConvSource(s: SubgroupConvShape): string {
     }
     out('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
     if (needExtra) {
-      // Strips that do not start at a row start: lanes 0 and 7 fetch the outer halo themselves.
       out(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
       out('      l = select(l, e, sl == 0u); r = select(r, e, sl == 7u);');
     }
@@ -209,32 +222,32 @@ export function subgroupConvSource(s: SubgroupConvShape): string {
     }
     out('    }');
   }
-  out(`    xo += ${HW}u; wo += ${nW4}u;`);
+  out(`    xo += u.HW; wo += ${nW4}u;`);
   out('  }');
-  out(`  if (pRaw < ${HWq}u) {`);
-  out(`    let ob = u.yBase + py * ${W}u + px;`);
+  out('  if (pRaw < u.HWq) {');
+  out('    let ob = u.yBase + py * W + px;');
+  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
+  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
+  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
   for (let r = 0; r < R; r++) {
-    const guard = s.coCount % R ? `if (cb * ${R}u + ${r}u < ${s.coCount}u) ` : '';
-    out(`    ${guard}{`);
+    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
     out(`      let co = cb * ${R}u + ${r}u;`);
     out(`      var v = a${r};`);
-    if (s.bias) out('      v += vec4<f32>(bias[u.bBase + co]);');
-    out(`      let base = ob + co * ${HW}u;`);
-    if (s.accumulate) {
-      const prev = [0, 1, 2, 3]
-        .map((i) => (s.vec ? `y[base + ${i}u]` : `select(0.0, y[base + ${i}u], cOK${i})`))
-        .join(', ');
-      out(`      v += vec4<f32>(${prev});`);
-    }
+    out('      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }');
+    out('      let base = ob + co * u.HW;');
+    const prev = [0, 1, 2, 3]
+      .map((i) => (s.vec ? `y[base + ${i}u]` : `select(0.0, y[base + ${i}u], cOK${i})`))
+      .join(', ');
+    out(`      if (accumulate) { v += vec4<f32>(${prev}); }`);
     // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
-    if (s.relu) out('      v = select(v, vec4<f32>(0.0), v < vec4<f32>(0.0));');
+    out('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
     for (let i = 0; i < 4; i++) out(`      ${s.vec ? '' : `if (cOK${i}) `}{ y[base + ${i}u] = v[${i}]; }`);
     out('    }');
   }
   out('  }');
   out('}');
   return L.join('\n');
-}
+});
 
 export interface SubgroupPass {
   input: BufferRange;
@@ -288,26 +301,32 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
         const y = channelWindow(ctx, p.out, n, p.outChannels, HW, co);
         // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
         const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
-        const source = subgroupConvSource({
-          H,
-          W,
-          ciCount: ci.count,
-          coCount: co.count,
-          packedChannels: p.weights.channels,
-          R,
-          vec: W % 4 === 0 && x.base % 4 === 0,
-          bias: addBias,
-          accumulate: !first,
-          relu: k === ciChunks.length - 1 && p.relu,
-        });
-        const bindings = [x.range, x.range, p.weights.range];
-        if (addBias) bindings.push(bias!.range);
-        bindings.push(y.range);
+        const vec = W % 4 === 0 && x.base % 4 === 0;
+        const source = subgroupConvSource({ R, vec, needExtra: 32 % Wq !== 0 });
+        const flags =
+          (addBias ? FLAG_BIAS : 0) |
+          (first ? 0 : FLAG_ACCUMULATE) |
+          (k === ciChunks.length - 1 && p.relu ? FLAG_RELU : 0);
         ctx.dispatch({
           label: p.label,
           pipeline: ctx.pipeline(source, p.label),
-          bindings,
-          uniforms: packUniforms([x.base, y.base, woBase, (bias?.base ?? 0) + co.start]),
+          // Without a bias the weights stand in for the (unread) bias binding.
+          bindings: [x.range, x.range, p.weights.range, bias?.range ?? p.weights.range, y.range],
+          uniforms: CONV_UNIFORMS.pack({
+            xBase: x.base,
+            yBase: y.base,
+            woBase,
+            bBase: (bias?.base ?? 0) + co.start,
+            H,
+            W,
+            Wq,
+            HW,
+            HWq: H * Wq,
+            ciCount: ci.count,
+            coCount: co.count,
+            blockStride: p.weights.channels * ((9 * R) / 4),
+            flags,
+          }),
           workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
         });
       });
@@ -338,27 +357,36 @@ export function chooseWgradParams(cin: number, cout: number, H: number, W: numbe
   return { Rci, S, CIL };
 }
 
-export interface WgradShape extends WgradParams {
-  H: number;
-  W: number;
-  ciCount: number;
-  coCount: number;
-  /** Row stride (input channels) of the output weight tensor; for partial sums, ciCount. */
-  outCin: number;
+/** What the wgrad source is specialised on; shapes and the accumulate flag are uniforms. */
+export interface WgradKey {
+  /** Input channels per lane (unrolled). */
+  Rci: number;
   vec: boolean;
-  /** Output gw (or a partial-sum slice) += instead of =. */
-  accumulate: boolean;
+  needExtra: boolean;
 }
 
-export function subgroupWgradSource(s: WgradShape): string {
-  const { H, W, Rci, S, CIL } = s;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HW = H * W;
-  const HWq = H * Wq;
-  const nStrips = Math.ceil(HWq / 32);
-  const stripsPer = Math.ceil(nStrips / S);
-  const nCIB = Math.ceil(s.ciCount / Rci);
-  const needExtra = 32 % Wq !== 0;
+const WGRAD_UNIFORMS = uniformBlock([
+  'xBase',
+  'gBase',
+  'outBase',
+  'sliceStride',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'nStrips',
+  'stripsPer',
+  'nCIB',
+  'CIL',
+  'ciCount',
+  'coCount',
+  'outCin',
+  'accumulate',
+]);
+
+export const subgroupWgradSource = memoSource((s: WgradKey): string => {
+  const { Rci, needExtra } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
   out('enable subgroups;');
@@ -368,37 +396,38 @@ export function subgroupWgradSource(s: WgradShape): string {
   out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
   out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
   // outBase: element of (co 0, ci 0) of this dispatch; sliceStride: floats between split-K slices.
-  out('struct Params { xBase: u32, gBase: u32, outBase: u32, sliceStride: u32 }');
+  out(WGRAD_UNIFORMS.wgsl);
   out('@group(0) @binding(5) var<uniform> u: Params;');
   out('@compute @workgroup_size(8)');
   out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
   out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
-  out(`  let coRaw = wid.x * 8u + sl; let co = min(coRaw, ${s.coCount - 1}u); let slice = wid.z;`);
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW; let HWq = u.HWq;');
+  out('  let coRaw = wid.x * 8u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;');
   out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
-  out(`  let st0 = slice * ${stripsPer}u; let st1 = min(st0 + ${stripsPer}u, ${nStrips}u);`);
-  out(`  for (var cg = 0u; cg < ${CIL}u; cg++) {`);
-  out(`  let cib = wid.y * ${CIL}u + cg;`);
-  out(`  if (cib < ${nCIB}u) {`);
+  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
+  out('  for (var cg = 0u; cg < u.CIL; cg++) {');
+  out('  let cib = wid.y * u.CIL + cg;');
+  out('  if (cib < u.nCIB) {');
   out(`  let cBase = cib * ${Rci}u;`);
-  for (let c = 0; c < Rci; c++) out(`  let ci${c} = min(cBase + ${c}u, ${s.ciCount - 1}u);`);
+  for (let c = 0; c < Rci; c++) out(`  let ci${c} = min(cBase + ${c}u, u.ciCount - 1u);`);
   for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
   out('  for (var st = st0; st < st1; st++) {');
-  out(`    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < ${HWq}u;`);
-  out(`    let p = min(pRaw, ${HWq - 4}u); let py = p / ${Wq}u; let px = p % ${Wq}u;`);
-  out(`    let lOK = px != 0u && pOK; let rOK = px + 4u < ${W}u && pOK;`);
+  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < HWq;');
+  out('    let p = min(pRaw, HWq - 4u); let py = p / Wq; let px = p % Wq;');
+  out('    let lOK = px != 0u && pOK; let rOK = px + 4u < W && pOK;');
   if (!s.vec) {
-    for (let i = 0; i < 4; i++) out(`    let cOK${i} = px + ${i}u < ${W}u; let cx${i} = min(px + ${i}u, ${W - 1}u);`);
+    for (let i = 0; i < 4; i++) out(`    let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
   }
-  if (needExtra) out(`    let ex = select(min(px + 4u, ${W - 1}u), select(px - 1u, 0u, px == 0u), sl == 0u);`);
+  if (needExtra) out('    let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
   for (let d = 0; d < 3; d++) {
     out(
-      `    let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < ${H}u && pOK; let ro${d} = u.xBase + min(ry${d}, ${H - 1}u) * ${W}u;`,
+      `    let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H && pOK; let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`,
     );
   }
   // This lane's 3×6 input window for each of its Rci channels.
   for (let c = 0; c < Rci; c++) {
     for (let d = 0; d < 3; d++) {
-      const rb = `ci${c} * ${HW}u + ro${d}`;
+      const rb = `ci${c} * HW + ro${d}`;
       if (s.vec) out(`    let m${c}_${d} = select(vec4<f32>(0.0), x4[(${rb} + px) >> 2u], ok${d});`);
       else {
         const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[${rb} + cx${i}], cOK${i})`).join(', ');
@@ -419,11 +448,11 @@ export function subgroupWgradSource(s: WgradShape): string {
   out('    let q0 = st * 32u;');
   for (let j = 0; j < 8; j++) {
     out('    {');
-    out(`      let q = min(q0 + ${4 * j}u, ${HWq - 4}u);`);
-    if (s.vec) out(`      let g = g4[(u.gBase + co * ${HW}u + q) >> 2u];`);
+    out(`      let q = min(q0 + ${4 * j}u, HWq - 4u);`);
+    if (s.vec) out('      let g = g4[(u.gBase + co * HW + q) >> 2u];');
     else {
-      out(`      let qy = q / ${Wq}u; let qx = q % ${Wq}u; let gb = u.gBase + co * ${HW}u + qy * ${W}u;`);
-      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, g1[gb + min(qx + ${i}u, ${W - 1}u)], qx + ${i}u < ${W}u)`);
+      out('      let qy = q / Wq; let qx = q % Wq; let gb = u.gBase + co * HW + qy * W;');
+      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, g1[gb + min(qx + ${i}u, W - 1u)], qx + ${i}u < W)`);
       out(`      let g = vec4<f32>(${lanes.join(', ')});`);
     }
     for (let c = 0; c < Rci; c++) {
@@ -441,42 +470,42 @@ export function subgroupWgradSource(s: WgradShape): string {
     out('    }');
   }
   out('  }');
-  const coGuard = s.coCount % 8 ? `coRaw < ${s.coCount}u` : 'true';
+  // Select, not multiply: a poisoned (NaN) output that is overwritten must not leak into the sum.
+  out('  let keep = u.accumulate != 0u;');
   for (let c = 0; c < Rci; c++) {
-    out(`  if (${coGuard} && cBase + ${c}u < ${s.ciCount}u) {`);
-    out(`    let o = u.outBase + slice * u.sliceStride + (co * ${s.outCin}u + ci${c}) * 9u;`);
-    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = ${s.accumulate ? `gw[o + ${t}u] + ` : ''}a${c}_${t};`);
+    out(`  if (coRaw < u.coCount && cBase + ${c}u < u.ciCount) {`);
+    out(`    let o = u.outBase + slice * u.sliceStride + (co * u.outCin + ci${c}) * 9u;`);
+    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
     out('  }');
   }
   out('  }');
   out('  }');
   out('}');
   return L.join('\n');
-}
+});
+
+const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'ciCount', 'outCin', 'accumulate']);
 
 /** Sum S partial slices [S][coCount][ciCount][9] into gw rows (co, ciOffset + ci) (+= with accumulate). */
-function wgradReduceSource(S: number, coCount: number, ciCount: number, outCin: number, accumulate: boolean): string {
-  const n = coCount * ciCount * 9;
-  return /* wgsl */ `
+const WGRAD_REDUCE_SOURCE = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> gw: array<f32>;
-struct Params { pBase: u32, outBase: u32 }
+${WGRAD_REDUCE_UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = linearWorkgroup(wid, nwg) * 64u + lid;
-  if (i >= ${n}u) { return; }
+  if (i >= u.n) { return; }
   var acc = 0.0;
-  for (var s = 0u; s < ${S}u; s++) { acc += part[u.pBase + s * ${n}u + i]; }
+  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
   let t = i % 9u;
-  let ci = (i / 9u) % ${ciCount}u;
-  let co = i / ${9 * ciCount}u;
-  let o = u.outBase + (co * ${outCin}u + ci) * 9u + t;
-  gw[o] = ${accumulate ? 'gw[o] + ' : ''}acc;
+  let ci = (i / 9u) % u.ciCount;
+  let co = i / (9u * u.ciCount);
+  let o = u.outBase + (co * u.outCin + ci) * 9u + t;
+  gw[o] = select(0.0, gw[o], u.accumulate != 0u) + acc;
 }`;
-}
 
 export interface SubgroupWgradPass {
   input: BufferRange;
@@ -499,6 +528,9 @@ export interface SubgroupWgradPass {
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
   const { N, H, W } = p;
   const HW = H * W;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HWq = H * Wq;
+  const nStrips = Math.ceil(HWq / 32);
   const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
   const coChunks = channelChunks(ctx, p.outChannels, HW, `${p.label} gradOut`);
   const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
@@ -508,42 +540,77 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
       const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
       const partial =
         params.S > 1 ? ctx.scratch(params.S * co.count * ci.count * 9 * 4, `${p.label} partial sums`) : null;
+      const n9 = co.count * ci.count * 9;
       for (let n = 0; n < N; n++) {
         const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
         const g = channelWindow(ctx, p.gradOut, n, p.outChannels, HW, co);
         const accumulate = p.accumulate || n > 0;
         const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
-        const shape = { ...params, H, W, ciCount: ci.count, coCount: co.count, vec };
+        const source = subgroupWgradSource({ Rci: params.Rci, vec, needExtra: 32 % Wq !== 0 });
         const grid: [number, number, number] = [
           Math.ceil(co.count / 8),
           Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
           params.S,
         ];
+        const shape = {
+          xBase: x.base,
+          gBase: g.base,
+          H,
+          W,
+          Wq,
+          HW,
+          HWq,
+          nStrips,
+          stripsPer: Math.ceil(nStrips / params.S),
+          nCIB: Math.ceil(ci.count / params.Rci),
+          CIL: params.CIL,
+          ciCount: ci.count,
+          coCount: co.count,
+        };
         if (!partial) {
           ctx.dispatch({
             label: p.label,
-            pipeline: ctx.pipeline(subgroupWgradSource({ ...shape, outCin: p.weightCin, accumulate }), p.label),
+            pipeline: ctx.pipeline(source, p.label),
             bindings: [x.range, x.range, g.range, g.range, gw.range],
-            uniforms: packUniforms([x.base, g.base, outBase, 0]),
+            uniforms: WGRAD_UNIFORMS.pack({
+              ...shape,
+              outBase,
+              sliceStride: 0,
+              outCin: p.weightCin,
+              accumulate: accumulate ? 1 : 0,
+            }),
             workgroups: grid,
           });
           continue;
         }
-        const n9 = co.count * ci.count * 9;
         const part = elementWindow(ctx, partial.range, 0, params.S * n9);
         ctx.dispatch({
           label: `${p.label} (split ${params.S})`,
-          pipeline: ctx.pipeline(subgroupWgradSource({ ...shape, outCin: ci.count, accumulate: false }), p.label),
+          pipeline: ctx.pipeline(source, p.label),
           bindings: [x.range, x.range, g.range, g.range, part.range],
-          uniforms: packUniforms([x.base, g.base, part.base, n9]),
+          uniforms: WGRAD_UNIFORMS.pack({
+            ...shape,
+            outBase: part.base,
+            sliceStride: n9,
+            outCin: ci.count,
+            accumulate: 0,
+          }),
           workgroups: grid,
         });
         const reduceLabel = `${p.label} (sum ${params.S} slices)`;
         ctx.dispatch({
           label: reduceLabel,
-          pipeline: ctx.pipeline(wgradReduceSource(params.S, co.count, ci.count, p.weightCin, accumulate), reduceLabel),
+          pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, reduceLabel),
           bindings: [part.range, gw.range],
-          uniforms: packUniforms([part.base, outBase]),
+          uniforms: WGRAD_REDUCE_UNIFORMS.pack({
+            pBase: part.base,
+            outBase,
+            S: params.S,
+            n: n9,
+            ciCount: ci.count,
+            outCin: p.weightCin,
+            accumulate: accumulate ? 1 : 0,
+          }),
           workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
         });
       }

@@ -79,3 +79,36 @@ export function wgslFloat(v: number): string {
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
+
+/**
+ * A uniform block of named u32 fields: its WGSL struct declaration and a packer that takes the values by name,
+ * so the struct's field order and the packed order cannot drift apart. Kernels that pass shapes as uniforms
+ * (instead of baking them into the source) compile once for every layer shape: on llvmpipe a heavily unrolled
+ * shader costs seconds to compile, so one pipeline per layer shape costs minutes per training run.
+ */
+export function uniformBlock<K extends string>(
+  fields: readonly K[],
+): { wgsl: string; pack(values: Readonly<Record<K, number>>): ArrayBuffer } {
+  return {
+    wgsl: `struct Params { ${fields.map((f) => `${f}: u32`).join(', ')} }`,
+    pack: (values) => packUniforms(fields.map((f) => values[f])),
+  };
+}
+
+/**
+ * Memoise a WGSL generator on its (small, JSON-serialisable) specialisation key: generating a large unrolled
+ * shader on every dispatch would cost more JS time than encoding the dispatch, and the device's pipeline cache
+ * is keyed by the source text.
+ */
+export function memoSource<K>(generate: (key: K) => string): (key: K) => string {
+  const cache = new Map<string, string>();
+  return (key) => {
+    const k = JSON.stringify(key);
+    let source = cache.get(k);
+    if (source === undefined) {
+      source = generate(key);
+      cache.set(k, source);
+    }
+    return source;
+  };
+}

@@ -88,6 +88,7 @@ export type TensorContainer =
   | Tensor
   | undefined
   | null
+  // biome-ignore lint/suspicious/noConfusingVoidType: tidy(() => { ... }) bodies that return nothing are typed void.
   | void
   | number
   | string
