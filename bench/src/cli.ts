@@ -131,7 +131,36 @@ async function main(): Promise<void> {
   }
   if (values.peer === 'tfjs') {
     const { runTfjsPeer } = await import('./peer-tfjs.ts');
-    result.peer = await runTfjsPeer(device, command, { size, batch, runs, warmup, ours: result });
+    const peer = await runTfjsPeer(device, command, { size, batch, runs, warmup, ours: result });
+    result.peer = peer;
+    console.log(`\npeer: ${peer.library}, same adapter, same run; wall clock for both sides, medians`);
+    if (peer.rows.length > 0) {
+      const ours = (result.kernels as KernelRow[] | undefined) ?? [];
+      console.log(
+        table(
+          ['layer', 'kernel', 'ours ms', 'peer ms', 'ours/peer'],
+          peer.rows.map((r) => [
+            r.layer,
+            r.kernel,
+            fmt(ours.find((k) => k.layer === r.layer && k.kernel === r.kernel)?.timing.wallMedian ?? Number.NaN, 3),
+            fmt(r.peer.median, 3),
+            fmt(r.ratio ?? Number.NaN, 3),
+          ]),
+        ),
+      );
+      const matched = peer.rows.filter((r) => r.ratio !== null);
+      const oursMs = matched.reduce((s, r) => s + r.ratio! * r.peer.median, 0);
+      const peerMs = matched.reduce((s, r) => s + r.peer.median, 0);
+      console.log(
+        `all matched kernels: ours ${fmt(oursMs, 1)} ms, peer ${fmt(peerMs, 1)} ms, ours/peer ${fmt(oursMs / peerMs, 3)}`,
+      );
+    }
+    if (peer.forward_ms !== undefined) {
+      console.log(
+        `peer UNet11: forward ${fmt(peer.forward_ms, 1)} ms (ours/peer ${fmt(peer.forward_ratio ?? Number.NaN, 3)}), ` +
+          `Adam train step ${fmt(peer.train_step_ms ?? Number.NaN, 1)} ms (ours/peer ${fmt(peer.train_step_ratio ?? Number.NaN, 3)})`,
+      );
+    }
   }
   await device.destroy();
   if (values.json) console.log(JSON.stringify(result));

@@ -81,8 +81,11 @@ function politeSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ...ar
   return setTimeout(fn, 1, ...args) as unknown as NodeJS.Immediate;
 }
 
-/** Await a Dawn promise with the polling throttled (see above). */
-async function awaitDawn<T>(promise: Promise<T>): Promise<T> {
+/**
+ * Await a Dawn promise with the polling throttled (see above). Exported for code that drives another WebGPU
+ * client on the same Dawn instance (the benchmark's TF.js peer), so that both wait the same way.
+ */
+export async function awaitDawn<T>(promise: Promise<T>): Promise<T> {
   if (dawnWaits++ === 0) globalThis.setImmediate = politeSetImmediate as typeof setImmediate;
   try {
     return await promise;
@@ -477,6 +480,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
 
   stats(): DeviceStats {
     return { ...this.pool.stats(), pipelines: this.pipelines.size, dispatches: this.dispatches, submits: this.submits };
+  }
+
+  /** Start a new `peakLiveBytes` measurement from the bytes live now. */
+  resetPeakStats(): void {
+    this.pool.resetPeak();
   }
 
   /** Destroy pooled (free) buffers; live tensors are untouched. */

@@ -13,7 +13,14 @@ export {
   writeData,
   zeros,
 } from './creation.ts';
-export { Device, DeviceLostError, type DeviceOptions, type DeviceStats, GPUOperationError } from './device.ts';
+export {
+  awaitDawn,
+  Device,
+  DeviceLostError,
+  type DeviceOptions,
+  type DeviceStats,
+  GPUOperationError,
+} from './device.ts';
 export {
   Conv2d,
   ConvTranspose2d,

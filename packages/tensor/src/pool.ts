@@ -21,6 +21,8 @@ export interface PoolStats {
   /** Buffers handed out and not yet released. */
   liveBuffers: number;
   liveBytes: number;
+  /** The most bytes live at once since the pool was made or `resetPeak()` (bounded-memory checks). */
+  peakLiveBytes: number;
   /** Released buffers kept for reuse. */
   pooledBuffers: number;
   pooledBytes: number;
@@ -32,6 +34,7 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
   private liveBytes = 0;
+  private peakLiveBytes = 0;
   private pooledBytes = 0;
   private pooledBuffers = 0;
   private created = 0;
@@ -66,6 +69,7 @@ export class BufferPool {
     }
     this.live.add(buffer);
     this.liveBytes += size;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
     return buffer;
   }
 
@@ -92,10 +96,15 @@ export class BufferPool {
     this.pooledBuffers = 0;
   }
 
+  resetPeak(): void {
+    this.peakLiveBytes = this.liveBytes;
+  }
+
   stats(): PoolStats {
     return {
       liveBuffers: this.live.size,
       liveBytes: this.liveBytes,
+      peakLiveBytes: this.peakLiveBytes,
       pooledBuffers: this.pooledBuffers,
       pooledBytes: this.pooledBytes,
       createdBuffers: this.created,

@@ -1,0 +1,73 @@
+/**
+ * A smoke run of the benchmark suite at a toy size (speed is measured by `npm run bench`, never asserted in
+ * tests): each command runs end to end, names the adapter and the timing method, and prints its JSON last line.
+ */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function bench(args: string[]): Promise<{ code: number | null; out: string; json: Record<string, unknown> }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/cli.ts', ...args], { cwd: root });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(last);
+      } catch {
+        // left empty: the assertions below report the output
+      }
+      resolve({ code, out, json });
+    });
+  });
+}
+
+const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+describe('bench (smoke)', () => {
+  it('model: forward and train step medians in the JSON last line', async () => {
+    const r = await bench(['model', '--size', '32', '--runs', '1', '--warmup', '0', '--json']);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/adapter: /);
+    expect(r.json.adapter).toEqual(expect.any(String));
+    expect([r.json.size, r.json.batch]).toEqual([32, 1]);
+    expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
+  });
+
+  it('kernels with the TF.js peer: our rows, the ceiling, and our/peer ratios', async () => {
+    const r = await bench([
+      'kernels',
+      '--size',
+      '32',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--filter',
+      'encoder.3',
+      '--peer',
+      'tfjs',
+      '--json',
+    ]);
+    expect(r.code, r.out).toBe(0);
+    const rows = r.json.kernels as { kernel: string; timing: { median: number; method: string } }[];
+    expect(rows.map((k) => k.kernel)).toEqual(['conv3x3Forward', 'conv3x3Dgrad', 'conv3x3Wgrad']);
+    for (const k of rows) expect(positive(k.timing.median)).toBe(true);
+    expect(['gpu-timestamp', 'wall-clock']).toContain(rows[0]!.timing.method);
+    expect(positive((r.json.ceiling as { gflops: number }).gflops)).toBe(true);
+    const peer = r.json.peer as { library: string; rows: { kernel: string; ratio: number }[] };
+    expect(peer.library).toMatch(/TensorFlow\.js 4\.22/);
+    expect(peer.rows.map((k) => k.kernel)).toEqual(['conv3x3Forward', 'conv3x3Dgrad', 'conv3x3Wgrad']);
+    for (const k of peer.rows) expect(positive(k.ratio)).toBe(true);
+  });
+
+  it('rejects a size that is not a multiple of 32 with a message naming it', async () => {
+    const r = await bench(['model', '--size', '50']);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/--size must be a multiple of 32, got 50/);
+  });
+});
