@@ -41,6 +41,8 @@ async function loadTf(device: Device): Promise<{ tf: Tf; sync: () => Promise<voi
   // TF.js finds WebGPU through navigator.gpu: hand it our Dawn instance, so it gets the same adapter.
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: device.gpu }, configurable: true, writable: true });
   const tf = await import('@tensorflow/tfjs-core');
+  // The gradients live in a side-effect module (the tfjs umbrella package imports it; tfjs-core alone does not).
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('--peer tfjs: the TF.js WebGPU backend did not initialise');
   await tf.ready();

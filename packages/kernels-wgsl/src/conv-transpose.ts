@@ -15,6 +15,11 @@
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
+import {
+  runSubgroupConvTransposeDgrad,
+  runSubgroupConvTransposeForward,
+  runSubgroupConvTransposeWgrad,
+} from './conv-transpose-subgroup.ts';
 import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -62,6 +67,23 @@ export interface ConvTranspose3x3s2WgradArgs {
 
 const WG = 64;
 const COB = 4;
+
+/** 'subgroup' (CPU adapters with subgroups: conv-transpose-subgroup.ts) or 'direct' (the baseline, any adapter). */
+export type ConvTransposeVariant = 'direct' | 'subgroup';
+
+export function convTransposeVariant(ctx: KernelContext): ConvTransposeVariant {
+  const forced = ctx.variantOverrides?.convTranspose3x3s2;
+  if (forced !== undefined) {
+    if (forced !== 'direct' && forced !== 'subgroup') {
+      throw new RangeError(`convTranspose3x3s2 variant '${forced}' unknown (direct, subgroup)`);
+    }
+    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
+      throw new RangeError("convTranspose3x3s2 variant 'subgroup' needs the device feature 'subgroups'");
+    }
+    return forced;
+  }
+  return ctx.adapterClass === 'cpu' && ctx.features.has('subgroups') ? 'subgroup' : 'direct';
+}
 
 /** The (tap, input offset) pairs of one output parity along one axis: parity 0 -> ky 1; parity 1 -> ky 0, 2. */
 function taps(parity: number): { k: number; d: number }[] {
@@ -147,6 +169,10 @@ export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
   const label = `convTranspose3x3s2Forward [${N},${cin},${H},${W}] -> ${cout}`;
+  if (convTransposeVariant(ctx) === 'subgroup') {
+    runSubgroupConvTransposeForward(ctx, { N, cin, cout, H, W }, a, label);
+    return;
+  }
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
@@ -257,6 +283,10 @@ export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
   const label = `convTranspose3x3s2Dgrad [${N},${cout},${2 * H},${2 * W}] -> ${cin}`;
+  if (convTransposeVariant(ctx) === 'subgroup') {
+    runSubgroupConvTransposeDgrad(ctx, { N, cin, cout, H, W }, a, label);
+    return;
+  }
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
@@ -350,6 +380,10 @@ export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
   const label = `convTranspose3x3s2Wgrad [${N},${cin},${H},${W}] -> ${cout}`;
+  if (convTransposeVariant(ctx) === 'subgroup') {
+    runSubgroupConvTransposeWgrad(ctx, { N, cin, cout, H, W }, a, label);
+    return;
+  }
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);

@@ -27,9 +27,10 @@ export function subgroupBlock(cout: number): number {
 }
 
 /**
- * Pack weights for the subgroup kernel: forward [Cout][Cin][9] -> [⌈Cout/R⌉][Cin][9][R]; dgrad (the forward
+ * Pack weights for the subgroup kernels: forward [Cout][Cin][9] -> [⌈Cout/R⌉][Cin][9][R]; dgrad (the forward
  * convolution of the output gradient) uses w'[ci][co][t] = w[co][ci][8 − t] packed the same way, for the input
- * channels [outOffset, outOffset + outCount) of one concatenated segment. Zero-padded to whole blocks.
+ * channels [outOffset, outOffset + outCount) of one concatenated segment; 'transpose' is dgrad without the tap
+ * flip (the transposed convolution's forward, whose weight is [Cin][Cout]). Zero-padded to whole blocks.
  *
  * It is a permutation, so its cost is memory operations (per-lane loops on llvmpipe): each invocation makes 4
  * consecutive r of one (block, channel) for all 9 taps. The 9 source taps of one (co, ci) are contiguous: three
@@ -38,7 +39,9 @@ export function subgroupBlock(cout: number): number {
  */
 const PACK_UNIFORMS = uniformBlock(['wBase', 'outOffset', 'cin', 'redCh', 'outCount', 'perBlock', 'lastWord']);
 
-const packSource = memoSource(({ mode, R }: { mode: 'forward' | 'dgrad'; R: number }): string => {
+export type PackMode = 'forward' | 'dgrad' | 'transpose';
+
+const packSource = memoSource(({ mode, R }: { mode: PackMode; R: number }): string => {
   // Element index of tap 0 of output channel o (of the block layout) and reduction channel c, in w.
   const run = (o: string) => (mode === 'forward' ? `(${o} * u.cin + c) * 9u` : `(c * u.cin + u.outOffset + ${o}) * 9u`);
   const lines: string[] = [];
@@ -56,7 +59,7 @@ const packSource = memoSource(({ mode, R }: { mode: 'forward' | 'dgrad'; R: numb
     return `select(0.0, select(select(select(${v[0]}, ${v[1]}, s${j} == 1u), ${v[2]}, s${j} == 2u), ${v[3]}, s${j} == 3u), ok${j})`;
   };
   for (let t = 0; t < 9; t++) {
-    const src = mode === 'forward' ? t : 8 - t;
+    const src = mode === 'dgrad' ? 8 - t : t;
     lines.push(
       `  packed[((blk * u.redCh + c) * 9u + ${t}u) * ${R / 4}u + q] = vec4<f32>(${[0, 1, 2, 3].map((j) => pick(j, src)).join(', ')});`,
     );
@@ -94,14 +97,14 @@ export interface PackedWeights {
 export function packConv3x3Weights(
   ctx: KernelContext,
   weight: BufferRange,
-  mode: 'forward' | 'dgrad',
+  mode: PackMode,
   cout: number,
   cin: number,
   outOffset = 0,
   outCount = mode === 'forward' ? cout : cin,
+  R = subgroupBlock(outCount),
 ): PackedWeights {
   const redCh = mode === 'forward' ? cin : cout;
-  const R = subgroupBlock(outCount);
   const total = Math.ceil(outCount / R) * redCh * 9 * R;
   const scratch = ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
   const w = elementWindow(ctx, weight, 0, cout * cin * 9);
@@ -150,9 +153,9 @@ const CONV_UNIFORMS = uniformBlock([
   'flags',
 ]);
 /** Epilogue flags (uniform: branching on them is free next to the main loop, and saves 8× the pipelines). */
-const FLAG_BIAS = 1;
-const FLAG_ACCUMULATE = 2;
-const FLAG_RELU = 4;
+export const FLAG_BIAS = 1;
+export const FLAG_ACCUMULATE = 2;
+export const FLAG_RELU = 4;
 
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
@@ -345,10 +348,11 @@ export interface WgradParams {
   CIL: number;
 }
 
-/** The measured choice: Rci = 8, CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
+/** The measured choice: Rci = 8 (4 below 8 channels), CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
 export function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
   const HW = H * W;
-  const Rci = Math.min(8, cin);
+  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile.
+  const Rci = cin >= 8 ? 8 : 4;
   const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
   const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
   const nWG = nWG0 / CIL;
@@ -484,9 +488,9 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   return L.join('\n');
 });
 
-const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'ciCount', 'outCin', 'accumulate']);
+const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'inner', 'rowStride', 'accumulate']);
 
-/** Sum S partial slices [S][coCount][ciCount][9] into gw rows (co, ciOffset + ci) (+= with accumulate). */
+/** Sum S partial slices [S][outer][inner][9] into gw[outBase + (outer·rowStride + inner)·9 + t]. */
 const WGRAD_REDUCE_SOURCE = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> gw: array<f32>;
@@ -501,11 +505,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc = 0.0;
   for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
   let t = i % 9u;
-  let ci = (i / 9u) % u.ciCount;
-  let co = i / (9u * u.ciCount);
-  let o = u.outBase + (co * u.outCin + ci) * 9u + t;
+  let inner = (i / 9u) % u.inner;
+  let outer = i / (9u * u.inner);
+  let o = u.outBase + (outer * u.rowStride + inner) * 9u + t;
   gw[o] = select(0.0, gw[o], u.accumulate != 0u) + acc;
 }`;
+
+/**
+ * The second pass of a split-K weight gradient: the S slices of partial sums, laid out [S][outer][inner][9],
+ * summed into the weight-gradient rows gw[outBase + (outer·rowStride + inner)·9 + t] (added with accumulate).
+ */
+export function sumWgradSlices(
+  ctx: KernelContext,
+  p: {
+    partial: BufferRange;
+    S: number;
+    outer: number;
+    inner: number;
+    gradWeight: { range: BufferRange; base: number };
+    outBase: number;
+    rowStride: number;
+    accumulate: boolean;
+    label: string;
+  },
+): void {
+  const n9 = p.outer * p.inner * 9;
+  const part = elementWindow(ctx, p.partial, 0, p.S * n9);
+  const label = `${p.label} (sum ${p.S} slices)`;
+  ctx.dispatch({
+    label,
+    pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, label),
+    bindings: [part.range, p.gradWeight.range],
+    uniforms: WGRAD_REDUCE_UNIFORMS.pack({
+      pBase: part.base,
+      outBase: p.outBase,
+      S: p.S,
+      n: n9,
+      inner: p.inner,
+      rowStride: p.rowStride,
+      accumulate: p.accumulate ? 1 : 0,
+    }),
+    workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
+  });
+}
 
 export interface SubgroupWgradPass {
   input: BufferRange;
@@ -597,21 +639,16 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
           }),
           workgroups: grid,
         });
-        const reduceLabel = `${p.label} (sum ${params.S} slices)`;
-        ctx.dispatch({
-          label: reduceLabel,
-          pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, reduceLabel),
-          bindings: [part.range, gw.range],
-          uniforms: WGRAD_REDUCE_UNIFORMS.pack({
-            pBase: part.base,
-            outBase,
-            S: params.S,
-            n: n9,
-            ciCount: ci.count,
-            outCin: p.weightCin,
-            accumulate: accumulate ? 1 : 0,
-          }),
-          workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
+        sumWgradSlices(ctx, {
+          partial: partial.range,
+          S: params.S,
+          outer: co.count,
+          inner: ci.count,
+          gradWeight: gw,
+          outBase,
+          rowStride: p.weightCin,
+          accumulate,
+          label: p.label,
         });
       }
       partial?.release();

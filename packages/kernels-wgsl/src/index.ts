@@ -2,6 +2,7 @@ export * from './adam.ts';
 export * from './bce-jaccard.ts';
 export * from './conv-plan.ts';
 export * from './conv-transpose.ts';
+export * from './conv-transpose-subgroup.ts';
 export * from './conv1x1.ts';
 export * from './conv3x3.ts';
 export * from './conv3x3-subgroup.ts';

@@ -207,6 +207,11 @@ function convTransposeCases(): OpCase[] {
     [[1, 4, 1, 1], 6, true, true],
     [[1, 3, 5, 2], 5, false, true],
     [[2, 17, 3, 3], 4, true, true],
+    // Whole vec4 rows (W % 4 = 0), several output blocks, strips ending mid-row (W = 12, 40), many rows per strip.
+    [[1, 20, 4, 8], 9, true, true],
+    [[2, 6, 3, 12], 17, true, false],
+    [[1, 9, 2, 40], 5, false, true],
+    [[1, 33, 7, 4], 6, true, true],
   ];
   return configs.map(([x, cout, bias, relu]) => {
     const K = x[1]! * 4;
@@ -313,6 +318,7 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
 /** Kernel variants to run each case of an op under (family name as in `Device.variantOverrides`). */
 const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
   conv3x3: ['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
+  convTranspose3x3s2: ['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
 };
 
 /** Ops with their own test files (conv kernels and the loss have dedicated suites with PyTorch fixtures). */

@@ -1,0 +1,590 @@
+/**
+ * The transposed convolution (3×3, stride 2, padding 1, output_padding 1) for CPU adapters: the "subgroup"
+ * variant, built like conv3x3-subgroup.ts (few vec4 loads, values shared across the 8 SIMD lanes by subgroup
+ * shuffles and broadcasts, shapes as uniforms). Only real taps are computed, 9 per input pixel and channel pair.
+ *
+ * Forward: a subgroup owns 32 consecutive input pixels of the H×Wq grid (lane l: pixels 4l..4l+3 of one row)
+ * and R = 4 output channels. An input pixel q = (qy, qx) feeds the 2×2 output block (2qy + py, 2qx + px) from
+ * the input window x[qy..qy+1, qx..qx+1]:
+ *   (0,0) = x00·w11   (0,1) = x01·w10 + x00·w12   (1,0) = x10·w01 + x00·w21
+ *   (1,1) = x11·w00 + x10·w02 + x01·w20 + x00·w22            (wKyKx; x01 = x[qy, qx+1], ...)
+ * Per input channel: two vec4 row loads, the right neighbour column by a shuffle from the next lane, and the 9R
+ * weights (packed [Cout/R][Cin][9][R], see packConv3x3Weights 'transpose') by broadcast: 9R vec4 FMAs into 4R
+ * accumulators (the 4 parities × R channels, 16 vec4 as the forward conv's 16).
+ *
+ * dgrad: gx[ci, iy, ix] = Σ_co Σ_taps gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx], a stride-2
+ * convolution of gy: a lane owns 4 output pixels (iy, ix..ix+3); per gy channel and tap row it loads the 8
+ * columns 2ix..2ix+7 as two vec4, takes column 2ix − 1 from the previous lane, and de-interleaves even and odd
+ * columns. R = 16 output channels as the conv's forward; weights packed 'forward' from [Cin][Cout].
+ *
+ * wgrad: gw[ci, co, t] = Σ_pixels x[ci, q] · gy[co, 2q − 1 + t]: lanes over co (each loads its own gy rows,
+ * two vec4 per tap row and quad, the left column carried over from the previous quad), the Rci input channels'
+ * pixels loaded cooperatively (one quad per lane) and broadcast; Rci × 9 accumulators per lane; split over
+ * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
+ */
+import { channelChunks, channelWindow } from './conv-plan.ts';
+import {
+  chooseWgradParams,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  packConv3x3Weights,
+  subgroupBlock,
+  sumWgradSlices,
+} from './conv3x3-subgroup.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+
+/** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
+const FORWARD_R = 4;
+
+interface ForwardKey {
+  vec: boolean;
+  needExtra: boolean;
+}
+
+const FORWARD_UNIFORMS = uniformBlock([
+  'xBase',
+  'yBase',
+  'woBase',
+  'bBase',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'ciCount',
+  'coCount',
+  'blockStride',
+  'flags',
+]);
+
+/** Broadcast of element k of the 9R weights this subgroup loaded (vec4 k/4 sits in lane (k/4) % 8). */
+const packedWeight = (k: number) => `subgroupBroadcast(wv${Math.floor(k / 32)}[${k % 4}], ${Math.floor(k / 4) % 8}u)`;
+
+/** Loads of the 9R packed weights of one reduction channel: ⌈9R/32⌉ vec4 per lane, clamped to the block. */
+function weightLoads(R: number): string[] {
+  const nW4 = (9 * R) / 4;
+  return Array.from({ length: Math.ceil(nW4 / 8) }, (_, j) => {
+    const idx = nW4 >= 8 * (j + 1) ? `sl + ${8 * j}u` : `min(sl + ${8 * j}u, ${nW4 - 1}u)`;
+    return `    let wv${j} = w4[wo + ${idx}];`;
+  });
+}
+
+export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
+  const R = FORWARD_R;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
+  out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
+  out('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
+  out(FORWARD_UNIFORMS.wgsl);
+  out('@group(0) @binding(5) var<uniform> u: Params;');
+  out(LINEAR_WORKGROUP_WGSL);
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
+  out('        @builtin(subgroup_invocation_id) sl: u32) {');
+  out('  _ = &x4; _ = &x1; _ = &bias;');
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
+  out('  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * 32u + sl * 4u;');
+  out('  let p = min(pRaw, u.HWq - 4u);');
+  out('  let py = p / Wq; let px = p % Wq;');
+  out('  let cb = wid.z;');
+  out('  let sNext = (sl + 1u) & 7u;');
+  out('  let rOK = px + 4u < W; let dOK = py + 1u < H;');
+  out('  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;');
+  if (s.needExtra) out('  let ex = min(px + 4u, W - 1u);');
+  if (!s.vec) for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
+  for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) out(`  var a${r}_${k} = vec4<f32>(0.0);`);
+  out('  var xo = 0u;');
+  out('  var wo = u.woBase + cb * u.blockStride;');
+  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
+  for (const line of weightLoads(R)) out(line);
+  for (let d = 0; d < 2; d++) {
+    const rowOK = d === 0 ? '' : 'dOK';
+    const guard = (v: string) => (rowOK ? `select(vec4<f32>(0.0), ${v}, ${rowOK})` : v);
+    if (s.vec) out(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
+    else {
+      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
+      out(`    let m${d} = ${guard(`vec4<f32>(${lanes})`)};`);
+    }
+    out(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
+    if (s.needExtra) {
+      // Strips that end mid-row: lane 7's right neighbour is the next strip's, so it loads it itself.
+      const e = `x1[xo + ro${d} + ex]`;
+      out(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == 7u);`);
+    }
+    out(`    r${d} = select(0.0, r${d}, rOK);`);
+    out(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
+  }
+  // x00 = m0, x01 = s0, x10 = m1, x11 = s1; packed weight (t, r) is element t·R + r.
+  const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r)})`;
+  for (let r = 0; r < R; r++) {
+    out(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
+    out(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
+    out(`    a${r}_2 = fma(m1, ${w(1, r)}, fma(m0, ${w(7, r)}, a${r}_2));`);
+    out(`    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`);
+  }
+  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
+  out('  }');
+  out('  if (pRaw < u.HWq) {');
+  out('    let Wo = 2u * W;');
+  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
+  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
+  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
+  for (let r = 0; r < R; r++) {
+    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
+    out(`      let co = cb * ${R}u + ${r}u;`);
+    out('      let b = select(0.0, bias[u.bBase + co], addBias);');
+    for (let py = 0; py < 2; py++) {
+      out(`      let row${py} = u.yBase + co * 4u * u.HW + (2u * py + ${py}u) * Wo + 2u * px;`);
+      for (let i = 0; i < 4; i++) {
+        for (let px = 0; px < 2; px++) {
+          const k = 2 * py + px;
+          const idx = `row${py} + ${2 * i + px}u`;
+          const store = `{ var v = a${r}_${k}[${i}] + b; if (accumulate) { v += y[${idx}]; } y[${idx}] = select(v, 0.0, relu && v < 0.0); }`;
+          out(`      ${s.vec ? '' : `if (cOK${i}) `}${store}`);
+        }
+      }
+    }
+    out('    }');
+  }
+  out('  }');
+  out('}');
+  return L.join('\n');
+});
+
+export interface ConvTransposeGeometry {
+  N: number;
+  cin: number;
+  cout: number;
+  H: number;
+  W: number;
+}
+
+/** y (+)= convTranspose(x) + bias, ReLU on the last input chunk; weight [Cin][Cout][3][3]. */
+export function runSubgroupConvTransposeForward(
+  ctx: KernelContext,
+  g: ConvTransposeGeometry,
+  a: { input: BufferRange; weight: BufferRange; bias: BufferRange | null; out: BufferRange; relu: boolean },
+  label: string,
+): void {
+  const { N, cin, cout, H, W } = g;
+  const HW = H * W;
+  const R = FORWARD_R;
+  // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R);
+  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
+  const raw = channelChunks(ctx, cout, 4 * HW, `${label} output`);
+  // Output chunks start at multiples of R (whole packed blocks).
+  const per = raw.length === 1 ? cout : Math.max(R, Math.floor(raw[0]!.count / R) * R);
+  const coChunks = Array.from({ length: Math.ceil(cout / per) }, (_, i) => ({
+    start: i * per,
+    count: Math.min(per, cout - i * per),
+  }));
+  const bias = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
+  const Wq = Math.ceil(W / 4) * 4;
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  for (let n = 0; n < N; n++) {
+    for (const co of coChunks) {
+      ciChunks.forEach((ci, k) => {
+        const first = k === 0;
+        const x = channelWindow(ctx, a.input, n, cin, HW, ci);
+        const y = channelWindow(ctx, a.out, n, cout, 4 * HW, co);
+        const flags =
+          (first && bias ? FLAG_BIAS : 0) |
+          (first ? 0 : FLAG_ACCUMULATE) |
+          (k === ciChunks.length - 1 && a.relu ? FLAG_RELU : 0);
+        const source = convTransposeForwardSource({ vec: W % 4 === 0 && x.base % 4 === 0, needExtra: 32 % Wq !== 0 });
+        ctx.dispatch({
+          label,
+          pipeline: ctx.pipeline(source, label),
+          bindings: [x.range, x.range, weights.range, bias?.range ?? weights.range, y.range],
+          uniforms: FORWARD_UNIFORMS.pack({
+            xBase: x.base,
+            yBase: y.base,
+            woBase: ((co.start / R) * cin + ci.start) * ((9 * R) / 4),
+            bBase: (bias?.base ?? 0) + co.start,
+            H,
+            W,
+            Wq,
+            HW,
+            HWq: H * Wq,
+            ciCount: ci.count,
+            coCount: co.count,
+            blockStride: cin * ((9 * R) / 4),
+            flags,
+          }),
+          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
+        });
+      });
+    }
+  }
+  weights.release();
+}
+
+// ---------------- dgrad ----------------
+
+interface DgradKey {
+  R: number;
+  vec: boolean;
+  needExtra: boolean;
+}
+
+const DGRAD_UNIFORMS = uniformBlock([
+  'gBase',
+  'yBase',
+  'woBase',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'redCount',
+  'outCount',
+  'blockStride',
+  'accumulate',
+]);
+
+export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
+  const { R } = s;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> g4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> g1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
+  out('@group(0) @binding(3) var<storage, read_write> y: array<f32>;');
+  out(DGRAD_UNIFORMS.wgsl);
+  out('@group(0) @binding(4) var<uniform> u: Params;');
+  out(LINEAR_WORKGROUP_WGSL);
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
+  out('        @builtin(subgroup_invocation_id) sl: u32) {');
+  out('  _ = &g4; _ = &g1;');
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
+  out('  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * 32u + sl * 4u;');
+  out('  let p = min(pRaw, u.HWq - 4u);');
+  out('  let py = p / Wq; let px = p % Wq;');
+  out('  let cb = wid.z;');
+  out('  let sPrev = (sl + 7u) & 7u;');
+  out('  let lOK = px != 0u;');
+  out('  let c0 = 2u * px;');
+  for (let ky = 0; ky < 3; ky++) {
+    // gy row 2·py − 1 + ky; −1 wraps to 0xffffffff: "not ok", read row 0 and select zero.
+    out(`  let gr${ky} = 2u * py + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
+    out(`  let go${ky} = u.gBase + min(gr${ky}, 2u * H - 1u) * Wo;`);
+  }
+  if (!s.vec) for (let i = 0; i < 8; i++) out(`  let cc${i} = min(c0 + ${i}u, Wo - 1u);`);
+  for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
+  out('  var xo = 0u;');
+  out('  var wo = u.woBase + cb * u.blockStride;');
+  out('  for (var co = 0u; co < u.redCount; co++) {');
+  for (const line of weightLoads(R)) out(line);
+  for (let ky = 0; ky < 3; ky++) {
+    out('    {');
+    if (s.vec) {
+      out(`      let v0 = x4ok(g4[(xo + go${ky} + c0) >> 2u], ok${ky});`);
+      out(`      let v1 = x4ok(g4[(xo + go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+    } else {
+      // Columns past the row end belong to pixels past W, which are not stored: clamped loads, any finite value.
+      for (let h = 0; h < 2; h++) {
+        const lanes = [0, 1, 2, 3].map((i) => `g1[xo + go${ky} + cc${4 * h + i}]`).join(', ');
+        out(`      let v${h} = x4ok(vec4<f32>(${lanes}), ok${ky});`);
+      }
+    }
+    out('      var l = subgroupShuffle(v1.w, sPrev);');
+    if (s.needExtra) {
+      // Strips that start mid-row: lane 0's left column is the previous strip's, so it loads it itself.
+      out(`      l = select(l, select(0.0, g1[xo + go${ky} + max(c0, 1u) - 1u], ok${ky}), sl == 0u);`);
+    }
+    out('      l = select(0.0, l, lOK);');
+    out('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
+    out('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
+    out('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
+    const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r)})`;
+    for (let r = 0; r < R; r++) {
+      out(`      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`);
+    }
+    out('    }');
+  }
+  out(`    xo += 4u * u.HW; wo += ${(9 * R) / 4}u;`);
+  out('  }');
+  out('  if (pRaw < u.HWq) {');
+  out('    let keep = u.accumulate != 0u;');
+  out('    let ob = u.yBase + py * W + px;');
+  for (let r = 0; r < R; r++) {
+    out(`    if (cb * ${R}u + ${r}u < u.outCount) {`);
+    out(`      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`);
+    for (let i = 0; i < 4; i++) {
+      const store = `{ y[base + ${i}u] = select(0.0, y[base + ${i}u], keep) + a${r}[${i}]; }`;
+      out(`      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`);
+    }
+    out('    }');
+  }
+  out('  }');
+  out('}');
+  out('fn x4ok(v: vec4<f32>, ok: bool) -> vec4<f32> { return select(vec4<f32>(0.0), v, ok); }');
+  return L.join('\n');
+});
+
+/** gx = dgrad(gy); weight [Cin][Cout][3][3]; gx written (chunks of gy channels accumulate). */
+export function runSubgroupConvTransposeDgrad(
+  ctx: KernelContext,
+  g: ConvTransposeGeometry,
+  a: { gradOut: BufferRange; weight: BufferRange; gradInput: BufferRange },
+  label: string,
+): void {
+  const { N, cin, cout, H, W } = g;
+  const HW = H * W;
+  const R = subgroupBlock(cin);
+  // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R);
+  const redChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
+  const raw = channelChunks(ctx, cin, HW, `${label} gradInput`);
+  const per = raw.length === 1 ? cin : Math.max(R, Math.floor(raw[0]!.count / R) * R);
+  const outChunks = Array.from({ length: Math.ceil(cin / per) }, (_, i) => ({
+    start: i * per,
+    count: Math.min(per, cin - i * per),
+  }));
+  const Wq = Math.ceil(W / 4) * 4;
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  for (let n = 0; n < N; n++) {
+    for (const oc of outChunks) {
+      redChunks.forEach((rc, k) => {
+        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * HW, rc);
+        const gx = channelWindow(ctx, a.gradInput, n, cin, HW, oc);
+        const source = convTransposeDgradSource({
+          R,
+          vec: W % 4 === 0 && gy.base % 4 === 0,
+          needExtra: 32 % Wq !== 0,
+        });
+        ctx.dispatch({
+          label,
+          pipeline: ctx.pipeline(source, label),
+          bindings: [gy.range, gy.range, weights.range, gx.range],
+          uniforms: DGRAD_UNIFORMS.pack({
+            gBase: gy.base,
+            yBase: gx.base,
+            woBase: ((oc.start / R) * cout + rc.start) * ((9 * R) / 4),
+            H,
+            W,
+            Wq,
+            HW,
+            HWq: H * Wq,
+            redCount: rc.count,
+            outCount: oc.count,
+            blockStride: cout * ((9 * R) / 4),
+            accumulate: k > 0 ? 1 : 0,
+          }),
+          workgroups: [tiles[0], tiles[1], Math.ceil(oc.count / R)],
+        });
+      });
+    }
+  }
+  weights.release();
+}
+
+// ---------------- wgrad ----------------
+
+interface WgradKey {
+  Rci: number;
+  vec: boolean;
+}
+
+const WGRAD_UNIFORMS = uniformBlock([
+  'xBase',
+  'gBase',
+  'outBase',
+  'sliceStride',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'nStrips',
+  'stripsPer',
+  'nCIB',
+  'CIL',
+  'ciCount',
+  'coCount',
+  'rowStride',
+  'accumulate',
+]);
+
+export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
+  const { Rci } = s;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
+  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
+  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
+  out(WGRAD_UNIFORMS.wgsl);
+  out('@group(0) @binding(5) var<uniform> u: Params;');
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
+  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
+  out('  let coRaw = wid.x * 8u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;');
+  out('  let gPlane = u.gBase + co * 4u * u.HW;');
+  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
+  out('  for (var cg = 0u; cg < u.CIL; cg++) {');
+  out('  let cib = wid.y * u.CIL + cg;');
+  out('  if (cib < u.nCIB) {');
+  out(`  let cBase = cib * ${Rci}u;`);
+  for (let c = 0; c < Rci; c++) out(`  let xp${c} = u.xBase + min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
+  for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  out('  for (var st = st0; st < st1; st++) {');
+  // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
+  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
+  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
+  for (let c = 0; c < Rci; c++) {
+    if (s.vec) out(`    let m${c} = select(vec4<f32>(0.0), x4[(xp${c} + py * W + px) >> 2u], pOK);`);
+    else {
+      const lanes = [0, 1, 2, 3].map(
+        (i) => `select(0.0, x1[xp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
+      );
+      out(`    let m${c} = select(vec4<f32>(0.0), vec4<f32>(${lanes.join(', ')}), pOK);`);
+    }
+  }
+  // The quads of the strip in turn: their position from the lane that owns them (no division per quad).
+  for (let ky = 0; ky < 3; ky++) out(`    var tail${ky} = 0.0;`);
+  for (let j = 0; j < 8; j++) {
+    out('    {');
+    out(`      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`);
+    out('      let lOK = qx != 0u; let c0 = 2u * qx;');
+    for (let ky = 0; ky < 3; ky++) {
+      out(`      let gr${ky} = 2u * qy + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
+      out(`      let go${ky} = gPlane + min(gr${ky}, 2u * H - 1u) * Wo;`);
+      if (s.vec) {
+        out(`      let v${ky}_0 = select(vec4<f32>(0.0), g4[(go${ky} + c0) >> 2u], ok${ky});`);
+        out(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+      } else {
+        for (let h = 0; h < 2; h++) {
+          const lanes = [0, 1, 2, 3].map((i) => `g1[go${ky} + min(c0 + ${4 * h + i}u, Wo - 1u)]`).join(', ');
+          out(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${ky});`);
+        }
+      }
+      // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
+      const left = j === 0 ? `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})` : `tail${ky}`;
+      out(`      let l${ky} = select(0.0, ${left}, lOK);`);
+      out(`      tail${ky} = v${ky}_1.w;`);
+      out(`      let k${ky}_0 = vec4<f32>(l${ky}, v${ky}_0.y, v${ky}_0.w, v${ky}_1.y);`);
+      out(`      let k${ky}_1 = vec4<f32>(v${ky}_0.x, v${ky}_0.z, v${ky}_1.x, v${ky}_1.z);`);
+      out(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
+    }
+    for (let c = 0; c < Rci; c++) {
+      const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(m${c}[${i}], ${j}u)`);
+      out(`      let b${c} = vec4<f32>(${b.join(', ')});`);
+      for (let ky = 0; ky < 3; ky++) {
+        for (let kx = 0; kx < 3; kx++) {
+          const a = `a${c}_${3 * ky + kx}`;
+          const k = `k${ky}_${kx}`;
+          out(
+            `      ${a} = fma(b${c}.x, ${k}.x, fma(b${c}.y, ${k}.y, fma(b${c}.z, ${k}.z, fma(b${c}.w, ${k}.w, ${a}))));`,
+          );
+        }
+      }
+    }
+    out('    }');
+  }
+  out('  }');
+  // Select, not multiply: a poisoned (NaN) output that is overwritten must not leak into the sum.
+  out('  let keep = u.accumulate != 0u;');
+  for (let c = 0; c < Rci; c++) {
+    out(`  if (coRaw < u.coCount && cBase + ${c}u < u.ciCount) {`);
+    out(`    let o = u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u;`);
+    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
+    out('  }');
+  }
+  out('  }');
+  out('  }');
+  out('}');
+  return L.join('\n');
+});
+
+/** gw (+)= wgrad(x, gy), gw [Cin][Cout][3][3]; images accumulate. */
+export function runSubgroupConvTransposeWgrad(
+  ctx: KernelContext,
+  g: ConvTransposeGeometry,
+  a: { input: BufferRange; gradOut: BufferRange; gradWeight: BufferRange },
+  label: string,
+): void {
+  const { N, cin, cout, H, W } = g;
+  const HW = H * W;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HWq = H * Wq;
+  const nStrips = Math.ceil(HWq / 32);
+  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
+  const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
+  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
+  for (const ci of ciChunks) {
+    for (const co of coChunks) {
+      const params = chooseWgradParams(ci.count, co.count, H, W);
+      const outBase = gw.base + (ci.start * cout + co.start) * 9;
+      const n9 = ci.count * co.count * 9;
+      const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
+      const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
+      for (let n = 0; n < N; n++) {
+        const x = channelWindow(ctx, a.input, n, cin, HW, ci);
+        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * HW, co);
+        const source = convTransposeWgradSource({
+          Rci: params.Rci,
+          vec: W % 4 === 0 && x.base % 4 === 0 && gy.base % 4 === 0,
+        });
+        const shape = {
+          xBase: x.base,
+          gBase: gy.base,
+          H,
+          W,
+          Wq,
+          HW,
+          HWq,
+          nStrips,
+          stripsPer: Math.ceil(nStrips / params.S),
+          nCIB: Math.ceil(ci.count / params.Rci),
+          CIL: params.CIL,
+          ciCount: ci.count,
+          coCount: co.count,
+        };
+        const grid: [number, number, number] = [
+          Math.ceil(co.count / 8),
+          Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
+          params.S,
+        ];
+        const accumulate = n > 0;
+        ctx.dispatch({
+          label: part ? `${label} (split ${params.S})` : label,
+          pipeline: ctx.pipeline(source, label),
+          bindings: [x.range, x.range, gy.range, gy.range, part ? part.range : gw.range],
+          uniforms: WGRAD_UNIFORMS.pack(
+            part
+              ? { ...shape, outBase: part.base, sliceStride: n9, rowStride: co.count, accumulate: 0 }
+              : { ...shape, outBase, sliceStride: 0, rowStride: cout, accumulate: accumulate ? 1 : 0 },
+          ),
+          workgroups: grid,
+        });
+        if (partial) {
+          sumWgradSlices(ctx, {
+            partial: partial.range,
+            S: params.S,
+            outer: ci.count,
+            inner: co.count,
+            gradWeight: gw,
+            outBase,
+            rowStride: cout,
+            accumulate,
+            label,
+          });
+        }
+      }
+      partial?.release();
+    }
+  }
+}
