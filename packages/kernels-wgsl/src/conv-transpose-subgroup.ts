@@ -509,11 +509,11 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   return L.join('\n');
 });
 
-/** gw (+)= wgrad(x, gy), gw [Cin][Cout][3][3]; images accumulate. */
+/** gw = wgrad(x, gy) (+= with accumulate), gw [Cin][Cout][3][3]; images accumulate. */
 export function runSubgroupConvTransposeWgrad(
   ctx: KernelContext,
   g: ConvTransposeGeometry,
-  a: { input: BufferRange; gradOut: BufferRange; gradWeight: BufferRange },
+  a: { input: BufferRange; gradOut: BufferRange; gradWeight: BufferRange; accumulate?: boolean },
   label: string,
 ): void {
   const { N, cin, cout, H, W } = g;
@@ -558,7 +558,7 @@ export function runSubgroupConvTransposeWgrad(
           Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
           params.S,
         ];
-        const accumulate = n > 0;
+        const accumulate = n > 0 || (a.accumulate ?? false);
         ctx.dispatch({
           label: part ? `${label} (split ${params.S})` : label,
           pipeline: ctx.pipeline(source, label),

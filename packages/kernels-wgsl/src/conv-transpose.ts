@@ -56,8 +56,9 @@ export interface ConvTranspose3x3s2DgradArgs {
 export interface ConvTranspose3x3s2WgradArgs {
   readonly input: BufferRange;
   readonly gradOut: BufferRange;
-  /** [Cin, Cout, 3, 3], written. */
+  /** [Cin, Cout, 3, 3], written (or added to, with `accumulate`). */
   readonly gradWeight: BufferRange;
+  readonly accumulate?: boolean;
   readonly batch: number;
   readonly inChannels: number;
   readonly outChannels: number;
@@ -407,7 +408,7 @@ export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s
             ciCount: ci.count,
             coCount: co.count,
             cout,
-            accumulate: n > 0 ? 1 : 0,
+            accumulate: n > 0 || a.accumulate ? 1 : 0,
           }),
           workgroups: [Math.ceil(co.count / WG), ci.count],
         });

@@ -22,6 +22,8 @@ export interface ReduceSumArgs {
   readonly out: BufferRange;
   /** Multiplies the sum (1/R for a mean). */
   readonly scale?: number;
+  /** Add into `out` instead of overwriting it (gradient accumulation). */
+  readonly accumulate?: boolean;
 }
 
 const WG = 64;
@@ -63,7 +65,7 @@ function perThreadSource(inShape: readonly number[], axes: readonly number[]): s
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, pad: u32, scale: f32 }
+struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
 @compute @workgroup_size(${WG})
@@ -77,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${indexExpression(inShape, reduced, strides, 'r')}
     acc += x[u.baseX + idx_o + idx_r];
   }
-  out[u.baseOut + o] = acc * u.scale;
+  out[u.baseOut + o] = select(0.0, out[u.baseOut + o], u.accumulate != 0u) + acc * u.scale;
 }`;
 }
 
@@ -87,7 +89,7 @@ function perWorkgroupSource(inShape: readonly number[], axes: readonly number[],
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, pad: u32, scale: f32 }
+struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: Params;
 var<workgroup> partial: array<f32, ${WG}>;
 ${LINEAR_WORKGROUP_WGSL}
@@ -119,7 +121,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (lid < w) { partial[lid] = partial[lid] + partial[lid + w]; }
     workgroupBarrier();
   }
-  if (inRange && lid == 0u) { out[u.baseOut + g] = partial[0] * u.scale; }
+  if (inRange && lid == 0u) {
+    out[u.baseOut + g] = select(0.0, out[u.baseOut + g], u.accumulate != 0u) + partial[0] * u.scale;
+  }
 }`;
 }
 
@@ -135,6 +139,7 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
   const n = O * R;
   assertBindable(ctx, `reduceSum [${inShape}]`, n);
   const scale = args.scale ?? 1;
+  const acc = args.accumulate ? 1 : 0;
   const x = elementWindow(ctx, args.input, 0, Math.max(1, n));
   const out = elementWindow(ctx, args.out, 0, O);
   const label = `reduceSum [${inShape}] axes [${axes}]`;
@@ -145,7 +150,7 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
       label,
       pipeline,
       bindings: [x.range, out.range],
-      uniforms: packUniforms([O, x.base, out.base, 0], [scale]),
+      uniforms: packUniforms([O, x.base, out.base, acc], [scale]),
       workgroups: workgroupGrid(ctx, Math.ceil(O / WG)),
     });
     return;
@@ -156,7 +161,7 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
       label,
       pipeline,
       bindings: [x.range, out.range],
-      uniforms: packUniforms([O, x.base, out.base, 0], [scale]),
+      uniforms: packUniforms([O, x.base, out.base, acc], [scale]),
       workgroups: workgroupGrid(ctx, O),
     });
     return;
@@ -180,7 +185,7 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
     label: `${label} (partials)`,
     pipeline: pass2,
     bindings: [scratch.range, out.range],
-    uniforms: packUniforms([O, scratch.base, out.base, 0], [scale]),
+    uniforms: packUniforms([O, scratch.base, out.base, acc], [scale]),
     workgroups: S <= 256 ? workgroupGrid(ctx, Math.ceil(O / WG)) : workgroupGrid(ctx, O),
   });
   tmp.release();

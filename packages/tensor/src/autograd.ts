@@ -25,8 +25,24 @@ export function isGradEnabled(): boolean {
   return gradDisabled === 0;
 }
 
-/** A gradient for each input (null where the input needs none). Saved tensors arrive as arguments. */
-export type BackwardRule = (gradOutput: Tensor, saved: readonly Tensor[]) => readonly (Tensor | null)[];
+/**
+ * Returned by a backward rule in place of an input's gradient when it added that gradient into `into[i]`
+ * itself (kernels with an accumulating epilogue: no temporary gradient, no separate add pass).
+ */
+export const ACCUMULATED: unique symbol = Symbol('accumulated into .grad');
+
+/**
+ * A gradient for each input (null where the input needs none). Saved tensors arrive as arguments. `into[i]` is
+ * the `.grad` of input i when that input is a leaf that already has one: a rule may add its gradient into it
+ * and return ACCUMULATED (or ignore it and return the gradient, which autograd then adds).
+ */
+export type BackwardRule = (
+  gradOutput: Tensor,
+  saved: readonly Tensor[],
+  into: readonly (Tensor | null)[],
+) => readonly (Tensor | null | typeof ACCUMULATED)[];
+
+type InputGradient = Tensor | null | typeof ACCUMULATED;
 
 interface Edge {
   node: Node | null;
@@ -72,22 +88,25 @@ export class Node implements GradNode {
   }
 
   /** Compute input gradients; frees the saved tensors (a second backward through this node is an error). */
-  apply(gradOutput: Tensor): readonly (Tensor | null)[] {
+  apply(gradOutput: Tensor): readonly InputGradient[] {
     if (this.consumed) {
       throw new Error(
         `backward through '${this.name}' a second time: its saved tensors were freed by the first backward(); ` +
           `recompute the forward pass`,
       );
     }
-    const grads = noGrad(() => this.rule(gradOutput, this.savedTensors));
+    const into = this.edges.map(({ leaf }) => (leaf && !leaf.isDisposed && leaf.grad ? leaf.grad : null));
+    const grads = noGrad(() => this.rule(gradOutput, this.savedTensors, into));
     this.consumed = true;
     this.freeSaved();
     // Each gradient must be its own Tensor object (it may share storage via detach()): they are disposed one by one.
-    const distinct = new Set(grads.filter((g) => g !== null));
+    const tensors = grads.filter((g): g is Tensor => g instanceof Tensor);
+    const distinct = new Set(tensors);
     if (
       grads.length !== this.edges.length ||
       distinct.has(gradOutput) ||
-      distinct.size !== grads.filter((g) => g).length
+      distinct.size !== tensors.length ||
+      grads.some((g, i) => g === ACCUMULATED && !into[i])
     ) {
       throw new Error(
         `internal: backward of ${this.name} returned aliased or ${grads.length}/${this.edges.length} gradients`,
@@ -202,7 +221,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, ops: Bac
     g.dispose();
     node.edges.forEach((edge, idx) => {
       const gi = grads[idx];
-      if (!gi) return;
+      if (!gi || gi === ACCUMULATED) return;
       if (edge.node) {
         const prev = pending.get(edge.node);
         if (prev) {

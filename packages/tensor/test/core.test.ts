@@ -2,6 +2,8 @@
 import {
   add,
   concat,
+  conv3x3,
+  convTranspose3x3s2,
   DisposedTensorError,
   mean,
   mul,
@@ -15,7 +17,7 @@ import {
   zeros,
 } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
-import { useTestDevice } from '../../../test/support/gpu.ts';
+import { expectClose, useTestDevice } from '../../../test/support/gpu.ts';
 
 describe('tensor core', () => {
   const device = useTestDevice();
@@ -150,6 +152,52 @@ describe('tensor core', () => {
     sum(add(a, a)).backward();
     expect(Array.from(await a.grad!.toArray())).toEqual([4, 6, 8]);
     a.dispose();
+  });
+
+  it('conv weight and bias gradients accumulate in place into an existing .grad', async () => {
+    // The kernels add into .grad directly (no temporary, no add pass): the result must be grad + new grad, in
+    // the very tensor that was .grad before, under every kernel variant.
+    const x1 = rand([2, 3, 5, 8], { seed: 3, low: -1, high: 1 });
+    const x2 = rand([2, 6, 5, 8], { seed: 4, low: -1, high: 1 });
+    const w = rand([5, 9, 3, 3], { seed: 5, low: -1, high: 1, requiresGrad: true });
+    const b = rand([5], { seed: 6, low: -1, high: 1, requiresGrad: true });
+    const wt = rand([5, 4, 3, 3], { seed: 7, low: -1, high: 1, requiresGrad: true });
+    const bt = rand([4], { seed: 8, low: -1, high: 1, requiresGrad: true });
+    const leaves = [w, b, wt, bt];
+    const loss = () =>
+      tidy(() => {
+        const h = conv3x3([x1, x2], w, b, { relu: true });
+        sum(convTranspose3x3s2(h, wt, bt, { relu: true })).backward();
+      });
+    for (const [conv, convT] of [
+      ['direct', 'direct'],
+      ['tiled', 'direct'],
+      ['subgroup', 'subgroup'],
+    ] as const) {
+      device().variantOverrides = { conv3x3: conv, convTranspose3x3s2: convT };
+      for (const p of leaves) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+      loss();
+      const first = await Promise.all(leaves.map((p) => p.grad!.toArray()));
+      const handles = leaves.map((p) => p.grad);
+      loss();
+      for (const [i, p] of leaves.entries()) {
+        expect(p.grad).toBe(handles[i]);
+        // The same computation twice: 2·g up to float32 rounding of the sums (a few ulps of max |g|).
+        const twice = first[i]!.map((v) => 2 * v);
+        const scale = Math.max(...twice.map(Math.abs));
+        expectClose(
+          await p.grad!.toArray(),
+          twice,
+          { atol: 1e-6 * scale, rtol: 0 },
+          `${conv}/${convT} ${p.describe()}`,
+        );
+      }
+    }
+    device().variantOverrides = {};
+    for (const t of [x1, x2, ...leaves]) t.dispose();
   });
 
   it('disposing an intermediate keeps the graph below a loss intact', async () => {

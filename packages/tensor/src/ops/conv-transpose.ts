@@ -8,7 +8,7 @@ import {
   convTranspose3x3s2Wgrad,
   reduceSum,
 } from '@ternausnet/kernels-wgsl';
-import { record } from '../autograd.ts';
+import { ACCUMULATED, record } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import type { ConvOptions } from './conv3x3.ts';
@@ -60,7 +60,7 @@ const convTOp = defineOp<Attrs>({
       attrs.relu ? 'convTranspose3x3s2+relu' : 'convTranspose3x3s2',
       inputs,
       y,
-      (gy, saved) => {
+      (gy, saved, into) => {
         const [sx, sw] = saved as [Tensor, Tensor];
         const g = attrs.relu ? mapTensors('reluBackward', [gy, saved[2]!], gy.shape) : gy;
         const gx = output(device, sx.shape, 'convTranspose3x3s2 dgrad');
@@ -70,25 +70,31 @@ const convTOp = defineOp<Attrs>({
           weight: sw.rangeFor('convT dgrad'),
           gradInput: gx.rangeFor('convT dgrad'),
         });
-        const gw = output(device, sw.shape, 'convTranspose3x3s2 wgrad');
+        // Weight and bias gradients go straight into existing .grad tensors (the kernels accumulate).
+        const intoW = into[1] ?? null;
+        const gw = intoW ?? output(device, sw.shape, 'convTranspose3x3s2 wgrad');
         convTranspose3x3s2Wgrad(device, {
           ...dims,
           input: sx.rangeFor('convT wgrad'),
           gradOut: g.rangeFor('convT wgrad'),
           gradWeight: gw.rangeFor('convT wgrad'),
+          accumulate: intoW !== null,
         });
-        let gb: Tensor | null = null;
+        const grads: (Tensor | typeof ACCUMULATED)[] = [gx, intoW ? ACCUMULATED : gw];
         if (attrs.bias) {
-          gb = output(device, [cout], 'convTranspose3x3s2 bias grad');
+          const intoB = into[2] ?? null;
+          const gb = intoB ?? output(device, [cout], 'convTranspose3x3s2 bias grad');
           reduceSum(device, {
             input: g.rangeFor('convT bias'),
             inShape: g.shape,
             axes: [0, 2, 3],
-            out: gb.rangeFor(''),
+            out: gb.rangeFor('convT bias'),
+            accumulate: intoB !== null,
           });
+          grads.push(intoB ? ACCUMULATED : gb);
         }
         if (g !== gy) g.dispose();
-        return attrs.bias ? [gx, gw, gb] : [gx, gw];
+        return grads;
       },
       attrs.relu ? [x, w, y] : [x, w],
     );

@@ -4,7 +4,7 @@
  * skip connection, computed without materialising the concatenation).
  */
 import { conv3x3Dgrad, conv3x3Forward, conv3x3Wgrad, reduceSum } from '@ternausnet/kernels-wgsl';
-import { record } from '../autograd.ts';
+import { ACCUMULATED, record } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { mapTensors } from './elementwise.ts';
@@ -75,7 +75,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
       attrs.relu ? 'conv3x3+relu' : 'conv3x3',
       inputs,
       y,
-      (gy, s) => {
+      (gy, s, into) => {
         const sx = s.slice(0, attrs.segments);
         const sw = s[attrs.segments]!;
         // Through the fused ReLU first: the gradient flows where the output is positive.
@@ -90,7 +90,9 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           width: W,
           outChannels: cout,
         });
-        const gw = output(device, [cout, cin, 3, 3], 'conv3x3 wgrad');
+        // Weight and bias gradients go straight into existing .grad tensors (the kernels accumulate).
+        const intoW = into[attrs.segments] ?? null;
+        const gw = intoW ?? output(device, [cout, cin, 3, 3], 'conv3x3 wgrad');
         conv3x3Wgrad(device, {
           input: sx.map((x) => ({ range: x.rangeFor('conv3x3 wgrad'), channels: x.shape[1]! })),
           gradOut: g.rangeFor('conv3x3 wgrad'),
@@ -99,19 +101,23 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           height: H,
           width: W,
           outChannels: cout,
+          accumulate: intoW !== null,
         });
-        let gb: Tensor | null = null;
+        const grads: (Tensor | typeof ACCUMULATED)[] = [...gxs, intoW ? ACCUMULATED : gw];
         if (attrs.bias) {
-          gb = output(device, [cout], 'conv3x3 bias grad');
+          const intoB = into[attrs.segments + 1] ?? null;
+          const gb = intoB ?? output(device, [cout], 'conv3x3 bias grad');
           reduceSum(device, {
             input: g.rangeFor('conv3x3 bias grad'),
             inShape: g.shape,
             axes: [0, 2, 3],
             out: gb.rangeFor('conv3x3 bias grad'),
+            accumulate: intoB !== null,
           });
+          grads.push(intoB ? ACCUMULATED : gb);
         }
         if (g !== gy) g.dispose();
-        return attrs.bias ? [...gxs, gw, gb] : [...gxs, gw];
+        return grads;
       },
       saved,
     );
