@@ -1,5 +1,6 @@
 /** Adam against a float64 transcription of torch.optim.Adam, and the parameter/gradient arenas it builds. */
-import { Adam, mul, sigmoidThreshold, sum, tensor, tidy } from '@ternausnet/tensor';
+import { adamUpdate } from '@ternausnet/kernels-wgsl';
+import { Adam, getDevice, mul, sigmoidThreshold, sum, tensor, tidy } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
 import { expectClose, Rng, randomRef, toGpu, useTestDevice } from '../../../test/support/gpu.ts';
 
@@ -60,6 +61,46 @@ describe(`Adam (TEST_SEED=${SEED})`, () => {
       expect(opt.stepCount).toBe(3);
       opt.dispose();
       for (const p of params) p.dispose();
+    });
+  }
+
+  // The kernel on its own, on ranges that do not start at a binding-aligned offset (the arenas above always do).
+  for (const [count, offset] of [
+    [7, 0],
+    [12, 3],
+  ] as const) {
+    it(`the kernel on ${count} parameters at element offset ${offset}`, async () => {
+      const rng = new Rng(SEED + count);
+      const [p, g, m, v] = [0, 1, 2, 3].map(() => randomRef([offset + count], rng));
+      for (let i = 0; i < v!.data.length; i++) v!.data[i] = Math.abs(v!.data[i]!);
+      const [tp, tg, tm, tv] = [p!, g!, m!, v!].map((r) => toGpu(r));
+      const range = (t: typeof tp) => {
+        const r = t!.rangeFor('test');
+        return { buffer: r.buffer, offset: r.offset + offset * 4, size: count * 4 };
+      };
+      adamUpdate(getDevice(), {
+        params: range(tp),
+        grads: range(tg),
+        m: range(tm),
+        v: range(tv),
+        count,
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0.01,
+        step: 3,
+      });
+      const want = p!.data.slice();
+      for (let i = offset; i < offset + count; i++) {
+        const gi = g!.data[i]! + 0.01 * p!.data[i]!;
+        const mi = 0.9 * m!.data[i]! + 0.1 * gi;
+        const vi = 0.999 * v!.data[i]! + 0.001 * gi * gi;
+        want[i] = p!.data[i]! - ((0.01 / (1 - 0.9 ** 3)) * mi) / (Math.sqrt(vi) / Math.sqrt(1 - 0.999 ** 3) + 1e-8);
+      }
+      // Elements before the offset are untouched; the others take one float32 step of O(1) values.
+      expectClose(await tp!.toArray(), want, { atol: 2e-6, rtol: 1e-5 }, 'params');
+      for (const t of [tp, tg, tm, tv]) t!.dispose();
     });
   }
 
