@@ -24,7 +24,6 @@
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
-  chooseWgradParams,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
@@ -389,6 +388,30 @@ export function runSubgroupConvTransposeDgrad(
 }
 
 // ---------------- wgrad ----------------
+
+interface WgradParams {
+  /** Input channels per lane. */
+  Rci: number;
+  /** Pixel-range slices (split-K). */
+  S: number;
+  /** Channel blocks per workgroup (amortises llvmpipe's per-workgroup cost when H·W is tiny). */
+  CIL: number;
+}
+
+/** The measured choice: Rci = 8 (4 below 8 channels), CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
+function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
+  const HW = H * W;
+  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile.
+  const Rci = cin >= 8 ? 8 : 4;
+  const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
+  const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
+  const nWG = nWG0 / CIL;
+  const strips = Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
+  const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
+  return { Rci, S, CIL };
+}
+
+/** What the wgrad source is specialised on; shapes and the accumulate flag are uniforms. */
 
 interface WgradKey {
   Rci: number;

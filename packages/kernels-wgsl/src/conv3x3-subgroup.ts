@@ -12,10 +12,8 @@
  * contiguous in the packed layout [Cout/R][Cin][9][R], fetched by ⌈9R/32⌉ vec4 loads spread over the lanes and
  * made uniform by subgroupBroadcast. 36·R FMAs per lane per channel. Workgroup = one subgroup (8 invocations).
  *
- * wgrad: lanes over output channels (lane l: co = 8·block + l) read their own gradient row with vec4 loads; the
- * input windows are identical for all lanes, loaded cooperatively like the forward's and fanned out with
- * subgroupBroadcast; each lane accumulates Rci input channels × 9 taps. Layers with few weights and many
- * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics).
+ * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
+ * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
 import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
 import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
@@ -339,155 +337,6 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
 
 // ---------------- wgrad ----------------
 
-export interface WgradParams {
-  /** Input channels per lane. */
-  Rci: number;
-  /** Pixel-range slices (split-K). */
-  S: number;
-  /** Channel blocks per workgroup (amortises llvmpipe's per-workgroup cost when H·W is tiny). */
-  CIL: number;
-}
-
-/** The measured choice: Rci = 8 (4 below 8 channels), CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
-export function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
-  const HW = H * W;
-  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile.
-  const Rci = cin >= 8 ? 8 : 4;
-  const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
-  const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
-  const nWG = nWG0 / CIL;
-  const strips = Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
-  const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
-  return { Rci, S, CIL };
-}
-
-/** What the wgrad source is specialised on; shapes and the accumulate flag are uniforms. */
-export interface WgradKey {
-  /** Input channels per lane (unrolled). */
-  Rci: number;
-  vec: boolean;
-  needExtra: boolean;
-}
-
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gBase',
-  'outBase',
-  'sliceStride',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'nStrips',
-  'stripsPer',
-  'nCIB',
-  'CIL',
-  'ciCount',
-  'coCount',
-  'outCin',
-  'accumulate',
-]);
-
-export const subgroupWgradSource = memoSource((s: WgradKey): string => {
-  const { Rci, needExtra } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
-  // outBase: element of (co 0, ci 0) of this dispatch; sliceStride: floats between split-K slices.
-  out(WGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out('@compute @workgroup_size(8)');
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW; let HWq = u.HWq;');
-  out('  let coRaw = wid.x * 8u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;');
-  out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
-  out('  for (var cg = 0u; cg < u.CIL; cg++) {');
-  out('  let cib = wid.y * u.CIL + cg;');
-  out('  if (cib < u.nCIB) {');
-  out(`  let cBase = cib * ${Rci}u;`);
-  for (let c = 0; c < Rci; c++) out(`  let ci${c} = min(cBase + ${c}u, u.ciCount - 1u);`);
-  for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
-  out('  for (var st = st0; st < st1; st++) {');
-  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < HWq;');
-  out('    let p = min(pRaw, HWq - 4u); let py = p / Wq; let px = p % Wq;');
-  out('    let lOK = px != 0u && pOK; let rOK = px + 4u < W && pOK;');
-  if (!s.vec) {
-    for (let i = 0; i < 4; i++) out(`    let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
-  }
-  if (needExtra) out('    let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
-  for (let d = 0; d < 3; d++) {
-    out(
-      `    let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H && pOK; let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`,
-    );
-  }
-  // This lane's 3×6 input window for each of its Rci channels.
-  for (let c = 0; c < Rci; c++) {
-    for (let d = 0; d < 3; d++) {
-      const rb = `ci${c} * HW + ro${d}`;
-      if (s.vec) out(`    let m${c}_${d} = select(vec4<f32>(0.0), x4[(${rb} + px) >> 2u], ok${d});`);
-      else {
-        const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[${rb} + cx${i}], cOK${i})`).join(', ');
-        out(`    let m${c}_${d} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${d});`);
-      }
-      out(
-        `    var l${c}_${d} = subgroupShuffle(m${c}_${d}.w, sPrev); var r${c}_${d} = subgroupShuffle(m${c}_${d}.x, sNext);`,
-      );
-      if (needExtra) {
-        out(
-          `    { let e = select(0.0, x1[${rb} + ex], ok${d}); l${c}_${d} = select(l${c}_${d}, e, sl == 0u); r${c}_${d} = select(r${c}_${d}, e, sl == 7u); }`,
-        );
-      }
-      out(`    l${c}_${d} = select(0.0, l${c}_${d}, lOK); r${c}_${d} = select(0.0, r${c}_${d}, rOK);`);
-    }
-  }
-  // For each of the strip's 8 quads: this lane's gradient (its co) times the window values of quad j.
-  out('    let q0 = st * 32u;');
-  for (let j = 0; j < 8; j++) {
-    out('    {');
-    out(`      let q = min(q0 + ${4 * j}u, HWq - 4u);`);
-    if (s.vec) out('      let g = g4[(u.gBase + co * HW + q) >> 2u];');
-    else {
-      out('      let qy = q / Wq; let qx = q % Wq; let gb = u.gBase + co * HW + qy * W;');
-      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, g1[gb + min(qx + ${i}u, W - 1u)], qx + ${i}u < W)`);
-      out(`      let g = vec4<f32>(${lanes.join(', ')});`);
-    }
-    for (let c = 0; c < Rci; c++) {
-      for (let d = 0; d < 3; d++) {
-        const src = [`l${c}_${d}`, `m${c}_${d}.x`, `m${c}_${d}.y`, `m${c}_${d}.z`, `m${c}_${d}.w`, `r${c}_${d}`];
-        for (let k = 0; k < 6; k++) out(`      let b${c}_${d}_${k} = subgroupBroadcast(${src[k]}, ${j}u);`);
-        for (let kx = 0; kx < 3; kx++) {
-          const a = `a${c}_${d * 3 + kx}`;
-          out(
-            `      ${a} = fma(g.x, b${c}_${d}_${kx}, fma(g.y, b${c}_${d}_${kx + 1}, fma(g.z, b${c}_${d}_${kx + 2}, fma(g.w, b${c}_${d}_${kx + 3}, ${a}))));`,
-          );
-        }
-      }
-    }
-    out('    }');
-  }
-  out('  }');
-  // Select, not multiply: a poisoned (NaN) output that is overwritten must not leak into the sum.
-  out('  let keep = u.accumulate != 0u;');
-  for (let c = 0; c < Rci; c++) {
-    out(`  if (coRaw < u.coCount && cBase + ${c}u < u.ciCount) {`);
-    out(`    let o = u.outBase + slice * u.sliceStride + (co * u.outCin + ci${c}) * 9u;`);
-    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
-    out('  }');
-  }
-  out('  }');
-  out('  }');
-  out('}');
-  return L.join('\n');
-});
-
 const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'inner', 'rowStride', 'accumulate']);
 
 /** Sum S partial slices [S][outer][inner][9] into gw[outBase + (outer·rowStride + inner)·9 + t]. */
@@ -567,7 +416,142 @@ export interface SubgroupWgradPass {
   label: string;
 }
 
+/**
+ * wgrad: lane l owns input channel ci = 8·block + l and accumulates Rco output channels × 9 taps. Per strip of
+ * 32 pixels each lane loads the gradient quad it owns for the Rco channels (cooperative), then walks the strip's 8 quads: its own input rows for quad j (3 vec4, the halo columns taken from the
+ * neighbouring quads it loads anyway), the gradient values of quad j by broadcast (4·Rco), 36·Rco FMAs.
+ * Broadcasts per FMA: 1/9. (The first version had lanes over co and broadcast the input windows instead, one
+ * broadcast per 2 FMAs: 1.65× slower over UNet11's layers; bench/NOTES.md.) Layers with few weights and many
+ * pixels split the pixel range over S workgroups writing partial sums, added by `sumWgradSlices` (no atomics).
+ */
+export interface WgradKey {
+  vec: boolean;
+}
+
+/** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
+const WGRAD_RCO = 16;
+
+const WGRAD_UNIFORMS = uniformBlock([
+  'xBase',
+  'gBase',
+  'outBase',
+  'sliceStride',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'nStrips',
+  'stripsPer',
+  'nCOB',
+  'COL',
+  'ciCount',
+  'coCount',
+  'outCin',
+  'accumulate',
+]);
+
+export const subgroupWgradSource = memoSource((s: WgradKey): string => {
+  const Rco = WGRAD_RCO;
+  const L: string[] = [];
+  const out = (line: string) => L.push(line);
+  out('enable subgroups;');
+  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
+  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
+  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
+  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
+  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
+  out(WGRAD_UNIFORMS.wgsl);
+  out('@group(0) @binding(5) var<uniform> u: Params;');
+  out('@compute @workgroup_size(8)');
+  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
+  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
+  out('  let ciRaw = wid.x * 8u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;');
+  out('  let xPlane = u.xBase + ci * HW;');
+  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
+  out('  for (var cg = 0u; cg < u.COL; cg++) {');
+  out('  let cob = wid.y * u.COL + cg;');
+  out('  if (cob < u.nCOB) {');
+  out(`  let coBase = cob * ${Rco}u;`);
+  for (let c = 0; c < Rco; c++) out(`  let gp${c} = u.gBase + min(coBase + ${c}u, u.coCount - 1u) * HW;`);
+  for (let c = 0; c < Rco; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  out('  for (var st = st0; st < st1; st++) {');
+  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
+  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
+  // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
+  for (let c = 0; c < Rco; c++) {
+    if (s.vec) out(`    let gq${c} = select(vec4<f32>(0.0), g4[(gp${c} + py * W + px) >> 2u], pOK);`);
+    else {
+      const lanes = [0, 1, 2, 3].map(
+        (i) => `select(0.0, g1[gp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
+      );
+      out(`    let gq${c} = select(vec4<f32>(0.0), vec4<f32>(${lanes.join(', ')}), pOK);`);
+    }
+  }
+  // Quad j's position (from the lane that owns it) and this lane's three input rows there.
+  const rows = (j: number) => {
+    out(`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`);
+    for (let d = 0; d < 3; d++) {
+      out(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
+      out(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
+      if (s.vec) {
+        out(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
+      } else {
+        const lanes = [0, 1, 2, 3]
+          .map((i) => `select(0.0, x1[ro${j}_${d} + min(qx${j} + ${i}u, W - 1u)], qx${j} + ${i}u < W)`)
+          .join(', ');
+        out(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ry${j}_${d} < H);`);
+      }
+    }
+  };
+  rows(0);
+  for (let j = 0; j < 8; j++) {
+    if (j < 7) rows(j + 1);
+    out('    {');
+    for (let d = 0; d < 3; d++) {
+      const ok = `ry${j}_${d} < H`;
+      // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
+      const left = j === 0 ? `select(0.0, x1[ro0_${d} + max(qx0, 1u) - 1u], ${ok})` : `m${j - 1}_${d}.w`;
+      // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
+      const right = j === 7 ? `select(0.0, x1[ro7_${d} + min(qx7 + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
+      out(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
+      out(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
+      out(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
+      out(`      let w${d}_1 = m${j}_${d};`);
+      out(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
+    }
+    for (let c = 0; c < Rco; c++) {
+      const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(gq${c}[${i}], ${j}u)`);
+      out(`      let b${c} = vec4<f32>(${b.join(', ')});`);
+      for (let d = 0; d < 3; d++) {
+        for (let kx = 0; kx < 3; kx++) {
+          const a = `a${c}_${3 * d + kx}`;
+          const w = `w${d}_${kx}`;
+          out(
+            `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
+          );
+        }
+      }
+    }
+    out('    }');
+  }
+  out('  }');
+  out('  let keep = u.accumulate != 0u;');
+  for (let c = 0; c < Rco; c++) {
+    out(`  if (ciRaw < u.ciCount && coBase + ${c}u < u.coCount) {`);
+    out(`    let o = u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u;`);
+    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
+    out('  }');
+  }
+  out('  }');
+  out('  }');
+  out('}');
+  return L.join('\n');
+});
+
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
+  const Rco = WGRAD_RCO;
   const { N, H, W } = p;
   const HW = H * W;
   const Wq = Math.ceil(W / 4) * 4;
@@ -578,22 +562,19 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
   const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
   for (const co of coChunks) {
     for (const ci of ciChunks) {
-      const params = chooseWgradParams(ci.count, co.count, H, W);
+      const nCOB = Math.ceil(co.count / Rco);
+      const nWG0 = Math.ceil(ci.count / 8) * nCOB;
+      const COL = HW <= 64 ? Math.min(4, nCOB) : 1;
+      const S = Math.max(1, Math.min(16, Math.ceil(64 / (nWG0 / COL)), nStrips));
       const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
-      const partial =
-        params.S > 1 ? ctx.scratch(params.S * co.count * ci.count * 9 * 4, `${p.label} partial sums`) : null;
       const n9 = co.count * ci.count * 9;
+      const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
+      const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
       for (let n = 0; n < N; n++) {
         const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
         const g = channelWindow(ctx, p.gradOut, n, p.outChannels, HW, co);
         const accumulate = p.accumulate || n > 0;
         const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
-        const source = subgroupWgradSource({ Rci: params.Rci, vec, needExtra: 32 % Wq !== 0 });
-        const grid: [number, number, number] = [
-          Math.ceil(co.count / 8),
-          Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
-          params.S,
-        ];
         const shape = {
           xBase: x.base,
           gBase: g.base,
@@ -603,53 +584,36 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
           HW,
           HWq,
           nStrips,
-          stripsPer: Math.ceil(nStrips / params.S),
-          nCIB: Math.ceil(ci.count / params.Rci),
-          CIL: params.CIL,
+          stripsPer: Math.ceil(nStrips / S),
+          nCOB,
+          COL,
           ciCount: ci.count,
           coCount: co.count,
         };
-        if (!partial) {
-          ctx.dispatch({
-            label: p.label,
-            pipeline: ctx.pipeline(source, p.label),
-            bindings: [x.range, x.range, g.range, g.range, gw.range],
-            uniforms: WGRAD_UNIFORMS.pack({
-              ...shape,
-              outBase,
-              sliceStride: 0,
-              outCin: p.weightCin,
-              accumulate: accumulate ? 1 : 0,
-            }),
-            workgroups: grid,
-          });
-          continue;
-        }
-        const part = elementWindow(ctx, partial.range, 0, params.S * n9);
         ctx.dispatch({
-          label: `${p.label} (split ${params.S})`,
-          pipeline: ctx.pipeline(source, p.label),
-          bindings: [x.range, x.range, g.range, g.range, part.range],
-          uniforms: WGRAD_UNIFORMS.pack({
-            ...shape,
-            outBase: part.base,
-            sliceStride: n9,
-            outCin: ci.count,
-            accumulate: 0,
-          }),
-          workgroups: grid,
+          label: part ? `${p.label} (split ${S})` : p.label,
+          pipeline: ctx.pipeline(subgroupWgradSource({ vec }), p.label),
+          bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
+          uniforms: WGRAD_UNIFORMS.pack(
+            part
+              ? { ...shape, outBase: part.base, sliceStride: n9, outCin: ci.count, accumulate: 0 }
+              : { ...shape, outBase, sliceStride: 0, outCin: p.weightCin, accumulate: accumulate ? 1 : 0 },
+          ),
+          workgroups: [Math.ceil(ci.count / 8), Math.ceil(nCOB / COL), S],
         });
-        sumWgradSlices(ctx, {
-          partial: partial.range,
-          S: params.S,
-          outer: co.count,
-          inner: ci.count,
-          gradWeight: gw,
-          outBase,
-          rowStride: p.weightCin,
-          accumulate,
-          label: p.label,
-        });
+        if (partial) {
+          sumWgradSlices(ctx, {
+            partial: partial.range,
+            S,
+            outer: co.count,
+            inner: ci.count,
+            gradWeight: gw,
+            outBase,
+            rowStride: p.weightCin,
+            accumulate,
+            label: p.label,
+          });
+        }
       }
       partial?.release();
     }
