@@ -131,7 +131,7 @@ function syntheticData(v: Values, quick: boolean) {
   const seed = int('seed', v.seed, 0, 0);
   const scenes = syntheticScenes({
     kind: 'aerial',
-    trainScenes: int('scenes', v.scenes, quick ? 24 : 120),
+    trainScenes: int('scenes', v.scenes, quick ? 20 : 120),
     valScenes: int('val-scenes', v['val-scenes'], quick ? 6 : 20),
     sceneSize,
     seed: seed + 1,
@@ -216,7 +216,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const seg = inria ? await fileData(v, inria.pairs, inria.what) : syn!;
   const overlayScene = inria ? await sceneFromPair(inria.pairs.val[0]!, seg.valCrop) : syn!.scenes.validation[0]!;
   const epochs = int('epochs', v.epochs, quick ? 6 : 30);
-  const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], quick ? 4 : 20);
+  const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], quick ? 3 : 20);
   const t0 = performance.now();
   const { files, results } = await reproduce({
     out,
