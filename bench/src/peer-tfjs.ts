@@ -5,6 +5,7 @@
  * clock from the first encoded command to `onSubmittedWorkDone` for both sides (TF.js exposes no timestamps of
  * ours), so the ratios compare like with like. Only ratios from one run mean anything on a noisy machine.
  */
+import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import { awaitDawn, type Device } from '@ternausnet/tensor';
 import type { KernelRow } from './kernels.ts';
@@ -41,7 +42,9 @@ async function loadTf(device: Device): Promise<{ tf: Tf; sync: () => Promise<voi
   // TF.js finds WebGPU through navigator.gpu: hand it our Dawn instance, so it gets the same adapter.
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: device.gpu }, configurable: true, writable: true });
   const tf = await import('@tensorflow/tfjs-core');
-  // The gradients live in a side-effect module (the tfjs umbrella package imports it; tfjs-core alone does not).
+  // The gradients live in a side-effect ES module (the tfjs umbrella package imports it; tfjs-core alone does
+  // not) whose imports Node cannot resolve without help; it registers into the same global registry.
+  register('./tfjs-resolve-hook.mjs', import.meta.url);
   await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('--peer tfjs: the TF.js WebGPU backend did not initialise');

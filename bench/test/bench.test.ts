@@ -29,13 +29,18 @@ function bench(args: string[]): Promise<{ code: number | null; out: string; json
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 describe('bench (smoke)', () => {
-  it('model: forward and train step medians in the JSON last line', async () => {
-    const r = await bench(['model', '--size', '32', '--runs', '1', '--warmup', '0', '--json']);
+  it('model with the TF.js peer: forward and train step medians, and our/peer ratios', async () => {
+    const r = await bench(['model', '--size', '32', '--runs', '1', '--warmup', '0', '--peer', 'tfjs', '--json']);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/adapter: /);
     expect(r.json.adapter).toEqual(expect.any(String));
     expect([r.json.size, r.json.batch]).toEqual([32, 1]);
     expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
+    const peer = r.json.peer as Record<string, number>;
+    // The peer's train step needs TF.js's gradient registrations (a side-effect module Node cannot load alone).
+    for (const k of ['forward_ms', 'train_step_ms', 'forward_ratio', 'train_step_ratio']) {
+      expect(positive(peer[k]), `${k} in ${r.out}`).toBe(true);
+    }
   });
 
   it('kernels with the TF.js peer: our rows, the ceiling, and our/peer ratios', async () => {
