@@ -24,10 +24,12 @@
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
+  broadcastQuadFmas,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
   packConv3x3Weights,
+  storeTapAccumulators,
   subgroupBlock,
   sumWgradSlices,
 } from './conv3x3-subgroup.ts';
@@ -503,29 +505,17 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
       out(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
     }
     for (let c = 0; c < Rci; c++) {
-      const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(m${c}[${i}], ${j}u)`);
-      out(`      let b${c} = vec4<f32>(${b.join(', ')});`);
-      for (let ky = 0; ky < 3; ky++) {
-        for (let kx = 0; kx < 3; kx++) {
-          const a = `a${c}_${3 * ky + kx}`;
-          const k = `k${ky}_${kx}`;
-          out(
-            `      ${a} = fma(b${c}.x, ${k}.x, fma(b${c}.y, ${k}.y, fma(b${c}.z, ${k}.z, fma(b${c}.w, ${k}.w, ${a}))));`,
-          );
-        }
-      }
+      for (const line of broadcastQuadFmas(c, j, `m${c}`, (t) => `k${Math.floor(t / 3)}_${t % 3}`)) out(line);
     }
     out('    }');
   }
   out('  }');
-  // Select, not multiply: a poisoned (NaN) output that is overwritten must not leak into the sum.
-  out('  let keep = u.accumulate != 0u;');
-  for (let c = 0; c < Rci; c++) {
-    out(`  if (coRaw < u.coCount && cBase + ${c}u < u.ciCount) {`);
-    out(`    let o = u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u;`);
-    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
-    out('  }');
-  }
+  const store = storeTapAccumulators(
+    Rci,
+    (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
+    (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
+  );
+  for (const line of store) out(line);
   out('  }');
   out('  }');
   out('}');

@@ -522,33 +522,53 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
       out(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
     }
     for (let c = 0; c < Rco; c++) {
-      const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(gq${c}[${i}], ${j}u)`);
-      out(`      let b${c} = vec4<f32>(${b.join(', ')});`);
-      for (let d = 0; d < 3; d++) {
-        for (let kx = 0; kx < 3; kx++) {
-          const a = `a${c}_${3 * d + kx}`;
-          const w = `w${d}_${kx}`;
-          out(
-            `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
-          );
-        }
-      }
+      for (const line of broadcastQuadFmas(c, j, `gq${c}`, (t) => `w${Math.floor(t / 3)}_${t % 3}`)) out(line);
     }
     out('    }');
   }
   out('  }');
-  out('  let keep = u.accumulate != 0u;');
-  for (let c = 0; c < Rco; c++) {
-    out(`  if (ciRaw < u.ciCount && coBase + ${c}u < u.coCount) {`);
-    out(`    let o = u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u;`);
-    for (let t = 0; t < 9; t++) out(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
-    out('  }');
-  }
+  const store = storeTapAccumulators(
+    Rco,
+    (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
+    (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
+  );
+  for (const line of store) out(line);
   out('  }');
   out('  }');
   out('}');
   return L.join('\n');
 });
+
+/**
+ * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
+ * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
+ */
+export function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
+  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
+  const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
+  for (let t = 0; t < 9; t++) {
+    const a = `a${c}_${t}`;
+    const w = window(t);
+    lines.push(
+      `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
+ * u.accumulate is set. Select, not multiply: a poisoned (NaN) output that is overwritten must not leak in.
+ */
+export function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
+  const lines = ['  let keep = u.accumulate != 0u;'];
+  for (let c = 0; c < count; c++) {
+    lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
+    for (let t = 0; t < 9; t++) lines.push(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
+    lines.push('  }');
+  }
+  return lines;
+}
 
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
   const Rco = WGRAD_RCO;
