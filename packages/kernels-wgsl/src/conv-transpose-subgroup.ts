@@ -24,6 +24,7 @@
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
+  blockAlignedChunks,
   broadcastQuadFmas,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
@@ -179,13 +180,7 @@ export function runSubgroupConvTransposeForward(
   // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
   const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R);
   const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
-  const raw = channelChunks(ctx, cout, 4 * HW, `${label} output`);
-  // Output chunks start at multiples of R (whole packed blocks).
-  const per = raw.length === 1 ? cout : Math.max(R, Math.floor(raw[0]!.count / R) * R);
-  const coChunks = Array.from({ length: Math.ceil(cout / per) }, (_, i) => ({
-    start: i * per,
-    count: Math.min(per, cout - i * per),
-  }));
+  const coChunks = blockAlignedChunks(ctx, cout, 4 * HW, R, `${label} output`);
   const bias = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
   const Wq = Math.ceil(W / 4) * 4;
   const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
@@ -345,12 +340,7 @@ export function runSubgroupConvTransposeDgrad(
   // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R);
   const redChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
-  const raw = channelChunks(ctx, cin, HW, `${label} gradInput`);
-  const per = raw.length === 1 ? cin : Math.max(R, Math.floor(raw[0]!.count / R) * R);
-  const outChunks = Array.from({ length: Math.ceil(cin / per) }, (_, i) => ({
-    start: i * per,
-    count: Math.min(per, cin - i * per),
-  }));
+  const outChunks = blockAlignedChunks(ctx, cin, HW, R, `${label} gradInput`);
   const Wq = Math.ceil(W / 4) * 4;
   const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
   for (let n = 0; n < N; n++) {

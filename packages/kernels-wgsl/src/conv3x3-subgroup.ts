@@ -268,7 +268,7 @@ export interface SubgroupPass {
 }
 
 /** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
-function blockAlignedChunks(
+export function blockAlignedChunks(
   ctx: KernelContext,
   channels: number,
   plane: number,
