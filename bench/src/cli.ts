@@ -7,12 +7,13 @@ import { parseArgs } from 'node:util';
 import { type Device, initDevice } from '@ternausnet/tensor';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
-import { benchModel } from './model.ts';
+import { benchModel, profileTrainStep } from './model.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
 commands:
   kernels   every kernel at every UNet11 layer shape (forward, dgrad, wgrad, pool, loss, Adam)
   model     UNet11 forward and one Adam training step
+  profile   GPU time of every dispatch of one training step, by kernel family (needs timestamp queries)
   ceiling   the adapter's measured FMA throughput and copy bandwidth
 options:
   --size N      input side, a multiple of 32 (default 128)
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     },
   });
   const command = positionals[0];
-  if (values.help || !command || !['kernels', 'model', 'ceiling'].includes(command)) {
+  if (values.help || !command || !['kernels', 'model', 'ceiling', 'profile'].includes(command)) {
     console.log(USAGE);
     process.exitCode = values.help ? 0 : 2;
     return;
@@ -128,6 +129,29 @@ async function main(): Promise<void> {
     result.train_step_ms = m.trainStep.median;
     result.forward = m.forward;
     result.train_step = m.trainStep;
+  }
+  if (command === 'profile') {
+    const p = await profileTrainStep(device, size, batch, warmup);
+    console.log(
+      `UNet11 ${batch}x3x${size}x${size} Adam train step: ${p.dispatches.length} dispatches summing to ` +
+        `${fmt(p.totalMs, 1)} ms [gpu-timestamp, one pass per dispatch]; the same step unprofiled: ` +
+        `${fmt(p.wallMs, 1)} ms wall. A pass per dispatch adds synchronisation to each, so read the shares.`,
+    );
+    const pct = (ms: number) => fmt((100 * ms) / p.totalMs, 1);
+    console.log(
+      table(
+        ['kernel', 'dispatches', 'ms', '%'],
+        p.rows.map((r) => [r.kernel, String(r.dispatches), fmt(r.ms, 1), pct(r.ms)]),
+      ),
+    );
+    const slowest = [...p.dispatches].sort((a, b) => b.ms - a.ms).slice(0, 15);
+    console.log(
+      `\nslowest dispatches:\n${table(
+        ['label', 'ms', '%'],
+        slowest.map((d) => [d.label, fmt(d.ms, 2), pct(d.ms)]),
+      )}`,
+    );
+    result.profile = { totalMs: p.totalMs, wallMs: p.wallMs, rows: p.rows, dispatches: p.dispatches };
   }
   if (values.peer === 'tfjs') {
     const { runTfjsPeer } = await import('./peer-tfjs.ts');

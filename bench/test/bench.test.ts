@@ -70,6 +70,29 @@ describe('bench (smoke)', () => {
     for (const k of peer.rows) expect(positive(k.ratio)).toBe(true);
   });
 
+  it('profile: every dispatch of a training step timed and grouped by kernel family', async () => {
+    const r = await bench(['profile', '--size', '32', '--warmup', '0', '--json']);
+    expect(r.code, r.out).toBe(0);
+    const p = r.json.profile as {
+      totalMs: number;
+      rows: { kernel: string; dispatches: number; ms: number }[];
+      dispatches: { label: string; ms: number }[];
+    };
+    // A UNet11 step runs far more than 100 dispatches; each family row sums its dispatches.
+    expect(p.dispatches.length).toBeGreaterThan(100);
+    for (const d of p.dispatches) expect(d.ms >= 0 && Number.isFinite(d.ms), d.label).toBe(true);
+    expect(p.rows.reduce((s, row) => s + row.dispatches, 0)).toBe(p.dispatches.length);
+    const kernels = p.rows.map((row) => row.kernel);
+    for (const k of [/^conv3x3Forward -> 64$/, /^conv3x3Wgrad -> 512$/, /^adam$/]) {
+      expect(
+        kernels.some((name) => k.test(name)),
+        `${k} in ${kernels}`,
+      ).toBe(true);
+    }
+    expect(p.rows.every((row) => !/[[(]/.test(row.kernel))).toBe(true);
+    expect(p.rows.reduce((s, row) => s + row.ms, 0)).toBeCloseTo(p.totalMs, 6);
+  });
+
   it('rejects a size that is not a multiple of 32 with a message naming it', async () => {
     const r = await bench(['model', '--size', '50']);
     expect(r.code).not.toBe(0);

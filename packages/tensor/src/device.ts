@@ -96,6 +96,15 @@ export async function awaitDawn<T>(promise: Promise<T>): Promise<T> {
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_ARENA_BYTES = 256 * 1024;
+/** Dispatches per timestamp query set in `profile()` (WebGPU allows 4096 queries per set, two per dispatch). */
+const PROFILE_SET_DISPATCHES = 2048;
+
+/** One dispatch's GPU time, from `Device.profile()`. */
+export interface DispatchTime {
+  /** The kernel's label: its name and shapes. */
+  label: string;
+  ms: number;
+}
 
 function envString(name: string): string | undefined {
   const v = process.env[name];
@@ -140,6 +149,8 @@ export class Device implements KernelContext {
   private poisonPipeline: GPUComputePipeline | null = null;
   /** Set while `time()` records one compute pass with timestamps. */
   private timing: GPUQuerySet | null = null;
+  /** Set while `profile()` gives every dispatch its own timestamped pass. */
+  private profiling: { sets: GPUQuerySet[]; labels: string[] } | null = null;
 
   private constructor(
     // Dawn frees its instance when the JS GPU object is garbage-collected, even while a device created from it
@@ -275,6 +286,24 @@ export class Device implements KernelContext {
     return this.pass;
   }
 
+  /** A compute pass of its own for one dispatch, with timestamps at its start and end (see `profile()`). */
+  private profiledPass(label: string): GPUComputePassEncoder {
+    const prof = this.profiling!;
+    const index = prof.labels.length % PROFILE_SET_DISPATCHES;
+    if (index === 0)
+      prof.sets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET_DISPATCHES }));
+    prof.labels.push(label);
+    const encoder = this.endPass();
+    this.pass = encoder.beginComputePass({
+      timestampWrites: {
+        querySet: prof.sets[prof.sets.length - 1]!,
+        beginningOfPassWriteIndex: 2 * index,
+        endOfPassWriteIndex: 2 * index + 1,
+      },
+    });
+    return this.pass;
+  }
+
   private endPass(): GPUCommandEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     if (this.pass) {
@@ -305,7 +334,7 @@ export class Device implements KernelContext {
       });
       this.uniformUsed += slot;
     }
-    const pass = this.ensurePass();
+    const pass = this.profiling ? this.profiledPass(req.label) : this.ensurePass();
     const bindGroup = this.device.createBindGroup({
       layout: req.pipeline.getBindGroupLayout(0),
       entries,
@@ -315,6 +344,7 @@ export class Device implements KernelContext {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(req.workgroups[0], req.workgroups[1] ?? 1, req.workgroups[2] ?? 1);
     this.dispatches++;
+    if (this.profiling) this.endPass();
     if (++this.pendingDispatches >= this.submitEvery && !this.timing) this.flush();
   }
 
@@ -389,6 +419,46 @@ export class Device implements KernelContext {
     for (const b of [resolve, readback]) b?.destroy();
     querySet?.destroy();
     return { gpuMs, wallMs };
+  }
+
+  /**
+   * GPU time of every dispatch that `run` encodes, in order: each dispatch gets a compute pass of its own with
+   * timestamp queries (the adapter needs 'timestamp-query'). `run` may read results (it may await). Separate
+   * passes cost a little synchronisation each, so the sum is an upper bound of the same work batched; the
+   * shares are what the profile is for.
+   */
+  async profile(run: () => void | Promise<void>): Promise<DispatchTime[]> {
+    if (!this.features.has('timestamp-query')) {
+      throw new Error(`profile(): adapter ${this.adapterName} has no 'timestamp-query' feature`);
+    }
+    if (this.profiling || this.timing) throw new Error('profile(): already timing');
+    await this.sync();
+    const prof: { sets: GPUQuerySet[]; labels: string[] } = { sets: [], labels: [] };
+    this.profiling = prof;
+    try {
+      await run();
+      await this.sync();
+    } finally {
+      this.profiling = null;
+    }
+    const bytes = prof.sets.length * PROFILE_SET_DISPATCHES * 16;
+    if (bytes === 0) return [];
+    const resolve = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const encoder = this.endPass();
+    prof.sets.forEach((set, k) => {
+      const count = Math.min(prof.labels.length - k * PROFILE_SET_DISPATCHES, PROFILE_SET_DISPATCHES);
+      encoder.resolveQuerySet(set, 0, 2 * count, resolve, k * PROFILE_SET_DISPATCHES * 16);
+    });
+    try {
+      const t = new BigUint64Array(await this.read({ buffer: resolve, offset: 0, size: bytes }));
+      return prof.labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
+    } finally {
+      resolve.destroy();
+      for (const set of prof.sets) set.destroy();
+    }
   }
 
   /** A pooled storage buffer of at least `bytes`. Poisoned with NaN when the device was created with `poison`. */

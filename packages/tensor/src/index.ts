@@ -19,6 +19,7 @@ export {
   DeviceLostError,
   type DeviceOptions,
   type DeviceStats,
+  type DispatchTime,
   GPUOperationError,
 } from './device.ts';
 export {
