@@ -26,23 +26,32 @@ export function isGradEnabled(): boolean {
 }
 
 /**
- * Returned by a backward rule in place of an input's gradient when it added that gradient into `into[i]`
+ * Returned by a backward rule in place of an input's gradient when it wrote that gradient into `into[i]`
  * itself (kernels with an accumulating epilogue: no temporary gradient, no separate add pass).
  */
-export const ACCUMULATED: unique symbol = Symbol('accumulated into .grad');
+export const WRITTEN_INTO: unique symbol = Symbol('written into the leaf gradient');
+
+/**
+ * A leaf's gradient storage that a backward rule may write input i's gradient into: adding to its contents
+ * when `accumulate` (it is the leaf's `.grad`), overwriting them otherwise (its `reservedGrad`).
+ */
+export interface GradInto {
+  tensor: Tensor;
+  accumulate: boolean;
+}
 
 /**
  * A gradient for each input (null where the input needs none). Saved tensors arrive as arguments. `into[i]` is
- * the `.grad` of input i when that input is a leaf that already has one: a rule may add its gradient into it
- * and return ACCUMULATED (or ignore it and return the gradient, which autograd then adds).
+ * set when input i is a leaf with gradient storage: a rule may write its gradient there and return
+ * WRITTEN_INTO (or ignore it and return the gradient, which autograd then adds or copies in).
  */
 export type BackwardRule = (
   gradOutput: Tensor,
   saved: readonly Tensor[],
-  into: readonly (Tensor | null)[],
-) => readonly (Tensor | null | typeof ACCUMULATED)[];
+  into: readonly (GradInto | null)[],
+) => readonly (Tensor | null | typeof WRITTEN_INTO)[];
 
-type InputGradient = Tensor | null | typeof ACCUMULATED;
+type InputGradient = Tensor | null | typeof WRITTEN_INTO;
 
 interface Edge {
   node: Node | null;
@@ -95,10 +104,19 @@ export class Node implements GradNode {
           `recompute the forward pass`,
       );
     }
-    const into = this.edges.map(({ leaf }) => (leaf && !leaf.isDisposed && leaf.grad ? leaf.grad : null));
+    const into = this.edges.map(({ leaf }): GradInto | null => {
+      if (!leaf || leaf.isDisposed) return null;
+      if (leaf.grad) return { tensor: leaf.grad, accumulate: true };
+      return leaf.reservedGrad ? { tensor: leaf.reservedGrad, accumulate: false } : null;
+    });
     const grads = noGrad(() => this.rule(gradOutput, this.savedTensors, into));
     this.consumed = true;
     this.freeSaved();
+    // A reserved gradient that was written becomes the leaf's .grad (later contributions accumulate into it).
+    grads.forEach((g, i) => {
+      const leaf = this.edges[i]!.leaf;
+      if (g === WRITTEN_INTO && leaf && !leaf.grad) leaf.grad = into[i]!.tensor;
+    });
     // Each gradient must be its own Tensor object (it may share storage via detach()): they are disposed one by one.
     const tensors = grads.filter((g): g is Tensor => g instanceof Tensor);
     const distinct = new Set(tensors);
@@ -106,7 +124,7 @@ export class Node implements GradNode {
       grads.length !== this.edges.length ||
       distinct.has(gradOutput) ||
       distinct.size !== tensors.length ||
-      grads.some((g, i) => g === ACCUMULATED && !into[i])
+      grads.some((g, i) => g === WRITTEN_INTO && !into[i])
     ) {
       throw new Error(
         `internal: backward of ${this.name} returned aliased or ${grads.length}/${this.edges.length} gradients`,
@@ -144,11 +162,21 @@ export interface BackwardOps {
   copy(t: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
   addInto(into: Tensor, g: Tensor): void;
+  copyInto(into: Tensor, g: Tensor): void;
 }
 
-/** Add `g` into a leaf's `.grad` (which survives every scope and is accumulated in place); consumes `g`. */
+/**
+ * Add `g` into a leaf's `.grad` (which survives every scope and is accumulated in place), or copy it into the
+ * leaf's reserved gradient storage; consumes `g`.
+ */
 function accumulateLeafGrad(leaf: Tensor, g: Tensor, ops: BackwardOps): void {
   if (leaf.isDisposed) {
+    g.dispose();
+    return;
+  }
+  if (leaf.grad === null && leaf.reservedGrad) {
+    ops.copyInto(leaf.reservedGrad, g);
+    leaf.grad = leaf.reservedGrad;
     g.dispose();
     return;
   }
@@ -221,7 +249,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, ops: Bac
     g.dispose();
     node.edges.forEach((edge, idx) => {
       const gi = grads[idx];
-      if (!gi || gi === ACCUMULATED) return;
+      if (!gi || gi === WRITTEN_INTO) return;
       if (edge.node) {
         const prev = pending.get(edge.node);
         if (prev) {

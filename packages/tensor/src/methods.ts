@@ -36,6 +36,7 @@ const backwardOps = {
   copy: (t: Tensor) => mapTensors('copy', [t], t.shape),
   add: (a: Tensor, b: Tensor) => mapTensors('add', [a, b], a.shape),
   addInto,
+  copyInto: (into: Tensor, g: Tensor) => into.device.copy(g.rangeFor('backward'), into.rangeFor('backward')),
 };
 
 Tensor.prototype.backward = function (this: Tensor, gradient?: Tensor) {

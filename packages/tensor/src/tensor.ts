@@ -161,6 +161,12 @@ export class Tensor {
   readonly size: number;
   /** Accumulated gradient, set by `backward()` for tensors that require grad. */
   grad: Tensor | null = null;
+  /**
+   * Where `backward()` puts this leaf's gradient when `.grad` is null: the first gradient overwrites whatever
+   * it holds and it becomes `.grad` (no allocation, no zero fill). Set by optimizers that keep gradients in an
+   * arena; owned by whoever set it (not disposed with this tensor).
+   */
+  reservedGrad: Tensor | null = null;
   /** The op that produced this tensor when it was recorded for autograd; null for leaves. */
   gradFn: GradNode | null = null;
   name: string | undefined;
@@ -232,6 +238,7 @@ export class Tensor {
     this.gradFn = null;
     this.grad?.dispose();
     this.grad = null;
+    this.reservedGrad = null;
     for (const s of scopeStack) s.delete(this);
   }
 

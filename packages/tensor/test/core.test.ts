@@ -5,6 +5,7 @@ import {
   conv3x3,
   convTranspose3x3s2,
   DisposedTensorError,
+  keep,
   mean,
   mul,
   noGrad,
@@ -154,9 +155,10 @@ describe('tensor core', () => {
     a.dispose();
   });
 
-  it('conv weight and bias gradients accumulate in place into an existing .grad', async () => {
-    // The kernels add into .grad directly (no temporary, no add pass): the result must be grad + new grad, in
-    // the very tensor that was .grad before, under every kernel variant.
+  it('conv weight and bias gradients overwrite a reserved .grad, then accumulate in place into it', async () => {
+    // The kernels write into the leaf's gradient storage directly (no temporary, no add pass): the first
+    // gradient overwrites the reserved storage, the next adds to it, in the very tensor that became .grad,
+    // under every kernel variant.
     const x1 = rand([2, 3, 5, 8], { seed: 3, low: -1, high: 1 });
     const x2 = rand([2, 6, 5, 8], { seed: 4, low: -1, high: 1 });
     const w = rand([5, 9, 3, 3], { seed: 5, low: -1, high: 1, requiresGrad: true });
@@ -181,7 +183,19 @@ describe('tensor core', () => {
       }
       loss();
       const first = await Promise.all(leaves.map((p) => p.grad!.toArray()));
-      const handles = leaves.map((p) => p.grad);
+      // Reserved gradient storage full of stale values: the first gradient must overwrite it, not add to it.
+      const handles = leaves.map((p) => {
+        p.grad?.dispose();
+        p.grad = null;
+        p.reservedGrad = keep(rand(p.shape, { seed: 9, low: 5, high: 6 }));
+        return p.reservedGrad;
+      });
+      loss();
+      for (const [i, p] of leaves.entries()) {
+        expect(p.grad).toBe(handles[i]);
+        expect(Array.from(await p.grad!.toArray()), `${conv}/${convT} ${p.describe()}`).toEqual(Array.from(first[i]!));
+        p.reservedGrad = null;
+      }
       loss();
       for (const [i, p] of leaves.entries()) {
         expect(p.grad).toBe(handles[i]);

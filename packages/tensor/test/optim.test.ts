@@ -104,6 +104,41 @@ describe(`Adam (TEST_SEED=${SEED})`, () => {
     });
   }
 
+  it('zeroGrad sets .grad to null; backward overwrites the arena slot; a parameter without gradient steps on momentum', async () => {
+    const a = tensor([1, -2, 3], [3], { requiresGrad: true });
+    const b = tensor([0.5, 4], [2], { requiresGrad: true });
+    const opt = new Adam([a, b], { lr: 0.1 });
+    const grad1 = { a: [0.3, -1, 2], b: [-0.7, 0.2] };
+    const grad2a = [-0.4, 0.9, 0.1];
+    opt.zeroGrad();
+    expect([a.grad, b.grad]).toEqual([null, null]);
+    tidy(() =>
+      sum(mul(a, tensor(grad1.a, [3])))
+        .add(sum(mul(b, tensor(grad1.b, [2]))))
+        .backward(),
+    );
+    const slotA = a.grad;
+    opt.step();
+    opt.zeroGrad();
+    expect([a.grad, b.grad]).toEqual([null, null]);
+    // Step 2: only a receives a gradient; it must replace step 1's values in the arena, not add to them.
+    tidy(() => sum(mul(a, tensor(grad2a, [3]))).backward());
+    expect(a.grad).toBe(slotA);
+    expect(Array.from(await a.grad!.toArray())).toEqual(Array.from(Float32Array.from(grad2a)));
+    expect(b.grad).toBeNull();
+    opt.step();
+    expect(Array.from(await b.grad!.toArray())).toEqual([0, 0]);
+    const o = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0 };
+    const wantA = refAdam(Float64Array.from([1, -2, 3]), [Float64Array.from(grad1.a), Float64Array.from(grad2a)], o);
+    const wantB = refAdam(Float64Array.from([0.5, 4]), [Float64Array.from(grad1.b), new Float64Array(2)], o);
+    expectClose(await a.toArray(), wantA, { atol: 2e-6, rtol: 1e-5 }, 'a');
+    expectClose(await b.toArray(), wantB, { atol: 2e-6, rtol: 1e-5 }, 'b');
+    opt.dispose();
+    expect([a.reservedGrad, b.reservedGrad]).toEqual([null, null]);
+    a.dispose();
+    b.dispose();
+  });
+
   it('rejects bad hyper-parameters with the value named', () => {
     const p = tensor([1, 2], [2], { requiresGrad: true });
     expect(() => new Adam(p ? [p] : [], { lr: -1 })).toThrow(/lr must be a finite number ≥ 0, got -1/);

@@ -8,7 +8,7 @@ import {
   convTranspose3x3s2Wgrad,
   reduceSum,
 } from '@ternausnet/kernels-wgsl';
-import { ACCUMULATED, record } from '../autograd.ts';
+import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import type { ConvOptions } from './conv3x3.ts';
@@ -70,28 +70,28 @@ const convTOp = defineOp<Attrs>({
           weight: sw.rangeFor('convT dgrad'),
           gradInput: gx.rangeFor('convT dgrad'),
         });
-        // Weight and bias gradients go straight into existing .grad tensors (the kernels accumulate).
+        // Weight and bias gradients go straight into the leaves' gradient storage (the kernels add or overwrite).
         const intoW = into[1] ?? null;
-        const gw = intoW ?? output(device, sw.shape, 'convTranspose3x3s2 wgrad');
+        const gw = intoW?.tensor ?? output(device, sw.shape, 'convTranspose3x3s2 wgrad');
         convTranspose3x3s2Wgrad(device, {
           ...dims,
           input: sx.rangeFor('convT wgrad'),
           gradOut: g.rangeFor('convT wgrad'),
           gradWeight: gw.rangeFor('convT wgrad'),
-          accumulate: intoW !== null,
+          accumulate: intoW?.accumulate ?? false,
         });
-        const grads: (Tensor | typeof ACCUMULATED)[] = [gx, intoW ? ACCUMULATED : gw];
+        const grads: (Tensor | typeof WRITTEN_INTO)[] = [gx, intoW ? WRITTEN_INTO : gw];
         if (attrs.bias) {
           const intoB = into[2] ?? null;
-          const gb = intoB ?? output(device, [cout], 'convTranspose3x3s2 bias grad');
+          const gb = intoB?.tensor ?? output(device, [cout], 'convTranspose3x3s2 bias grad');
           reduceSum(device, {
             input: g.rangeFor('convT bias'),
             inShape: g.shape,
             axes: [0, 2, 3],
             out: gb.rangeFor('convT bias'),
-            accumulate: intoB !== null,
+            accumulate: intoB?.accumulate ?? false,
           });
-          grads.push(intoB ? ACCUMULATED : gb);
+          grads.push(intoB ? WRITTEN_INTO : gb);
         }
         if (g !== gy) g.dispose();
         return grads;

@@ -4,7 +4,7 @@
  * skip connection, computed without materialising the concatenation).
  */
 import { conv3x3Dgrad, conv3x3Forward, conv3x3Wgrad, reduceSum } from '@ternausnet/kernels-wgsl';
-import { ACCUMULATED, record } from '../autograd.ts';
+import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { mapTensors } from './elementwise.ts';
@@ -90,9 +90,9 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           width: W,
           outChannels: cout,
         });
-        // Weight and bias gradients go straight into existing .grad tensors (the kernels accumulate).
+        // Weight and bias gradients go straight into the leaves' gradient storage (the kernels add or overwrite).
         const intoW = into[attrs.segments] ?? null;
-        const gw = intoW ?? output(device, [cout, cin, 3, 3], 'conv3x3 wgrad');
+        const gw = intoW?.tensor ?? output(device, [cout, cin, 3, 3], 'conv3x3 wgrad');
         conv3x3Wgrad(device, {
           input: sx.map((x) => ({ range: x.rangeFor('conv3x3 wgrad'), channels: x.shape[1]! })),
           gradOut: g.rangeFor('conv3x3 wgrad'),
@@ -101,20 +101,20 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           height: H,
           width: W,
           outChannels: cout,
-          accumulate: intoW !== null,
+          accumulate: intoW?.accumulate ?? false,
         });
-        const grads: (Tensor | typeof ACCUMULATED)[] = [...gxs, intoW ? ACCUMULATED : gw];
+        const grads: (Tensor | typeof WRITTEN_INTO)[] = [...gxs, intoW ? WRITTEN_INTO : gw];
         if (attrs.bias) {
           const intoB = into[attrs.segments + 1] ?? null;
-          const gb = intoB ?? output(device, [cout], 'conv3x3 bias grad');
+          const gb = intoB?.tensor ?? output(device, [cout], 'conv3x3 bias grad');
           reduceSum(device, {
             input: g.rangeFor('conv3x3 bias grad'),
             inShape: g.shape,
             axes: [0, 2, 3],
             out: gb.rangeFor('conv3x3 bias grad'),
-            accumulate: intoB !== null,
+            accumulate: intoB?.accumulate ?? false,
           });
-          grads.push(intoB ? ACCUMULATED : gb);
+          grads.push(intoB ? WRITTEN_INTO : gb);
         }
         if (g !== gy) g.dispose();
         return grads;

@@ -1,11 +1,13 @@
 /**
  * Adam (torch.optim.Adam semantics) as one fused kernel over all parameters. The optimizer packs its
  * parameters into one GPU arena (each parameter tensor becomes a view into it, offsets aligned for binding),
- * and their gradients into a second arena that backward() accumulates into in place, so that a step is a single
+ * and their gradients into a second arena that backward() writes into in place, so that a step is a single
  * dispatch whatever the number of layers.
  *
- * Differences from PyTorch, by design: `zeroGrad()` zeroes the gradient arena instead of setting `.grad` to
- * None, so a parameter that received no gradient still takes a step from its momentum (PyTorch skips it).
+ * `zeroGrad()` sets every `.grad` to null, as PyTorch's default `set_to_none`: the arena views stay reserved
+ * for the parameters (`Tensor.reservedGrad`), so the next backward() overwrites them instead of adding to a
+ * zero fill. Difference from PyTorch, by design: a parameter that received no gradient still takes a step from
+ * its momentum (its gradient counts as zero; PyTorch skips it).
  */
 import { adamUpdate, elementwise } from '@ternausnet/kernels-wgsl';
 import type { Device } from '../device.ts';
@@ -110,6 +112,7 @@ export class Adam {
         param.grad.dispose();
       }
       param.grad = g;
+      param.reservedGrad = g;
       return g;
     });
   }
@@ -119,15 +122,16 @@ export class Adam {
     return this.slots.map((s) => s.param);
   }
 
-  /** Zero every gradient (one fill over the gradient arena). */
+  /**
+   * Clear every gradient: `.grad` becomes null and the next backward() writes the parameter's slot of the
+   * gradient arena afresh (no fill pass over the arena).
+   */
   zeroGrad(): void {
-    this.reattachGradients();
-    elementwise(this.params.device, {
-      expression: 'fill',
-      operands: [],
-      out: this.grads.storage.range,
-      outShape: [this.grads.floats],
-      scalars: [0],
+    this.slots.forEach(({ param }, i) => {
+      const view = this.gradViews[i]!;
+      if (param.grad && param.grad !== view) param.grad.dispose();
+      param.grad = null;
+      param.reservedGrad = view;
     });
   }
 
@@ -150,7 +154,10 @@ export class Adam {
     });
   }
 
-  /** If user code replaced a parameter's `.grad`, copy it into the arena and put the arena view back. */
+  /**
+   * Put each parameter's arena view back as its `.grad`: copy a `.grad` that user code replaced into it, and zero
+   * it for a parameter that received no gradient since `zeroGrad()`.
+   */
   private reattachGradients(): void {
     this.slots.forEach(({ param }, i) => {
       const view = this.gradViews[i]!;
@@ -216,6 +223,7 @@ export class Adam {
   dispose(): void {
     this.slots.forEach(({ param }, i) => {
       if (param.grad === this.gradViews[i]) param.grad = null;
+      if (param.reservedGrad === this.gradViews[i]) param.reservedGrad = null;
     });
     for (const g of this.gradViews) g.dispose();
     for (const a of [this.params, this.grads, this.m, this.v]) a.storage.release();
