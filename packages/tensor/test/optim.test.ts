@@ -64,10 +64,14 @@ describe(`Adam (TEST_SEED=${SEED})`, () => {
     });
   }
 
-  // The kernel on its own, on ranges that do not start at a binding-aligned offset (the arenas above always do).
+  // The kernel on its own, on ranges that do not start at a binding-aligned offset (the arenas above always do):
+  // the vec4 variant where the count and offset are multiples of 4, the scalar one elsewhere.
   for (const [count, offset] of [
     [7, 0],
     [12, 3],
+    [10, 4],
+    [1000, 0],
+    [68, 8],
   ] as const) {
     it(`the kernel on ${count} parameters at element offset ${offset}`, async () => {
       const rng = new Rng(SEED + count);
