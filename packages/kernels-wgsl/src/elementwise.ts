@@ -1,8 +1,11 @@
 /**
  * Elementwise kernels: out[i] = f(a[i], b[i], ...) with NumPy broadcasting.
  *
- * Tiling: one invocation per output element, 256 per workgroup, on a 2-D grid of workgroups. The work is
- * memory-bound, so the only thing that matters is touching each byte once; broadcast operands are indexed by
+ * Tiling: one invocation per output element, 256 per workgroup, on a 2-D grid of workgroups; or, where no
+ * operand needs per-element broadcast indexing and every window is 16-byte aligned, one invocation per four
+ * elements as vec4 (llvmpipe runs invocations as SIMD lanes and turns a scalar per-lane load into a gather,
+ * which AMD CPUs execute slowly; a vec4 per lane is one contiguous load). The work is memory-bound, so the
+ * other thing that matters is touching each byte once; broadcast operands are indexed by
  * decomposing the output index with the output shape baked into the shader as constants (shape-specialised
  * pipelines, cached by source). Operands larger than one storage binding are processed in chunks of elements;
  * only operands with the output's shape can be chunked, a broadcast operand must fit one binding.
@@ -17,12 +20,16 @@ import {
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
-/** Expressions of one operand `a` (f32) and optional uniform scalars `s0`, `s1`. */
+/**
+ * Expressions of one operand `a` and optional uniform scalars `s0`, `s1` (f32). Operands are of type `T`, f32 or
+ * vec4<f32> (see `elementwiseSource`): scalars mix with T in arithmetic, but select, comparisons and pow need
+ * them splatted, `T(s0)`.
+ */
 export const UNARY_EXPRESSIONS = {
   copy: 'a',
   neg: '-a',
   // select(a, 0, a < 0) rather than max(a, 0): NaN must propagate as in PyTorch (max(NaN, 0) is 0 on x86).
-  relu: 'select(a, 0.0, a < 0.0)',
+  relu: 'select(a, T(0.0), a < T(0.0))',
   // exp(-a) overflows to +inf for a < -88 and the quotient becomes exactly 0: the right limit, no NaN.
   sigmoid: '1.0 / (1.0 + exp(-a))',
   log: 'log(a)',
@@ -34,10 +41,10 @@ export const UNARY_EXPRESSIONS = {
   mulScalar: 'a * s0',
   rsubScalar: 's0 - a',
   rdivScalar: 's0 / a',
-  powScalar: 'pow(a, s0)',
-  fill: 's0',
-  threshold: 'select(0.0, 1.0, a > s0)',
-  sigmoidThreshold: 'select(0.0, 1.0, 1.0 / (1.0 + exp(-a)) > s0)',
+  powScalar: 'pow(a, T(s0))',
+  fill: 'T(s0)',
+  threshold: 'select(T(0.0), T(1.0), a > T(s0))',
+  sigmoidThreshold: 'select(T(0.0), T(1.0), 1.0 / (1.0 + exp(-a)) > T(s0))',
 } as const;
 
 /** Expressions of two operands `a`, `b`. The `*Backward` ones take (upstream gradient `a`, saved value `b`). */
@@ -48,7 +55,7 @@ export const BINARY_EXPRESSIONS = {
   div: 'a / b',
   maximum: 'max(a, b)',
   /** d relu: b is the forward output (or input): the gradient passes where it is > 0. */
-  reluBackward: 'select(0.0, a, b > 0.0)',
+  reluBackward: 'select(T(0.0), a, b > T(0.0))',
   /** d sigmoid: b is the forward output y: y (1 - y). */
   sigmoidBackward: 'a * b * (1.0 - b)',
   /** d log: b is the forward input. */
@@ -58,7 +65,7 @@ export const BINARY_EXPRESSIONS = {
   /** d abs: b is the forward input; the subgradient at 0 is 0, as PyTorch's sign(0) = 0. */
   absBackward: 'a * sign(b)',
   /** d (a^p): b is the forward input, s0 = p. */
-  powScalarBackward: 'a * s0 * pow(b, s0 - 1.0)',
+  powScalarBackward: 'a * s0 * pow(b, T(s0 - 1.0))',
   /** d (s0 / x) = -s0 / x²: b is the forward input. */
   rdivScalarBackward: '-a * s0 / (b * b)',
 } as const;
@@ -117,12 +124,22 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
 
 const WORKGROUP = 256;
 
-function elementwiseSource(args: ElementwiseArgs, direct: readonly boolean[]): string {
+/**
+ * How each operand is read: `direct` (same shape as the output: element i), `scalar` (one element, for every
+ * output) or `broadcast` (indexed through the output coordinates).
+ */
+type OperandAccess = 'direct' | 'scalar' | 'broadcast';
+
+function elementwiseSource(args: ElementwiseArgs, access: readonly OperandAccess[], lanes: 1 | 4): string {
   const { operands, outShape } = args;
   const expr = EXPRESSIONS[args.expression];
   if (expr === undefined) throw new RangeError(`unknown elementwise expression ${args.expression}`);
   const rank = outShape.length;
-  const decls = operands.map((_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`).join('\n');
+  const decls = operands
+    .map(
+      (_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<${access[k] === 'direct' ? 'T' : 'f32'}>;`,
+    )
+    .join('\n');
   const nIn = operands.length;
   // Uniform block: n, chunkStart, then one base per operand and one for the output, then the f32 scalars.
   const uFields = ['n', 'chunkStart', ...operands.map((_, k) => `base${k}`), 'baseOut'];
@@ -130,15 +147,14 @@ function elementwiseSource(args: ElementwiseArgs, direct: readonly boolean[]): s
   const fields = [...uFields.map((f) => `${f}: u32,`), ...Array.from({ length: scalarCount }, (_, k) => `s${k}: f32,`)];
   const loads = operands.map((op, k) => {
     const name = OPERAND_NAMES[k]!;
-    if (direct[k]) return `let ${name} = in${k}[u.base${k} + i];`;
-    if (size(op.shape) === 1) return `let ${name} = in${k}[u.base${k}];`;
+    if (access[k] === 'direct') return `let ${name} = in${k}[u.base${k} + i];`;
+    if (access[k] === 'scalar') return `let ${name} = T(in${k}[u.base${k}]);`;
     const strides = broadcastStrides(op.shape, outShape);
     const terms = strides.map((s, d) => (s === 0 ? '' : ` + coord${d} * ${s}u`)).join('');
     return `let ${name} = in${k}[u.base${k}${terms}];`;
   });
-  const needsCoords = operands.some((op, k) => !direct[k] && size(op.shape) !== 1);
   let coords = '';
-  if (needsCoords) {
+  if (access.includes('broadcast')) {
     coords = 'var rest = u.chunkStart + i;\n';
     for (let d = rank - 1; d >= 0; d--) {
       coords += `  let coord${d} = rest % ${outShape[d]}u; rest = rest / ${outShape[d]}u;\n`;
@@ -146,8 +162,9 @@ function elementwiseSource(args: ElementwiseArgs, direct: readonly boolean[]): s
   }
   const scalarLets = Array.from({ length: scalarCount }, (_, k) => `let s${k} = u.s${k};`).join(' ');
   return /* wgsl */ `
+alias T = ${lanes === 4 ? 'vec4<f32>' : 'f32'};
 ${decls}
-@group(0) @binding(${nIn}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${nIn}) var<storage, read_write> out: array<T>;
 struct Params { ${fields.join(' ')} }
 @group(0) @binding(${nIn + 1}) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
@@ -167,37 +184,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export function elementwise(ctx: KernelContext, args: ElementwiseArgs): void {
   const n = size(args.outShape);
   if (n === 0) return;
-  const direct = args.operands.map((op) => sameShape(op.shape, args.outShape));
-  args.operands.forEach((op, k) => {
-    if (!direct[k]) assertBindable(ctx, `elementwise ${args.expression} operand ${k} [${op.shape}]`, size(op.shape));
+  const access = args.operands.map((op, k): OperandAccess => {
+    if (sameShape(op.shape, args.outShape)) return 'direct';
+    assertBindable(ctx, `elementwise ${args.expression} operand ${k} [${op.shape}]`, size(op.shape));
+    return size(op.shape) === 1 ? 'scalar' : 'broadcast';
   });
-  const source = elementwiseSource(args, direct);
   const label = `${args.accumulate ? 'accumulate ' : ''}${args.expression} [${args.outShape}]`;
-  const pipeline = ctx.pipeline(source, label);
-  const chunk = maxBindingElements(ctx);
+  // Chunks of a multiple of 4 elements keep every chunk's windows as aligned as the first.
+  const chunk = Math.floor(maxBindingElements(ctx) / 4) * 4;
   for (let start = 0; start < n; start += chunk) {
     const count = Math.min(chunk, n - start);
-    const bases: number[] = [];
-    const bindings: BufferRange[] = [];
-    args.operands.forEach((op, k) => {
-      if (direct[k]) {
-        const w = elementWindow(ctx, op.range, start, count);
-        bindings.push(w.range);
-        bases.push(w.base);
-      } else {
-        const w = elementWindow(ctx, op.range, 0, size(op.shape));
-        bindings.push(w.range);
-        bases.push(w.base);
-      }
-    });
+    const windows = args.operands.map((op, k) =>
+      access[k] === 'direct'
+        ? elementWindow(ctx, op.range, start, count)
+        : elementWindow(ctx, op.range, 0, size(op.shape)),
+    );
     const o = elementWindow(ctx, args.out, start, count);
-    bindings.push(o.range);
+    const directBases = [o.base, ...windows.filter((_, k) => access[k] === 'direct').map((w) => w.base)];
+    const lanes = !access.includes('broadcast') && [count, ...directBases].every((v) => v % 4 === 0) ? 4 : 1;
+    const bases = windows.map((w, k) => (access[k] === 'direct' ? w.base / lanes : w.base));
     ctx.dispatch({
       label,
-      pipeline,
-      bindings,
-      uniforms: packUniforms([count, start, ...bases, o.base], args.scalars ?? []),
-      workgroups: workgroupGrid(ctx, Math.ceil(count / WORKGROUP)),
+      pipeline: ctx.pipeline(elementwiseSource(args, access, lanes), label),
+      bindings: [...windows.map((w) => w.range), o.range],
+      uniforms: packUniforms([count / lanes, start, ...bases, o.base / lanes], args.scalars ?? []),
+      workgroups: workgroupGrid(ctx, Math.ceil(count / lanes / WORKGROUP)),
     });
   }
 }

@@ -30,6 +30,12 @@ const CASES: OpCase[] = [
     { op, shapes: [[1]], domain: 'awayFromZero' as Domain },
     { op, shapes: [[2, 3, 5, 4]], domain: 'awayFromZero' as Domain },
   ]),
+  // Element counts that are multiples of 4 run the vec4 variant of the elementwise kernel, others the scalar one.
+  { op: 'log', shapes: [[4, 6]], domain: 'positive' },
+  { op: 'sqrt', shapes: [[4, 6]], domain: 'positive' },
+  { op: 'addScalar', shapes: [[8]], attrs: { value: -0.5 } },
+  { op: 'rdivScalar', shapes: [[2, 6]], attrs: { value: -2 }, domain: 'awayFromZero' },
+  { op: 'powScalar', shapes: [[4, 3]], attrs: { value: 1.5 }, domain: 'positive' },
   { op: 'log', shapes: [[3, 17]], domain: 'positive' },
   { op: 'sqrt', shapes: [[3, 17]], domain: 'positive' },
   { op: 'addScalar', shapes: [[5, 3]], attrs: { value: 2.5 } },
@@ -54,6 +60,14 @@ const CASES: OpCase[] = [
     },
     { op, shapes: [[5], [3, 1]] },
     { op, shapes: [[2, 1, 3], [1]] },
+    {
+      op,
+      shapes: [
+        [4, 6],
+        [4, 6],
+      ],
+    },
+    { op, shapes: [[2, 8], [1]] },
   ]),
   {
     op: 'div',
@@ -68,6 +82,14 @@ const CASES: OpCase[] = [
     shapes: [
       [2, 3, 4],
       [3, 1],
+    ],
+    domain: ['any', 'awayFromZero'],
+  },
+  {
+    op: 'div',
+    shapes: [
+      [4, 6],
+      [4, 6],
     ],
     domain: ['any', 'awayFromZero'],
   },

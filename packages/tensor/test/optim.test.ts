@@ -157,6 +157,10 @@ describe(`Adam (TEST_SEED=${SEED})`, () => {
     expect(Array.from(await sigmoidThreshold(z).toArray())).toEqual([0, 0, 1, 1, 1]);
     expect(Array.from(await sigmoidThreshold(z, 0.5).toArray())).toEqual([0, 0, 0, 0, 1]);
     expect(() => sigmoidThreshold(z, 1.5)).toThrow(/threshold must be in \(0, 1\), got 1.5/);
+    // Eight elements: the vec4 variant of the kernel (five above: the scalar one).
+    const z8 = tensor([-3, -0.85, -0.84, 0, 2, 0.1, -0.1, -5], [8]);
+    expect(Array.from(await sigmoidThreshold(z8).toArray())).toEqual([0, 0, 1, 1, 1, 1, 1, 0]);
     z.dispose();
+    z8.dispose();
   });
 });
