@@ -47,8 +47,11 @@ export interface Conv3x3DgradArgs {
   /** Gradient of the output, [N, Cout, H, W]. */
   readonly gradOut: BufferRange;
   readonly weight: BufferRange;
-  /** Gradient of each input segment, [N, channels, H, W] each (written, not accumulated). */
-  readonly gradInput: readonly ChannelSegment[];
+  /**
+   * Gradient of each input segment, [N, channels, H, W] each (written, not accumulated); a null range skips a
+   * segment whose gradient nobody needs.
+   */
+  readonly gradInput: readonly { readonly range: BufferRange | null; readonly channels: number }[];
   readonly batch: number;
   readonly height: number;
   readonly width: number;
@@ -323,7 +326,8 @@ function runDirect(
   }
 }
 
-const totalChannels = (segments: readonly ChannelSegment[]) => segments.reduce((p, s) => p + s.channels, 0);
+const totalChannels = (segments: readonly { readonly channels: number }[]) =>
+  segments.reduce((p, s) => p + s.channels, 0);
 
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
   const cin = totalChannels(a.input);
@@ -374,6 +378,10 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
   if (conv3x3Variant(ctx) === 'subgroup') {
     let offset = 0;
     for (const seg of a.gradInput) {
+      if (!seg.range) {
+        offset += seg.channels;
+        continue;
+      }
       // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
       const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
       runSubgroupConv(ctx, {
@@ -398,6 +406,10 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
   }
   let ciOffset = 0;
   for (const seg of a.gradInput) {
+    if (!seg.range) {
+      ciOffset += seg.channels;
+      continue;
+    }
     // Each input segment's gradient is its own output: weight rows [ciOffset, ciOffset + channels).
     runDirect(
       ctx,

@@ -43,12 +43,15 @@ export interface GradInto {
 /**
  * A gradient for each input (null where the input needs none). Saved tensors arrive as arguments. `into[i]` is
  * set when input i is a leaf with gradient storage: a rule may write its gradient there and return
- * WRITTEN_INTO (or ignore it and return the gradient, which autograd then adds or copies in).
+ * WRITTEN_INTO (or ignore it and return the gradient, which autograd then adds or copies in). `needsGrad[i]` is
+ * false for an input outside the graph (a constant, the network's input image): a rule may skip its gradient
+ * and return null (PyTorch's `ctx.needs_input_grad`).
  */
 export type BackwardRule = (
   gradOutput: Tensor,
   saved: readonly Tensor[],
   into: readonly (GradInto | null)[],
+  needsGrad: readonly boolean[],
 ) => readonly (Tensor | null | typeof WRITTEN_INTO)[];
 
 type InputGradient = Tensor | null | typeof WRITTEN_INTO;
@@ -109,7 +112,8 @@ export class Node implements GradNode {
       if (leaf.grad) return { tensor: leaf.grad, accumulate: true };
       return leaf.reservedGrad ? { tensor: leaf.reservedGrad, accumulate: false } : null;
     });
-    const grads = noGrad(() => this.rule(gradOutput, this.savedTensors, into));
+    const needsGrad = this.edges.map(({ node, leaf }) => node !== null || leaf !== null);
+    const grads = noGrad(() => this.rule(gradOutput, this.savedTensors, into, needsGrad));
     this.consumed = true;
     this.freeSaved();
     // A reserved gradient that was written becomes the leaf's .grad (later contributions accumulate into it).

@@ -214,6 +214,47 @@ describe('tensor core', () => {
     for (const t of [x1, x2, ...leaves]) t.dispose();
   });
 
+  it('conv3x3 skips the input gradient of a segment outside the graph, under every kernel variant', async () => {
+    const x1 = rand([1, 3, 6, 5], { seed: 11, low: -1, high: 1 });
+    const x2 = rand([1, 4, 6, 5], { seed: 12, low: -1, high: 1 });
+    const w = rand([6, 7, 3, 3], { seed: 13, low: -1, high: 1, requiresGrad: true });
+    for (const variant of ['direct', 'tiled', 'subgroup'] as const) {
+      device().variantOverrides = { conv3x3: variant };
+      const run = (needX2: boolean) => {
+        x2.requiresGrad = needX2;
+        x2.grad?.dispose();
+        x2.grad = null;
+        w.grad?.dispose();
+        w.grad = null;
+        const before = device().stats().dispatches;
+        tidy(() => sum(conv3x3([x1, x2], w, null, { relu: false })).backward());
+        return device().stats().dispatches - before;
+      };
+      // Reference: every segment's gradient computed (x1 in the graph too).
+      x1.requiresGrad = true;
+      run(true);
+      const gx2Full = await x2.grad!.toArray();
+      x1.grad?.dispose();
+      x1.grad = null;
+      x1.requiresGrad = false;
+      const both = run(true);
+      const gw = await w.grad!.toArray();
+      const gx2 = await x2.grad!.toArray();
+      // Skipping x1's segment must not shift x2's slice of the weights.
+      expect(Array.from(gx2), variant).toEqual(Array.from(gx2Full));
+      const none = run(false);
+      // x1 never needs a gradient; x2's dgrad is the only work that goes when x2 leaves the graph.
+      expect(none, variant).toBeLessThan(both);
+      expect(x1.grad).toBeNull();
+      expect(x2.grad).toBeNull();
+      expect(Array.from(await w.grad!.toArray()), variant).toEqual(Array.from(gw));
+      run(true);
+      expect(Array.from(await x2.grad!.toArray()), variant).toEqual(Array.from(gx2));
+    }
+    device().variantOverrides = {};
+    for (const t of [x1, x2, w]) t.dispose();
+  });
+
   it('disposing an intermediate keeps the graph below a loss intact', async () => {
     const a = tensor([1, 2, 3], [3], { requiresGrad: true });
     const h = a.mul(3);

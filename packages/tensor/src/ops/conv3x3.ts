@@ -75,16 +75,17 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
       attrs.relu ? 'conv3x3+relu' : 'conv3x3',
       inputs,
       y,
-      (gy, s, into) => {
+      (gy, s, into, needsGrad) => {
         const sx = s.slice(0, attrs.segments);
         const sw = s[attrs.segments]!;
         // Through the fused ReLU first: the gradient flows where the output is positive.
         const g = attrs.relu ? mapTensors('reluBackward', [gy, s[attrs.segments + 1]!], gy.shape) : gy;
-        const gxs = sx.map((x) => output(device, x.shape, 'conv3x3 dgrad'));
+        // No input gradient for an input outside the graph (the image under the first layer).
+        const gxs = sx.map((x, i) => (needsGrad[i] ? output(device, x.shape, 'conv3x3 dgrad') : null));
         conv3x3Dgrad(device, {
           gradOut: g.rangeFor('conv3x3 dgrad'),
           weight: sw.rangeFor('conv3x3 dgrad'),
-          gradInput: gxs.map((gx, i) => ({ range: gx.rangeFor('conv3x3 dgrad'), channels: channels[i]! })),
+          gradInput: gxs.map((gx, i) => ({ range: gx?.rangeFor('conv3x3 dgrad') ?? null, channels: channels[i]! })),
           batch: N,
           height: H,
           width: W,
@@ -103,7 +104,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           outChannels: cout,
           accumulate: intoW?.accumulate ?? false,
         });
-        const grads: (Tensor | typeof WRITTEN_INTO)[] = [...gxs, intoW ? WRITTEN_INTO : gw];
+        const grads: (Tensor | null | typeof WRITTEN_INTO)[] = [...gxs, intoW ? WRITTEN_INTO : gw];
         if (attrs.bias) {
           const intoB = into[attrs.segments + 1] ?? null;
           const gb = intoB?.tensor ?? output(device, [cout], 'conv3x3 bias grad');
