@@ -316,7 +316,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
     out(`    if (cb * ${R}u + ${r}u < u.outCount) {`);
     out(`      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`);
     for (let i = 0; i < 4; i++) {
-      const store = `{ y[base + ${i}u] = select(0.0, y[base + ${i}u], keep) + a${r}[${i}]; }`;
+      const store = `{ var v = a${r}[${i}]; if (keep) { v += y[base + ${i}u]; } y[base + ${i}u] = v; }`;
       out(`      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`);
     }
     out('    }');

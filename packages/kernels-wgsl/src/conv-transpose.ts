@@ -276,7 +276,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let ci = ci0 + j;
     if (ci >= u.ciCount) { break; }
     let idx = u.gxBase + ci * hw + p;
-    gx[idx] = select(0.0, gx[idx], u.accumulate != 0u) + acc[j];
+    var v = acc[j];
+    if (u.accumulate != 0u) { v += gx[idx]; }
+    gx[idx] = v;
   }
 }`;
 
@@ -373,7 +375,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 9u;
   let keep = u.accumulate != 0u;
   for (var t = 0u; t < 9u; t++) {
-    gw[base + t] = select(0.0, gw[base + t], keep) + acc[t];
+    var v = acc[t];
+    if (keep) { v += gw[base + t]; }
+    gw[base + t] = v;
   }
 }`;
 

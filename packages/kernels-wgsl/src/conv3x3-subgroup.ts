@@ -351,13 +351,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   let i = linearWorkgroup(wid, nwg) * 64u + lid;
   if (i >= u.n) { return; }
-  var acc = 0.0;
-  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
   let t = i % 9u;
   let inner = (i / 9u) % u.inner;
   let outer = i / (9u * u.inner);
   let o = u.outBase + (outer * u.rowStride + inner) * 9u + t;
-  gw[o] = select(0.0, gw[o], u.accumulate != 0u) + acc;
+  var acc = 0.0;
+  if (u.accumulate != 0u) { acc = gw[o]; }
+  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
+  gw[o] = acc;
 }`;
 
 /**
@@ -558,13 +559,16 @@ export function broadcastQuadFmas(c: number, j: number, src: string, window: (t:
 
 /**
  * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
- * u.accumulate is set. Select, not multiply: a poisoned (NaN) output that is overwritten must not leak in.
+ * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
+ * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
  */
 export function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
   const lines = ['  let keep = u.accumulate != 0u;'];
   for (let c = 0; c < count; c++) {
     lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
-    for (let t = 0; t < 9; t++) lines.push(`    gw[o + ${t}u] = select(0.0, gw[o + ${t}u], keep) + a${c}_${t};`);
+    const taps = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    lines.push(`    if (keep) { ${taps.map((t) => `a${c}_${t} += gw[o + ${t}u];`).join(' ')} }`);
+    for (const t of taps) lines.push(`    gw[o + ${t}u] = a${c}_${t};`);
     lines.push('  }');
   }
   return lines;

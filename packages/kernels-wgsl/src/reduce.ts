@@ -79,7 +79,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${indexExpression(inShape, reduced, strides, 'r')}
     acc += x[u.baseX + idx_o + idx_r];
   }
-  out[u.baseOut + o] = select(0.0, out[u.baseOut + o], u.accumulate != 0u) + acc * u.scale;
+  var v = acc * u.scale;
+  if (u.accumulate != 0u) { v += out[u.baseOut + o]; }
+  out[u.baseOut + o] = v;
 }`;
 }
 
@@ -122,7 +124,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
   if (inRange && lid == 0u) {
-    out[u.baseOut + g] = select(0.0, out[u.baseOut + g], u.accumulate != 0u) + partial[0] * u.scale;
+    var v = partial[0] * u.scale;
+    if (u.accumulate != 0u) { v += out[u.baseOut + g]; }
+    out[u.baseOut + g] = v;
   }
 }`;
 }
