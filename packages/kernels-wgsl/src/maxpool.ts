@@ -4,7 +4,8 @@
  * gather: each input element reads its window's winner and the gradient, no atomics. Ties go to the first
  * maximum in (row, column) order and NaN propagates, as in PyTorch.
  *
- * Tiling: one invocation per output element (forward) or per input element (backward), 256 per workgroup.
+ * Tiling: one invocation per output element (forward) or per input element (backward; per four where rows
+ * allow, see `backwardQuadSource`), 256 per workgroup.
  * N·C planes are independent, so tensors over the binding limit are split by ranges of planes.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
@@ -95,6 +96,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
+/**
+ * Backward, one invocation per four consecutive input elements of a row (W % 4 == 0): two windows' winners and
+ * gradients, one vec4 store. llvmpipe turns a scalar per-lane store into a scatter; a vec4 per lane is one
+ * contiguous store.
+ */
+function backwardQuadSource(H: number, W: number, planes: number): string {
+  const Ho = Math.floor(H / 2);
+  const Wo = W / 2;
+  const quads = (H * W) / 4;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read> arg: array<u32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<vec4<f32>>;
+struct Params { gyBase: u32, aBase: u32, gxBase: u32 }
+@group(0) @binding(3) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let q = linearWorkgroup(wid, nwg) * ${WG}u + lid;
+  if (q >= ${planes * quads}u) { return; }
+  let plane = q / ${quads}u;
+  let r = q % ${quads}u;
+  let iy = r / ${W / 4}u;
+  let qx = r % ${W / 4}u;
+  var g = vec4<f32>(0.0);
+  if (iy < ${2 * Ho}u) {
+    let o = plane * ${Ho * Wo}u + (iy / 2u) * ${Wo}u + 2u * qx;
+    let left = (iy % 2u) * 2u;
+    let a0 = arg[u.aBase + o];
+    let a1 = arg[u.aBase + o + 1u];
+    let g0 = gy[u.gyBase + o];
+    let g1 = gy[u.gyBase + o + 1u];
+    g = vec4<f32>(select(0.0, g0, a0 == left), select(0.0, g0, a0 == left + 1u),
+                  select(0.0, g1, a1 == left), select(0.0, g1, a1 == left + 1u));
+  }
+  gx[u.gxBase + q] = g;
+}`;
+}
+
 /** Chunks of planes such that input, output and argmax windows all fit one binding. */
 function planeChunks(ctx: KernelContext, planes: number, H: number, W: number, what: string) {
   return channelChunks(ctx, planes, H * W, what);
@@ -130,12 +171,13 @@ export function maxPool2x2Backward(ctx: KernelContext, a: MaxPoolBackwardArgs): 
     const gy = channelWindow(ctx, a.gradOut, 0, planes, Ho * Wo, c);
     const g = channelWindow(ctx, a.argmax, 0, planes, Ho * Wo, c);
     const gx = channelWindow(ctx, a.gradInput, 0, planes, H * W, c);
+    const quads = W % 4 === 0 && gx.base % 4 === 0;
     ctx.dispatch({
       label,
-      pipeline: ctx.pipeline(backwardSource(H, W, c.count), label),
+      pipeline: ctx.pipeline((quads ? backwardQuadSource : backwardSource)(H, W, c.count), label),
       bindings: [gy.range, g.range, gx.range],
-      uniforms: packUniforms([gy.base, g.base, gx.base]),
-      workgroups: workgroupGrid(ctx, Math.ceil((c.count * H * W) / WG)),
+      uniforms: packUniforms([gy.base, g.base, quads ? gx.base / 4 : gx.base]),
+      workgroups: workgroupGrid(ctx, Math.ceil((c.count * H * W) / (quads ? 4 : 1) / WG)),
     });
   }
 }

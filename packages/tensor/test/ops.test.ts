@@ -108,6 +108,9 @@ const CASES: OpCase[] = [
   { op: 'maxPool2x2', shapes: [[1, 5, 4, 4]], domain: 'distinct' },
   { op: 'maxPool2x2', shapes: [[1, 1, 1, 3]], domain: 'distinct' },
   { op: 'maxPool2x2', shapes: [[3, 2, 9, 13]], domain: 'distinct' },
+  // Rows of a multiple of 4 run the four-per-invocation backward; an odd height leaves a last row of zeros.
+  { op: 'maxPool2x2', shapes: [[2, 3, 5, 8]], domain: 'distinct' },
+  { op: 'maxPool2x2', shapes: [[1, 2, 6, 12]], domain: 'distinct' },
   {
     op: 'bceJaccardLoss',
     shapes: [
