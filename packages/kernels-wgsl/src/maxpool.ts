@@ -4,8 +4,8 @@
  * gather: each input element reads its window's winner and the gradient, no atomics. Ties go to the first
  * maximum in (row, column) order and NaN propagates, as in PyTorch.
  *
- * Tiling: one invocation per output element (forward) or per input element (backward; per four where rows
- * allow, see `backwardQuadSource`), 256 per workgroup.
+ * Tiling: one invocation per output element (forward; per two where rows allow, see `forwardPairSource`) or
+ * per input element (backward; per four, see `backwardQuadSource`), 256 per workgroup.
  * N·C planes are independent, so tensors over the binding limit are split by ranges of planes.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
@@ -35,6 +35,24 @@ export interface MaxPoolBackwardArgs {
 
 const WG = 256;
 
+/**
+ * The window's maximum and which of its four values won. NaN is tested on the bits: llvmpipe compiles WGSL
+ * with finite-math assumptions, under which `v != v` folds to false and a NaN would lose to any number.
+ */
+const WINNER_WGSL = /* wgsl */ `
+fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn winner(a: f32, b: f32, c: f32, d: f32) -> vec2<f32> {
+  var best = a;
+  var which = 0u;
+  let candidates = array<f32, 3>(b, c, d);
+  for (var k = 0u; k < 3u; k++) {
+    let v = candidates[k];
+    // PyTorch lets the first NaN win so that it propagates; ties keep the first maximum.
+    if (!isNan(best) && (v > best || isNan(v))) { best = v; which = k + 1u; }
+  }
+  return vec2<f32>(best, bitcast<f32>(which));
+}`;
+
 function forwardSource(H: number, W: number, planes: number): string {
   const Ho = Math.floor(H / 2);
   const Wo = Math.floor(W / 2);
@@ -45,6 +63,7 @@ function forwardSource(H: number, W: number, planes: number): string {
 struct Params { xBase: u32, yBase: u32, aBase: u32 }
 @group(0) @binding(3) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
+${WINNER_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -55,16 +74,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let oy = r / ${Wo}u;
   let ox = r % ${Wo}u;
   let base = u.xBase + plane * ${H * W}u + (2u * oy) * ${W}u + 2u * ox;
-  var best = x[base];
-  var which = 0u;
-  let candidates = array<f32, 3>(x[base + 1u], x[base + ${W}u], x[base + ${W + 1}u]);
-  for (var k = 0u; k < 3u; k++) {
-    let v = candidates[k];
-    // v != v is NaN: PyTorch lets a NaN win so that it propagates.
-    if (v > best || (v != v && best == best)) { best = v; which = k + 1u; }
-  }
-  y[u.yBase + o] = best;
-  arg[u.aBase + o] = which;
+  let w = winner(x[base], x[base + 1u], x[base + ${W}u], x[base + ${W + 1}u]);
+  y[u.yBase + o] = w.x;
+  arg[u.aBase + o] = bitcast<u32>(w.y);
+}`;
+}
+
+/**
+ * Forward, one invocation per two neighbouring outputs of a row (W % 4 == 0): their 2×4 input block is two
+ * vec4 loads instead of eight per-lane gathers.
+ */
+function forwardPairSource(H: number, W: number, planes: number): string {
+  const Ho = Math.floor(H / 2);
+  const Wo = W / 2;
+  const pairs = (Ho * Wo) / 2;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> arg: array<u32>;
+struct Params { xBase: u32, yBase: u32, aBase: u32 }
+@group(0) @binding(3) var<uniform> u: Params;
+${LINEAR_WORKGROUP_WGSL}
+${WINNER_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let q = linearWorkgroup(wid, nwg) * ${WG}u + lid;
+  if (q >= ${planes * pairs}u) { return; }
+  let plane = q / ${pairs}u;
+  let r = q % ${pairs}u;
+  let oy = r / ${Wo / 2}u;
+  let px = r % ${Wo / 2}u;
+  let row = u.xBase + (plane * ${H * W}u + (2u * oy) * ${W}u) / 4u + px;
+  let top = x[row];
+  let bottom = x[row + ${W / 4}u];
+  let w0 = winner(top.x, top.y, bottom.x, bottom.y);
+  let w1 = winner(top.z, top.w, bottom.z, bottom.w);
+  let o = 2u * q;
+  y[u.yBase + o] = w0.x;
+  y[u.yBase + o + 1u] = w1.x;
+  arg[u.aBase + o] = bitcast<u32>(w0.y);
+  arg[u.aBase + o + 1u] = bitcast<u32>(w1.y);
 }`;
 }
 
@@ -151,12 +201,13 @@ export function maxPool2x2Forward(ctx: KernelContext, a: MaxPoolArgs): void {
     const x = channelWindow(ctx, a.input, 0, planes, H * W, c);
     const y = channelWindow(ctx, a.out, 0, planes, Ho * Wo, c);
     const g = channelWindow(ctx, a.argmax, 0, planes, Ho * Wo, c);
+    const pairs = W % 4 === 0 && x.base % 4 === 0;
     ctx.dispatch({
       label,
-      pipeline: ctx.pipeline(forwardSource(H, W, c.count), label),
+      pipeline: ctx.pipeline((pairs ? forwardPairSource : forwardSource)(H, W, c.count), label),
       bindings: [x.range, y.range, g.range],
-      uniforms: packUniforms([x.base, y.base, g.base]),
-      workgroups: workgroupGrid(ctx, Math.ceil((c.count * Ho * Wo) / WG)),
+      uniforms: packUniforms([pairs ? x.base / 4 : x.base, y.base, g.base]),
+      workgroups: workgroupGrid(ctx, Math.ceil((c.count * Ho * Wo) / (pairs ? 2 : 1) / WG)),
     });
   }
 }

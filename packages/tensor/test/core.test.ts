@@ -6,6 +6,7 @@ import {
   convTranspose3x3s2,
   DisposedTensorError,
   keep,
+  maxPool2x2,
   mean,
   mul,
   noGrad,
@@ -253,6 +254,30 @@ describe('tensor core', () => {
     }
     device().variantOverrides = {};
     for (const t of [x1, x2, w]) t.dispose();
+  });
+
+  it('maxPool2x2: ties go to the first maximum and NaN wins, in both kernel layouts (W % 4 == 0 and not)', async () => {
+    // Window 0: a tie (the gradient goes to the first of the equal values); window 1: a NaN (it propagates).
+    for (const W of [4, 6]) {
+      const row0 = [2, 2, 1, 0, 0, 0].slice(0, W);
+      const row1 = [2, 1, Number.NaN, 5, 0, 0].slice(0, W);
+      const x = tensor([...row0, ...row1], [1, 1, 2, W], { requiresGrad: true });
+      const y = maxPool2x2(x);
+      const out = await y.toArray();
+      expect(out[0], `W=${W}`).toBe(2);
+      expect(Number.isNaN(out[1]!), `W=${W}`).toBe(true);
+      y.backward(
+        tensor(
+          Array.from({ length: W / 2 }, (_, i) => 10 + i),
+          [1, 1, 1, W / 2],
+        ),
+      );
+      const g = Array.from(await x.grad!.toArray());
+      expect(g.slice(0, 4), `W=${W}`).toEqual([10, 0, 0, 0]);
+      expect([g[2 + W], g[3 + W], g[2], g[3]], `W=${W}`).toEqual([11, 0, 0, 0]);
+      x.dispose();
+      y.dispose();
+    }
   });
 
   it('disposing an intermediate keeps the graph below a loss intact', async () => {
