@@ -55,6 +55,13 @@ export function unet11Layers(size: number, batch: number): LayerShape[] {
 
 export const cin = (l: LayerShape) => l.segments.reduce((a, b) => a + b, 0);
 
+/** Weight and bias tensor sizes (floats) of every layer with parameters, in order. */
+export function parameterSizes(layers: readonly LayerShape[]): number[] {
+  return layers.flatMap((l) =>
+    l.kind === 'maxPool2x2' ? [] : [cin(l) * l.cout * (l.kind === 'conv1x1' ? 1 : 9), l.cout],
+  );
+}
+
 /** Multiply-adds ×2 of one pass (forward, dgrad and wgrad have the same count for convolutions). */
 export function layerFlops(l: LayerShape): number {
   const px = l.batch * l.height * l.width;
