@@ -53,31 +53,46 @@ fn winner(a: f32, b: f32, c: f32, d: f32) -> vec2<f32> {
   return vec2<f32>(best, bitcast<f32>(which));
 }`;
 
-function forwardSource(H: number, W: number, planes: number): string {
-  const Ho = Math.floor(H / 2);
-  const Wo = Math.floor(W / 2);
+/**
+ * The frame every pool shader shares: three storage bindings (`access> name: type`), a uniform block of their
+ * element bases, and one invocation per index `i` below `count`.
+ */
+function poolShader(bindings: readonly [string, string, string], bases: string, count: number, body: string): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> arg: array<u32>;
-struct Params { xBase: u32, yBase: u32, aBase: u32 }
+${bindings.map((b, k) => `@group(0) @binding(${k}) var<storage, ${b};`).join('\n')}
+struct Params { ${bases} }
 @group(0) @binding(3) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
 ${WINNER_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let o = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (o >= ${planes * Ho * Wo}u) { return; }
-  let plane = o / ${Ho * Wo}u;
-  let r = o % ${Ho * Wo}u;
+  let i = linearWorkgroup(wid, nwg) * ${WG}u + lid;
+  if (i >= ${count}u) { return; }
+${body}
+}`;
+}
+
+const FORWARD_BASES = 'xBase: u32, yBase: u32, aBase: u32';
+const BACKWARD_BASES = 'gyBase: u32, aBase: u32, gxBase: u32';
+
+function forwardSource(H: number, W: number, planes: number): string {
+  const Ho = Math.floor(H / 2);
+  const Wo = Math.floor(W / 2);
+  return poolShader(
+    ['read> x: array<f32>', 'read_write> y: array<f32>', 'read_write> arg: array<u32>'],
+    FORWARD_BASES,
+    planes * Ho * Wo,
+    /* wgsl */ `
+  let plane = i / ${Ho * Wo}u;
+  let r = i % ${Ho * Wo}u;
   let oy = r / ${Wo}u;
   let ox = r % ${Wo}u;
   let base = u.xBase + plane * ${H * W}u + (2u * oy) * ${W}u + 2u * ox;
   let w = winner(x[base], x[base + 1u], x[base + ${W}u], x[base + ${W + 1}u]);
-  y[u.yBase + o] = w.x;
-  arg[u.aBase + o] = bitcast<u32>(w.y);
-}`;
+  y[u.yBase + i] = w.x;
+  arg[u.aBase + i] = bitcast<u32>(w.y);`,
+  );
 }
 
 /**
@@ -88,21 +103,13 @@ function forwardPairSource(H: number, W: number, planes: number): string {
   const Ho = Math.floor(H / 2);
   const Wo = W / 2;
   const pairs = (Ho * Wo) / 2;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> arg: array<u32>;
-struct Params { xBase: u32, yBase: u32, aBase: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
-${WINNER_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let q = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (q >= ${planes * pairs}u) { return; }
-  let plane = q / ${pairs}u;
-  let r = q % ${pairs}u;
+  return poolShader(
+    ['read> x: array<vec4<f32>>', 'read_write> y: array<f32>', 'read_write> arg: array<u32>'],
+    FORWARD_BASES,
+    planes * pairs,
+    /* wgsl */ `
+  let plane = i / ${pairs}u;
+  let r = i % ${pairs}u;
   let oy = r / ${Wo / 2}u;
   let px = r % ${Wo / 2}u;
   let row = u.xBase + (plane * ${H * W}u + (2u * oy) * ${W}u) / 4u + px;
@@ -110,29 +117,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bottom = x[row + ${W / 4}u];
   let w0 = winner(top.x, top.y, bottom.x, bottom.y);
   let w1 = winner(top.z, top.w, bottom.z, bottom.w);
-  let o = 2u * q;
+  let o = 2u * i;
   y[u.yBase + o] = w0.x;
   y[u.yBase + o + 1u] = w1.x;
   arg[u.aBase + o] = bitcast<u32>(w0.y);
-  arg[u.aBase + o + 1u] = bitcast<u32>(w1.y);
-}`;
+  arg[u.aBase + o + 1u] = bitcast<u32>(w1.y);`,
+  );
 }
 
 function backwardSource(H: number, W: number, planes: number): string {
   const Ho = Math.floor(H / 2);
   const Wo = Math.floor(W / 2);
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> arg: array<u32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-struct Params { gyBase: u32, aBase: u32, gxBase: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (i >= ${planes * H * W}u) { return; }
+  return poolShader(
+    ['read> gy: array<f32>', 'read> arg: array<u32>', 'read_write> gx: array<f32>'],
+    BACKWARD_BASES,
+    planes * H * W,
+    /* wgsl */ `
   let plane = i / ${H * W}u;
   let r = i % ${H * W}u;
   let iy = r / ${W}u;
@@ -142,8 +142,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let o = plane * ${Ho * Wo}u + (iy / 2u) * ${Wo}u + ix / 2u;
     if (arg[u.aBase + o] == (iy % 2u) * 2u + ix % 2u) { g = gy[u.gyBase + o]; }
   }
-  gx[u.gxBase + i] = g;
-}`;
+  gx[u.gxBase + i] = g;`,
+  );
 }
 
 /**
@@ -155,20 +155,13 @@ function backwardQuadSource(H: number, W: number, planes: number): string {
   const Ho = Math.floor(H / 2);
   const Wo = W / 2;
   const quads = (H * W) / 4;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> arg: array<u32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<vec4<f32>>;
-struct Params { gyBase: u32, aBase: u32, gxBase: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let q = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (q >= ${planes * quads}u) { return; }
-  let plane = q / ${quads}u;
-  let r = q % ${quads}u;
+  return poolShader(
+    ['read> gy: array<f32>', 'read> arg: array<u32>', 'read_write> gx: array<vec4<f32>>'],
+    BACKWARD_BASES,
+    planes * quads,
+    /* wgsl */ `
+  let plane = i / ${quads}u;
+  let r = i % ${quads}u;
   let iy = r / ${W / 4}u;
   let qx = r % ${W / 4}u;
   var g = vec4<f32>(0.0);
@@ -182,8 +175,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     g = vec4<f32>(select(0.0, g0, a0 == left), select(0.0, g0, a0 == left + 1u),
                   select(0.0, g1, a1 == left), select(0.0, g1, a1 == left + 1u));
   }
-  gx[u.gxBase + q] = g;
-}`;
+  gx[u.gxBase + i] = g;`,
+  );
 }
 
 /** Chunks of planes such that input, output and argmax windows all fit one binding. */
