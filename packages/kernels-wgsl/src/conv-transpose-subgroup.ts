@@ -390,11 +390,15 @@ interface WgradParams {
   CIL: number;
 }
 
-/** The measured choice: Rci = 8 (4 below 8 channels), CIL = 4 for H·W ≤ 64, S so that there are ≥ 64 workgroups. */
+/**
+ * The measured choice: Rci = 16 (4 below 16 channels; bench/NOTES.md), CIL = 4 for H·W ≤ 64, S so that there
+ * are ≥ 64 workgroups.
+ */
 function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
   const HW = H * W;
-  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile.
-  const Rci = cin >= 8 ? 8 : 4;
+  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile
+  // (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s).
+  const Rci = cin >= 16 ? 16 : 4;
   const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
   const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
   const nWG = nWG0 / CIL;
