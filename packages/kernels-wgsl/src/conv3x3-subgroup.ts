@@ -129,7 +129,7 @@ export function packConv3x3Weights(
 /** What the forward/dgrad source is specialised on; everything else (shapes, epilogue flags) is a uniform. */
 export interface SubgroupConvKey {
   R: number;
-  /** Input window starts 16-byte aligned and W % 4 == 0: whole-row vec4 loads. */
+  /** Input and output windows start 16-byte aligned and W % 4 == 0: whole-row vec4 loads and stores. */
   vec: boolean;
   /** 32 % Wq != 0: 32-pixel strips start mid-row, so lanes 0 and 7 load their outer halo themselves. */
   needExtra: boolean;
@@ -167,7 +167,8 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
   out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
   out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
+  // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
+  out(`@group(0) @binding(4) var<storage, read_write> y: array<${s.vec ? 'vec4<f32>' : 'f32'}>;`);
   out(CONV_UNIFORMS.wgsl);
   out('@group(0) @binding(5) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
@@ -236,13 +237,14 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     out(`      var v = a${r};`);
     out('      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }');
     out('      let base = ob + co * u.HW;');
-    const prev = [0, 1, 2, 3]
-      .map((i) => (s.vec ? `y[base + ${i}u]` : `select(0.0, y[base + ${i}u], cOK${i})`))
-      .join(', ');
-    out(`      if (accumulate) { v += vec4<f32>(${prev}); }`);
+    const prev = s.vec
+      ? 'y[base >> 2u]'
+      : `vec4<f32>(${[0, 1, 2, 3].map((i) => `select(0.0, y[base + ${i}u], cOK${i})`).join(', ')})`;
+    out(`      if (accumulate) { v += ${prev}; }`);
     // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
     out('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
-    for (let i = 0; i < 4; i++) out(`      ${s.vec ? '' : `if (cOK${i}) `}{ y[base + ${i}u] = v[${i}]; }`);
+    if (s.vec) out('      y[base >> 2u] = v;');
+    else for (let i = 0; i < 4; i++) out(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
     out('    }');
   }
   out('  }');
@@ -302,7 +304,7 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
         const y = channelWindow(ctx, p.out, n, p.outChannels, HW, co);
         // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
         const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
-        const vec = W % 4 === 0 && x.base % 4 === 0;
+        const vec = W % 4 === 0 && x.base % 4 === 0 && y.base % 4 === 0;
         const source = subgroupConvSource({ R, vec, needExtra: 32 % Wq !== 0 });
         const flags =
           (addBias ? FLAG_BIAS : 0) |
