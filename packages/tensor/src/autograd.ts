@@ -110,17 +110,12 @@ export class Node implements GradNode {
     const into = this.edges.map(({ leaf }): GradInto | null => {
       if (!leaf || leaf.isDisposed) return null;
       if (leaf.grad) return { tensor: leaf.grad, accumulate: true };
-      return leaf.reservedGrad ? { tensor: leaf.reservedGrad, accumulate: false } : null;
+      return leaf.reservedGrad ? { tensor: checkReserved(leaf), accumulate: false } : null;
     });
     const needsGrad = this.edges.map(({ node, leaf }) => node !== null || leaf !== null);
     const grads = noGrad(() => this.rule(gradOutput, this.savedTensors, into, needsGrad));
     this.consumed = true;
     this.freeSaved();
-    // A reserved gradient that was written becomes the leaf's .grad (later contributions accumulate into it).
-    grads.forEach((g, i) => {
-      const leaf = this.edges[i]!.leaf;
-      if (g === WRITTEN_INTO && leaf && !leaf.grad) leaf.grad = into[i]!.tensor;
-    });
     // Each gradient must be its own Tensor object (it may share storage via detach()): they are disposed one by one.
     const tensors = grads.filter((g): g is Tensor => g instanceof Tensor);
     const distinct = new Set(tensors);
@@ -134,6 +129,11 @@ export class Node implements GradNode {
         `internal: backward of ${this.name} returned aliased or ${grads.length}/${this.edges.length} gradients`,
       );
     }
+    // A reserved gradient that was written becomes the leaf's .grad (later contributions accumulate into it).
+    grads.forEach((g, i) => {
+      const leaf = this.edges[i]!.leaf;
+      if (g === WRITTEN_INTO && leaf && !leaf.grad) leaf.grad = into[i]!.tensor;
+    });
     return grads;
   }
 }
@@ -169,6 +169,17 @@ export interface BackwardOps {
   copyInto(into: Tensor, g: Tensor): void;
 }
 
+/** The leaf's reserved gradient storage, which must have the leaf's shape. */
+function checkReserved(leaf: Tensor): Tensor {
+  const r = leaf.reservedGrad!;
+  if (r.shape.join(',') !== leaf.shape.join(',')) {
+    throw new RangeError(
+      `backward(): reservedGrad ${r.describe()} of ${leaf.describe()} has another shape; it must match the tensor's`,
+    );
+  }
+  return r;
+}
+
 /**
  * Add `g` into a leaf's `.grad` (which survives every scope and is accumulated in place), or copy it into the
  * leaf's reserved gradient storage; consumes `g`.
@@ -179,8 +190,9 @@ function accumulateLeafGrad(leaf: Tensor, g: Tensor, ops: BackwardOps): void {
     return;
   }
   if (leaf.grad === null && leaf.reservedGrad) {
-    ops.copyInto(leaf.reservedGrad, g);
-    leaf.grad = leaf.reservedGrad;
+    const reserved = checkReserved(leaf);
+    ops.copyInto(reserved, g);
+    leaf.grad = reserved;
     g.dispose();
     return;
   }

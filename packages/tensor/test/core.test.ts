@@ -215,6 +215,15 @@ describe('tensor core', () => {
     for (const t of [x1, x2, ...leaves]) t.dispose();
   });
 
+  it('a reservedGrad of the wrong shape is an error naming both tensors', () => {
+    const a = tensor([1, 2, 3], [3], { requiresGrad: true, name: 'a' });
+    const r = zeros([4]);
+    a.reservedGrad = r;
+    expect(() => tidy(() => sum(mul(a, a)).backward())).toThrow(/reservedGrad t\d+\[4\] of a\[3\] has another shape/);
+    a.dispose();
+    r.dispose();
+  });
+
   it('conv3x3 skips the input gradient of a segment outside the graph, under every kernel variant', async () => {
     const x1 = rand([1, 3, 6, 5], { seed: 11, low: -1, high: 1 });
     const x2 = rand([1, 4, 6, 5], { seed: 12, low: -1, high: 1 });
