@@ -67,6 +67,9 @@ async function main(): Promise<void> {
   const warmup = int('warmup', values.warmup, 0);
   if (size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
   if (values.peer !== undefined && values.peer !== 'tfjs') throw new RangeError(`--peer: only 'tfjs' is known`);
+  if (values.peer !== undefined && command === 'profile') {
+    throw new RangeError('--peer: profile has no peer (TF.js exposes no per-dispatch timings); use model or kernels');
+  }
   const device: Device = await initDevice();
   const info = {
     adapter: device.adapterName,

@@ -93,9 +93,12 @@ describe('bench (smoke)', () => {
     expect(p.rows.reduce((s, row) => s + row.ms, 0)).toBeCloseTo(p.totalMs, 6);
   });
 
-  it('rejects a size that is not a multiple of 32 with a message naming it', async () => {
+  it('rejects a size that is not a multiple of 32, and a peer for profile, with messages naming them', async () => {
     const r = await bench(['model', '--size', '50']);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/--size must be a multiple of 32, got 50/);
+    const peer = await bench(['profile', '--peer', 'tfjs']);
+    expect(peer.code).not.toBe(0);
+    expect(peer.out).toMatch(/profile has no peer/);
   });
 });
