@@ -63,7 +63,7 @@ async function trainStepOnce(model: UNet11, opt: Adam, x: Tensor, y: Tensor): Pr
 
 /** A kernel family's share of a profiled training step. */
 export interface ProfileRow {
-  /** The dispatch label with its shapes taken out: `conv3x3Wgrad`, `fill`, ... */
+  /** The dispatch label with shapes and split counts taken out: `conv3x3Wgrad -> 512`, `adam`, ... */
   kernel: string;
   dispatches: number;
   ms: number;
