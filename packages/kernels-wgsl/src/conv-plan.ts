@@ -55,3 +55,18 @@ export function channelWindow(
 ): { range: BufferRange; base: number } {
   return elementWindow(ctx, range, (n * channels + c.start) * plane, c.count * plane);
 }
+
+/**
+ * How many consecutive images (at most `left`) one binding window holds for channel chunk `c` of an NCHW tensor
+ * with `channels` channels of `plane` floats: at least 1, since a single image's chunk always fits.
+ */
+export function imagesPerWindow(
+  ctx: KernelContext,
+  channels: number,
+  plane: number,
+  c: ChannelChunk,
+  left: number,
+): number {
+  const room = maxBindingElements(ctx) - c.count * plane;
+  return Math.max(1, Math.min(left, 1 + Math.floor(room / (channels * plane))));
+}

@@ -22,7 +22,7 @@
  * pixels loaded cooperatively (one quad per lane) and broadcast; Rci × 9 accumulators per lane; split over
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
+import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import {
   blockAlignedChunks,
   broadcastQuadFmas,
@@ -394,7 +394,7 @@ interface WgradParams {
  * The measured choice: Rci = 16 (4 below 16 channels; bench/NOTES.md), CIL = 4 for H·W ≤ 64, S so that there
  * are ≥ 64 workgroups.
  */
-function chooseWgradParams(cin: number, cout: number, H: number, W: number): WgradParams {
+function chooseWgradParams(cin: number, cout: number, H: number, W: number, images: number): WgradParams {
   const HW = H * W;
   // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile
   // (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s).
@@ -402,7 +402,7 @@ function chooseWgradParams(cin: number, cout: number, H: number, W: number): Wgr
   const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
   const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
   const nWG = nWG0 / CIL;
-  const strips = Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
+  const strips = images * Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
   const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
   return { Rci, S, CIL };
 }
@@ -417,6 +417,9 @@ interface WgradKey {
 const WGRAD_UNIFORMS = uniformBlock([
   'xBase',
   'gBase',
+  'xImage',
+  'gImage',
+  'stripsTotal',
   'outBase',
   'sliceStride',
   'H',
@@ -451,17 +454,21 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
   out('  let coRaw = wid.x * 8u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;');
-  out('  let gPlane = u.gBase + co * 4u * u.HW;');
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
+  // Strips run over the dispatch's images in turn (strip st: strip st % nStrips of image st / nStrips).
+  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
   out('  for (var cg = 0u; cg < u.CIL; cg++) {');
   out('  let cib = wid.y * u.CIL + cg;');
   out('  if (cib < u.nCIB) {');
   out(`  let cBase = cib * ${Rci}u;`);
-  for (let c = 0; c < Rci; c++) out(`  let xp${c} = u.xBase + min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
+  for (let c = 0; c < Rci; c++) out(`  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
   for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
   out('  for (var st = st0; st < st1; st++) {');
+  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
+  out('    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;');
+  out('    let xImg = u.xBase + img * u.xImage;');
+  for (let c = 0; c < Rci; c++) out(`    let xp${c} = xImg + xc${c};`);
   // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
-  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
+  out('    let pRaw = ls * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
   out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
   for (let c = 0; c < Rci; c++) {
     if (s.vec) out(`    let m${c} = select(vec4<f32>(0.0), x4[(xp${c} + py * W + px) >> 2u], pOK);`);
@@ -533,28 +540,34 @@ export function runSubgroupConvTransposeWgrad(
   const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
   for (const ci of ciChunks) {
     for (const co of coChunks) {
-      const params = chooseWgradParams(ci.count, co.count, H, W);
       const outBase = gw.base + (ci.start * cout + co.start) * 9;
       const n9 = ci.count * co.count * 9;
-      const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
-      const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
-      for (let n = 0; n < N; n++) {
-        const x = channelWindow(ctx, a.input, n, cin, HW, ci);
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * HW, co);
+      for (let n0 = 0; n0 < N; ) {
+        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
+        const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
+        const params = chooseWgradParams(ci.count, co.count, H, W, k);
+        const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
+        const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
+        const x = elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW);
+        const gy = elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * 4 * HW, ((k - 1) * cout + co.count) * 4 * HW);
         const source = convTransposeWgradSource({
           Rci: params.Rci,
           vec: W % 4 === 0 && x.base % 4 === 0 && gy.base % 4 === 0,
         });
+        const stripsTotal = k * nStrips;
         const shape = {
           xBase: x.base,
           gBase: gy.base,
+          xImage: cin * HW,
+          gImage: cout * 4 * HW,
+          stripsTotal,
           H,
           W,
           Wq,
           HW,
           HWq,
           nStrips,
-          stripsPer: Math.ceil(nStrips / params.S),
+          stripsPer: Math.ceil(stripsTotal / params.S),
           nCIB: Math.ceil(ci.count / params.Rci),
           CIL: params.CIL,
           ciCount: ci.count,
@@ -565,7 +578,7 @@ export function runSubgroupConvTransposeWgrad(
           Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
           params.S,
         ];
-        const accumulate = n > 0 || (a.accumulate ?? false);
+        const accumulate = n0 > 0 || (a.accumulate ?? false);
         ctx.dispatch({
           label: part ? `${label} (split ${params.S})` : label,
           pipeline: ctx.pipeline(source, label),
@@ -590,8 +603,9 @@ export function runSubgroupConvTransposeWgrad(
             label,
           });
         }
+        partial?.release();
+        n0 += k;
       }
-      partial?.release();
     }
   }
 }

@@ -15,7 +15,7 @@
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
-import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
+import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -437,6 +437,9 @@ const WGRAD_RCO = 16;
 const WGRAD_UNIFORMS = uniformBlock([
   'xBase',
   'gBase',
+  'xImage',
+  'gImage',
+  'stripsTotal',
   'outBase',
   'sliceStride',
   'H',
@@ -471,16 +474,21 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
   out('  let ciRaw = wid.x * 8u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;');
-  out('  let xPlane = u.xBase + ci * HW;');
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.nStrips);');
+  // Strips run over the images of the dispatch one after the other: strip st is strip st % nStrips of image
+  // st / nStrips, so one dispatch (and one write of gw) covers a whole batch of small planes.
+  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
   out('  for (var cg = 0u; cg < u.COL; cg++) {');
   out('  let cob = wid.y * u.COL + cg;');
   out('  if (cob < u.nCOB) {');
   out(`  let coBase = cob * ${Rco}u;`);
-  for (let c = 0; c < Rco; c++) out(`  let gp${c} = u.gBase + min(coBase + ${c}u, u.coCount - 1u) * HW;`);
+  for (let c = 0; c < Rco; c++) out(`  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`);
   for (let c = 0; c < Rco; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
   out('  for (var st = st0; st < st1; st++) {');
-  out('    let pRaw = st * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
+  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
+  out('    let xPlane = u.xBase + img * u.xImage + ci * HW;');
+  out('    let gImg = u.gBase + img * u.gImage;');
+  for (let c = 0; c < Rco; c++) out(`    let gp${c} = gImg + gc${c};`);
+  out('    let pRaw = ls * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
   out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
   // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
   for (let c = 0; c < Rco; c++) {
@@ -591,26 +599,45 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
       const nCOB = Math.ceil(co.count / Rco);
       const nWG0 = Math.ceil(ci.count / 8) * nCOB;
       const COL = HW <= 64 ? Math.min(4, nCOB) : 1;
-      const S = Math.max(1, Math.min(16, Math.ceil(64 / (nWG0 / COL)), nStrips));
       const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
       const n9 = co.count * ci.count * 9;
-      const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
-      const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
-      for (let n = 0; n < N; n++) {
-        const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
-        const g = channelWindow(ctx, p.gradOut, n, p.outChannels, HW, co);
-        const accumulate = p.accumulate || n > 0;
+      for (let n0 = 0; n0 < N; ) {
+        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
+        const k = Math.min(
+          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
+          imagesPerWindow(ctx, p.outChannels, HW, co, N - n0),
+        );
+        const x = elementWindow(
+          ctx,
+          p.input,
+          (n0 * p.inChannels + ci.start) * HW,
+          ((k - 1) * p.inChannels + ci.count) * HW,
+        );
+        const g = elementWindow(
+          ctx,
+          p.gradOut,
+          (n0 * p.outChannels + co.start) * HW,
+          ((k - 1) * p.outChannels + co.count) * HW,
+        );
+        const stripsTotal = k * nStrips;
+        const S = Math.max(1, Math.min(16, Math.ceil(64 / (nWG0 / COL)), stripsTotal));
+        const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
+        const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
+        const accumulate = p.accumulate || n0 > 0;
         const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
         const shape = {
           xBase: x.base,
           gBase: g.base,
+          xImage: p.inChannels * HW,
+          gImage: p.outChannels * HW,
+          stripsTotal,
           H,
           W,
           Wq,
           HW,
           HWq,
           nStrips,
-          stripsPer: Math.ceil(nStrips / S),
+          stripsPer: Math.ceil(stripsTotal / S),
           nCOB,
           COL,
           ciCount: ci.count,
@@ -640,8 +667,9 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
             label: p.label,
           });
         }
+        partial?.release();
+        n0 += k;
       }
-      partial?.release();
     }
   }
 }

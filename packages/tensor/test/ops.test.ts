@@ -202,6 +202,19 @@ function convCases(op: string, k: number): OpCase[] {
     [[[2, 8, 8, 40]], 9, true, false],
     [[[1, 16, 4, 4]], 24, false, true],
     [[[1, 3, 8, 16]], 33, true, true],
+    // Batches of small planes: the weight gradient takes several images per dispatch (strips run over images),
+    // on the vec4 path (W % 4 = 0), the scalar one (odd W) and with two input segments.
+    [[[3, 5, 4, 4]], 20, true, true],
+    [[[4, 3, 3, 5]], 17, false, true],
+    [
+      [
+        [3, 2, 4, 8],
+        [3, 3, 4, 8],
+      ],
+      9,
+      true,
+      false,
+    ],
     [
       [
         [1, 3, 4, 8],

@@ -11,6 +11,7 @@ export {
 } from './predict.ts';
 export {
   DTYPE_BYTES,
+  floatToHalf,
   halfToFloat,
   type LoadedTensor,
   MAX_HEADER_BYTES,
@@ -34,6 +35,7 @@ export {
   type UNet11Options,
   VGG11_CONVS,
 } from './unet11.ts';
+export { Vgg11Classifier, type Vgg11ClassifierOptions } from './vgg11.ts';
 export {
   canonicalKey,
   loadStateDict,

@@ -345,9 +345,40 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
 export interface TensorToWrite {
   readonly shape: readonly number[];
   readonly data: Float32Array;
+  /** Stored as F32 (default) or F16 (rounded to nearest even; half the bytes, for shipped weight files). */
+  readonly dtype?: 'F32' | 'F16';
 }
 
-/** Serialise float32 tensors (in the given order) and string metadata. */
+const F32_VIEW = new Float32Array(1);
+const U32_VIEW = new Uint32Array(F32_VIEW.buffer);
+
+/** float → IEEE half, rounded to nearest even (overflow to ±∞, subnormals kept, NaN stays NaN). */
+export function floatToHalf(x: number): number {
+  F32_VIEW[0] = x;
+  const b = U32_VIEW[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const frac = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (frac ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    // Subnormal half: shift the implicit-1 mantissa right, rounding to nearest even.
+    const m = frac | 0x800000;
+    const shift = 14 - e;
+    const half = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (frac >>> 13);
+  const rest = frac & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to ∞).
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** Serialise float32 tensors (in the given order, each as F32 or F16) and string metadata. */
 export function serializeSafetensors(
   tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
   metadata: Readonly<Record<string, string>> = {},
@@ -379,8 +410,9 @@ export function serializeSafetensors(
         name,
       );
     }
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * numel] };
-    offset += 4 * numel;
+    const bytes = t.dtype === 'F16' ? 2 : 4;
+    header[name] = { dtype: t.dtype ?? 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes * numel] };
+    offset += bytes * numel;
   }
   let json = JSON.stringify(header);
   // The reference writer pads the header with spaces so the data section starts 8-byte aligned.
@@ -393,13 +425,15 @@ export function serializeSafetensors(
   const dv = new DataView(out.buffer, 8 + headerBytes.length);
   let at = 0;
   for (const [, t] of list) {
-    for (let i = 0; i < t.data.length; i++, at += 4) dv.setFloat32(at, t.data[i]!, true);
+    if (t.dtype === 'F16')
+      for (let i = 0; i < t.data.length; i++, at += 2) dv.setUint16(at, floatToHalf(t.data[i]!), true);
+    else for (let i = 0; i < t.data.length; i++, at += 4) dv.setFloat32(at, t.data[i]!, true);
   }
   return out;
 }
 
 /**
- * Write float32 tensors atomically: a temp file in the same directory, fsync, rename over `path`. On any error
+ * Write tensors atomically: a temp file in the same directory, fsync, rename over `path`. On any error
  * the temp file is removed and an existing `path` is left untouched.
  */
 export async function writeSafetensors(

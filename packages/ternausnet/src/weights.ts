@@ -3,7 +3,7 @@
  * DataParallel's `module.` prefix accepted), save (with the aliases, so that PyTorch's strict
  * `load_state_dict` takes our files), and the clear errors a wrong file deserves.
  */
-import { type Tensor, writeData } from '@ternausnet/tensor';
+import { type Module, type Tensor, writeData } from '@ternausnet/tensor';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
 import { ENCODER_ALIASES, type UNet11 } from './unet11.ts';
 
@@ -48,7 +48,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
  * Copy a state dict into the model's parameters. Every parameter must be present (under its name or its
  * alias, with or without `module.`), with its exact shape; anything else in the dict is an error.
  */
-export function loadStateDict(model: UNet11, dict: ReadonlyMap<string, WeightSource>, source = 'state dict'): void {
+export function loadStateDict(model: Module, dict: ReadonlyMap<string, WeightSource>, source = 'state dict'): void {
   const params = model.namedParameters();
   // Every file entry that maps to a parameter, in file order; PyTorch copies them all, so an alias (which comes
   // after encoder.N.* in its state dicts) wins when both are present. We do the same.
@@ -117,8 +117,8 @@ export async function saveWeights(model: UNet11, path: string, options: SaveWeig
   });
 }
 
-/** Load a whole-network checkpoint (ours, or the authors' PyTorch one converted to safetensors). */
-export async function loadWeights(model: UNet11, path: string): Promise<void> {
+/** Load a whole-network checkpoint (ours, or the authors' PyTorch one converted to safetensors) into any module. */
+export async function loadWeights(model: Module, path: string): Promise<void> {
   const file = await readSafetensors(path);
   loadStateDict(model, file.tensors, path);
 }

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  floatToHalf,
   halfToFloat,
   parseSafetensors,
   readSafetensors,
@@ -61,6 +62,38 @@ describe('safetensors', () => {
       expect(Array.from(got.toFloat32())).toEqual(Array.from(t.data));
     }
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('writes F16 rounded to the nearest half (ties to even), every half value round-tripping exactly', () => {
+    for (let h = 0; h < 0x10000; h++) {
+      const x = halfToFloat(h);
+      if (Number.isNaN(x)) expect(Number.isNaN(halfToFloat(floatToHalf(x)))).toBe(true);
+      else expect(floatToHalf(x)).toBe(h);
+    }
+    // Random floats across the half range (normal, subnormal, overflow): no half is nearer than the one chosen.
+    let seed = 12345;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 20000; i++) {
+      const x = Math.fround((rand() - 0.5) * 2 ** (rand() * 44 - 26));
+      // At and past 65520 (halfway to the next power of two) IEEE rounding overflows to ∞: checked below.
+      if (Math.abs(x) >= 65520) continue;
+      const h = floatToHalf(x);
+      const err = Math.abs(halfToFloat(h) - x);
+      for (const n of [h - 1, h + 1]) {
+        if ((n & 0x7c00) === 0x7c00 || n < 0 || (n & 0x8000) !== (h & 0x8000)) continue;
+        expect(err).toBeLessThanOrEqual(Math.abs(halfToFloat(n) - x));
+      }
+    }
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie between 1 and 1 + 2^-10: to even
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie: to even (up)
+    expect(floatToHalf(70000)).toBe(0x7c00);
+    expect(floatToHalf(65519)).toBe(0x7bff);
+    expect(floatToHalf(65520)).toBe(0x7c00);
+    expect(floatToHalf(-(2 ** -25) * 1.5)).toBe(0x8001);
+    const bytes = serializeSafetensors({ h: { shape: [3], data: Float32Array.of(1, -2.5, 0.1), dtype: 'F16' } });
+    const t = parseSafetensors(bytes).tensors.get('h')!;
+    expect(t.dtype).toBe('F16');
+    expect([...t.toFloat32()]).toEqual([1, -2.5, halfToFloat(0x2e66)]);
   });
 
   it('converts F16, BF16 and F64 exactly (F64 with a warning), and integer dtypes', () => {

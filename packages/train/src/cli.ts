@@ -1,7 +1,7 @@
 /**
  * The `ternausnet` command line: predict, train, reproduce, demo. Run `ternausnet --help` for the usage.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createUNet11, INIT_SCHEMES, type InitScheme, predict, writeSafetensors } from '@ternausnet/model';
@@ -17,8 +17,11 @@ import {
   inriaSplit,
   readCrop,
 } from './data/datasets.ts';
+import { SHAPE_CLASSES } from './data/shapes.ts';
 import { readRgb, writeMaskPng } from './image-io.ts';
+import { describeVgg11, pretrainEncoder, STAND_IN_VGG11 } from './pretrain-encoder.ts';
 import { createProgress, type Progress } from './progress.ts';
+import { verdict, writeReport } from './report.ts';
 import { reproduce } from './reproduce.ts';
 import { type Scene, sceneData, syntheticScenes } from './scenes.ts';
 import { NonFiniteLossError, type TrainingData, train } from './trainer.ts';
@@ -34,6 +37,8 @@ usage:
   ternausnet reproduce --out DIR [--inria DIR [--val-per-city 6]] [--vgg11 PATH]
                      [--pretrained CKPT | --carvana DIR] [--epochs N] [--quick] [--resume] ...
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
+  ternausnet pretrain-encoder --out FILE [--steps 600] [--batch-size 16] [--image-size 64] [--lr 3e-4]
+                     [--seed 0] [--val-images 500] [--half]   (the stand-in for VGG11 ImageNet weights: see README)
 
 Data: --inria (AerialImageDataset/train/{images,gt}: the paper's split, first 6 tiles per city for validation),
 --carvana (train/*.jpg + train_masks/*_mask.gif, split by car), --folder (images/ + masks/); without any of
@@ -77,6 +82,12 @@ const OPTIONS = {
   'val-scenes': { type: 'string' },
   'scene-size': { type: 'string' },
   'pretrain-epochs': { type: 'string' },
+  'crops-per-image': { type: 'string' },
+  warmup: { type: 'string' },
+  steps: { type: 'string' },
+  'image-size': { type: 'string' },
+  'val-images': { type: 'string' },
+  half: { type: 'boolean', default: false },
   inria: { type: 'string' },
   'val-per-city': { type: 'string' },
   carvana: { type: 'string' },
@@ -123,32 +134,68 @@ async function runPredict(v: Values): Promise<void> {
   model.dispose();
 }
 
-/** The synthetic aerial data set, sized by the options (defaults small enough for a CPU). */
+/**
+ * The demo's and the full run's settings on the synthetic data (packages/train/NOTES.md has the study behind the
+ * demo's): scenes, crop and batch sizes, crops drawn per scene per epoch, epochs, warm-up, car pre-training.
+ */
+export const SYNTHETIC_DEFAULTS = {
+  quick: {
+    crop: 128,
+    valCrop: 192,
+    scenes: 24,
+    valScenes: 8,
+    sceneSize: 384,
+    batch: 2,
+    cropsPerImage: 2,
+    epochs: 6,
+    warmup: 20,
+    pretrainEpochs: 3,
+  },
+  full: {
+    crop: 256,
+    valCrop: 384,
+    scenes: 120,
+    valScenes: 20,
+    sceneSize: 512,
+    batch: 4,
+    cropsPerImage: 2,
+    epochs: 30,
+    warmup: 100,
+    pretrainEpochs: 10,
+  },
+} as const;
+
+/** The synthetic aerial data set, sized by the options (defaults: SYNTHETIC_DEFAULTS). */
 function syntheticData(v: Values, quick: boolean) {
-  const crop = int('crop', v.crop, quick ? 96 : 256, 32);
-  const valCrop = int('val-crop', v['val-crop'], quick ? 160 : 384, 32);
-  const sceneSize = int('scene-size', v['scene-size'], Math.max(valCrop, crop) + (quick ? 32 : 128), 32);
+  const d = quick ? SYNTHETIC_DEFAULTS.quick : SYNTHETIC_DEFAULTS.full;
+  const crop = int('crop', v.crop, d.crop, 32);
+  const valCrop = int('val-crop', v['val-crop'], d.valCrop, 32);
+  const sceneSize = int('scene-size', v['scene-size'], Math.max(d.sceneSize, valCrop, crop), 32);
   const seed = int('seed', v.seed, 0, 0);
   const scenes = syntheticScenes({
     kind: 'aerial',
-    trainScenes: int('scenes', v.scenes, quick ? 20 : 120),
-    valScenes: int('val-scenes', v['val-scenes'], quick ? 6 : 20),
+    trainScenes: int('scenes', v.scenes, d.scenes),
+    valScenes: int('val-scenes', v['val-scenes'], d.valScenes),
     sceneSize,
     seed: seed + 1,
   });
-  const batchSize = int('batch-size', v['batch-size'], quick ? 2 : 4);
+  const batchSize = int('batch-size', v['batch-size'], d.batch);
+  const cropsPerImage = int('crops-per-image', v['crops-per-image'], d.cropsPerImage);
   const data = sceneData(scenes.train, scenes.validation, {
     cropSize: crop,
     valCropSize: valCrop,
     batchSize,
     seed,
+    cropsPerImage,
   });
+  const warmup = int('warmup', v.warmup, d.warmup, 0);
   const context =
     `Data: embedded synthetic aerial scenes (${scenes.train.length} training, ${scenes.validation.length} validation, ` +
-    `${sceneSize}×${sceneSize} px), ${crop}×${crop} random training crops with flips, ${valCrop}×${valCrop} ` +
-    `validation centre crops, batch ${batchSize}, Adam lr ${v.lr ?? '1e-3'}, seed ${seed}. These are not the Inria ` +
-    `numbers: the paper's column is for reference.`;
-  return { data, scenes, crop, valCrop, seed, batchSize, context };
+    `${sceneSize}×${sceneSize} px at 0.3 m/px), ${cropsPerImage} random ${crop}×${crop} training crops per scene ` +
+    `per epoch with flips (${data.trainBatchCount} Adam steps of batch ${batchSize}), ${valCrop}×${valCrop} ` +
+    `validation centre crops, Adam lr ${v.lr ?? '1e-3'}${warmup ? ` with a ${warmup}-step linear warm-up` : ''}, ` +
+    `seed ${seed}. These are not the Inria numbers: the paper's column is for reference.`;
+  return { data, scenes, crop, valCrop, seed, batchSize, cropsPerImage, warmup, context, defaults: d };
 }
 
 /** File-based data (Inria, Carvana or a folder) with the paper's crop sizes by default. */
@@ -215,8 +262,12 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const syn = inria ? null : syntheticData(v, quick);
   const seg = inria ? await fileData(v, inria.pairs, inria.what) : syn!;
   const overlayScene = inria ? await sceneFromPair(inria.pairs.val[0]!, seg.valCrop) : syn!.scenes.validation[0]!;
-  const epochs = int('epochs', v.epochs, quick ? 6 : 30);
-  const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], quick ? 3 : 20);
+  const d = quick ? SYNTHETIC_DEFAULTS.quick : SYNTHETIC_DEFAULTS.full;
+  const epochs = int('epochs', v.epochs, d.epochs);
+  const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], d.pretrainEpochs);
+  const warmupSteps = syn ? syn.warmup : int('warmup', v.warmup, 0, 0);
+  const vgg11 = await vgg11File(v);
+  const encoder = await describeVgg11(vgg11);
   const t0 = performance.now();
   const { files, results } = await reproduce({
     out,
@@ -227,9 +278,15 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
     epochs,
     seed: seg.seed,
     lr: num('lr', v.lr, 1e-3),
+    warmupSteps,
     resume: v.resume ?? false,
-    ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
+    vgg11,
+    vgg11Note: encoder.note,
+    vgg11Title: encoder.title,
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
+    onScheme: async (partial) => {
+      await writeReport(out, partial, seg.context);
+    },
     pretrain: async (dir) => {
       mkdirSync(dir, { recursive: true });
       let carData: TrainingData;
@@ -240,7 +297,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
         carData = (await fileData({ ...v, 'val-crop': String(Math.min(seg.valCrop, 1280)) }, pairs, 'Carvana')).data;
         what = `Carvana (${v.carvana})`;
       } else {
-        // The Carvana stand-in: car silhouettes on studio backgrounds, the whole network trained from lecun.
+        // The Carvana stand-in: car silhouettes on studio backgrounds.
         const size = syn ? syn.scenes.train[0]!.width : seg.valCrop + 128;
         const cars = syntheticScenes({
           kind: 'cars',
@@ -254,31 +311,68 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
           valCropSize: seg.valCrop,
           batchSize: seg.batchSize,
           seed: seg.seed,
+          cropsPerImage: syn ? syn.cropsPerImage : 1,
         });
         what = 'synthetic car silhouettes (the Carvana stand-in)';
       }
+      // As the authors' Carvana network (TernausNet's winning entry): the encoder starts from VGG11 weights.
       const r = await train(carData, {
         runDir: dir,
-        init: 'lecun',
+        init: 'imagenet',
+        vgg11,
         seed: seg.seed,
         epochs: pretrainEpochs,
+        warmupSteps,
         name: 'pretrain',
         resume: true,
       });
       await carData.close?.();
       return {
         checkpoint: r.finalWeights,
-        note: `pre-trained ${pretrainEpochs} epochs on ${what}, val IoU there ${r.final.valIoU.toFixed(3)}`,
+        note:
+          `pre-trained ${r.final.step} steps on ${what} from the ${encoder.standIn ? 'stand-in ' : ''}VGG11 encoder, ` +
+          `val IoU there ${r.final.valIoU.toFixed(3)}`,
       };
     },
   });
   await seg.data.close?.();
   console.log(
-    `\n${results.map((r) => `${r.scheme}: ${r.skipped ? `skipped (${r.skipped})` : `final val IoU ${r.history!.at(-1)!.valIoU.toFixed(3)}`}`).join('\n')}`,
+    `\n${results.map((r) => `${r.scheme}: ${r.skipped ? `skipped (${r.skipped})` : `final val IoU ${r.history!.at(-1)!.valIoU.toFixed(3)}, predicted positive ${(100 * r.history!.at(-1)!.valPredictedFraction).toFixed(1)} % (truth ${(100 * r.history!.at(-1)!.valTrueFraction).toFixed(1)} %)`}`).join('\n')}`,
   );
+  console.log(`\n${verdict(results)}`);
   console.log(
     `\nwrote ${files.map((f) => join('.', f.replace(`${process.cwd()}/`, ''))).join(', ')} in ${((performance.now() - t0) / 60000).toFixed(1)} min`,
   );
+}
+
+async function runPretrainEncoder(v: Values): Promise<void> {
+  if (!v.out) throw new Error('pretrain-encoder needs --out FILE (a .safetensors path)');
+  await initDevice();
+  const r = await pretrainEncoder({
+    out: resolve(v.out),
+    steps: int('steps', v.steps, 600),
+    batchSize: int('batch-size', v['batch-size'], 16),
+    imageSize: int('image-size', v['image-size'], 64, 32),
+    lr: num('lr', v.lr, 3e-4),
+    seed: int('seed', v.seed, 0, 0),
+    valImages: int('val-images', v['val-images'], 500),
+    half: v.half ?? false,
+  });
+  console.log(
+    `${r.path}: VGG11 pre-trained on ${SHAPE_CLASSES.length} synthetic shape/texture classes, held-out top-1 ` +
+      `${(100 * r.top1).toFixed(1)} % (chance ${(100 / SHAPE_CLASSES.length).toFixed(0)} %), final loss ` +
+      `${r.finalLoss.toFixed(4)}, ${(r.seconds / 60).toFixed(1)} min. Use it with --vgg11 ${v.out}`,
+  );
+}
+
+/** The VGG11 file of the `imagenet` scheme: the user's, or the stand-in shipped with the package. */
+async function vgg11File(v: Values): Promise<string> {
+  if (v.vgg11) return v.vgg11;
+  if (!existsSync(STAND_IN_VGG11)) {
+    process.stderr.write(`[reproduce] ${STAND_IN_VGG11} is missing: making it (ternausnet pretrain-encoder --half)\n`);
+    await pretrainEncoder({ out: STAND_IN_VGG11, half: true });
+  }
+  return STAND_IN_VGG11;
 }
 
 /** The centre crop of a validation pair as an in-memory scene (for the overlays). */
@@ -307,6 +401,8 @@ async function main(): Promise<void> {
       return runReproduce(values, false);
     case 'demo':
       return runReproduce(values, true);
+    case 'pretrain-encoder':
+      return runPretrainEncoder(values);
     default:
       throw new Error(`unknown command '${command}'\n\n${USAGE}`);
   }

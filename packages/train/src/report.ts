@@ -21,6 +21,8 @@ const COLORS: Record<string, string> = { lecun: '#1f77b4', imagenet: '#d62728', 
 
 export interface SchemeResult {
   scheme: string;
+  /** The table's and the legend's name for the scheme (default SCHEME_TITLES). */
+  title?: string;
   /** Present when the scheme was trained. */
   history?: EpochRecord[];
   /** Why the scheme was not run (e.g. no VGG11 weight file). */
@@ -33,6 +35,45 @@ function bestOf(h: readonly EpochRecord[]): EpochRecord {
   return h.reduce((b, r) => (r.valIoU > b.valIoU ? r : b));
 }
 
+const titleOf = (r: SchemeResult) => r.title ?? SCHEME_TITLES[r.scheme] ?? r.scheme;
+
+/**
+ * What the run shows, in words: which scheme ends best and by how much, whether the paper's ordering (both
+ * pre-trained schemes ahead of LeCun) holds at the end and at the first evaluation, and any constant mask.
+ */
+export function verdict(results: readonly SchemeResult[]): string {
+  const trained = results.filter((r) => r.history?.length);
+  if (trained.length === 0) return 'No scheme was trained.';
+  const final = (r: SchemeResult) => r.history!.at(-1)!.valIoU;
+  const sorted = [...trained].sort((a, b) => final(b) - final(a));
+  const [first, second] = sorted;
+  const parts = [
+    second
+      ? `${titleOf(first!)} ends best (val IoU ${final(first!).toFixed(3)}), ${(final(first!) - final(second)).toFixed(3)} ahead of ${titleOf(second)} (${final(second).toFixed(3)}).`
+      : `${titleOf(first!)} ends at val IoU ${final(first!).toFixed(3)}.`,
+  ];
+  const lecun = trained.find((r) => r.scheme === 'lecun');
+  const pre = trained.filter((r) => r.scheme !== 'lecun');
+  if (lecun && pre.length) {
+    const ahead = (at: (r: SchemeResult) => number) => pre.every((r) => at(r) > at(lecun));
+    const firstEval = (r: SchemeResult) => r.history![0]!.valIoU;
+    const names = pre.map(titleOf).join(' and ');
+    parts.push(
+      `The paper's ordering — ${names} ahead of LeCun uniform — ${ahead(final) ? 'holds' : 'does not hold'} at the end ` +
+        `and ${ahead(firstEval) ? 'holds' : 'does not hold'} at the first evaluation (step ${lecun.history![0]!.step ?? '?'}: ` +
+        `${[lecun, ...pre].map((r) => `${r.scheme} ${firstEval(r).toFixed(3)}`).join(', ')}).`,
+    );
+  }
+  for (const r of trained) {
+    const last = r.history!.at(-1)!;
+    const p = last.valPredictedFraction;
+    if (p !== undefined && (p < 0.001 || p > 0.999)) {
+      parts.push(`${titleOf(r)} ends on a constant mask (${(100 * p).toFixed(1)} % predicted positive).`);
+    }
+  }
+  return parts.join(' ');
+}
+
 export function resultsTable(results: readonly SchemeResult[], context: string): { markdown: string; json: unknown } {
   const rows = results.map((r) => {
     const h = r.history;
@@ -40,9 +81,12 @@ export function resultsTable(results: readonly SchemeResult[], context: string):
     const best = h?.length ? bestOf(h) : undefined;
     return {
       scheme: r.scheme,
-      title: SCHEME_TITLES[r.scheme] ?? r.scheme,
+      title: titleOf(r),
       finalValIoU: final?.valIoU ?? null,
       finalValIoUGlobal: final?.valIoUGlobal ?? null,
+      finalPredictedFraction: final?.valPredictedFraction ?? null,
+      trueFraction: final?.valTrueFraction ?? null,
+      steps: final?.step ?? null,
       bestValIoU: best?.valIoU ?? null,
       bestEpoch: best?.epoch ?? null,
       epochs: h?.length ?? 0,
@@ -52,45 +96,52 @@ export function resultsTable(results: readonly SchemeResult[], context: string):
     };
   });
   const f = (v: number | null) => (v === null ? '–' : v.toFixed(3));
+  const pct = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)} %`);
+  const summary = verdict(results);
   const lines = [
     `# TernausNet reproduction: validation IoU by initialisation`,
     '',
     context,
     '',
-    '| scheme | final val IoU | best val IoU (epoch) | final global IoU | paper | notes |',
-    '|---|---|---|---|---|---|',
+    '| scheme | final val IoU | best val IoU (epoch) | final global IoU | predicted / true positive | Adam steps | paper | notes |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.title} (\`${r.scheme}\`) | ${f(r.finalValIoU)} | ${r.bestValIoU === null ? '–' : `${f(r.bestValIoU)} (${r.bestEpoch})`} | ${f(r.finalValIoUGlobal)} | ${f(r.paperValIoU)} | ${r.skipped ? `skipped: ${r.skipped}` : (r.note ?? '')} |`,
+        `| ${r.title} (\`${r.scheme}\`) | ${f(r.finalValIoU)} | ${r.bestValIoU === null ? '–' : `${f(r.bestValIoU)} (${r.bestEpoch})`} | ${f(r.finalValIoUGlobal)} | ${pct(r.finalPredictedFraction)} / ${pct(r.trueFraction)} | ${r.steps ?? '–'} | ${f(r.paperValIoU)} | ${r.skipped ? `skipped: ${r.skipped}` : (r.note ?? '')} |`,
     ),
+    '',
+    summary,
     '',
     'IoU: mean over validation images of the per-image Jaccard index of masks binarised at probability 0.3; ' +
       'global IoU: total intersection over total union of the validation set. Paper: Iglovikov & Shvets (2018), ' +
       'Inria Aerial Image Labeling, 768×768 training crops, 1440×1440 validation crops.',
     '',
   ];
-  return { markdown: lines.join('\n'), json: { context, rows } };
+  return { markdown: lines.join('\n'), json: { context, verdict: summary, rows } };
 }
 
-/** SVG line chart of validation IoU per epoch, one line per trained scheme. */
+/** The x coordinate of an epoch record: its Adam step count (records written before steps were kept: the epoch). */
+const xOf = (h: EpochRecord) => h.step ?? h.epoch;
+
+/** SVG line chart of validation IoU against Adam steps, one line per trained scheme (the paper's Fig. 3). */
 export function jaccardPlotSvg(
   results: readonly SchemeResult[],
-  title = 'Validation Jaccard index (IoU) vs epoch',
+  title = 'Validation Jaccard index (IoU) during training',
 ): string {
-  const W = 720;
+  const W = 760;
   const H = 440;
-  const m = { left: 64, right: 200, top: 48, bottom: 56 };
+  const m = { left: 64, right: 250, top: 48, bottom: 56 };
   const trained = results.filter((r) => r.history?.length);
-  const maxEpoch = Math.max(1, ...trained.map((r) => r.history!.length));
+  const bySteps = trained.every((r) => r.history!.every((h) => h.step !== undefined));
+  const xMax = Math.max(1, ...trained.flatMap((r) => r.history!.map(xOf)));
   const values = trained.flatMap((r) => r.history!.map((h) => h.valIoU)).filter(Number.isFinite);
   const yMax = Math.min(1, Math.max(0.1, Math.ceil((Math.max(0, ...values) + 0.05) * 10) / 10));
-  const px = (e: number) =>
-    m.left + ((e - (maxEpoch > 1 ? 1 : 0)) / Math.max(1, maxEpoch - 1)) * (W - m.left - m.right);
+  const px = (x: number) => m.left + (x / xMax) * (W - m.left - m.right);
   const py = (v: number) => H - m.bottom - (v / yMax) * (H - m.top - m.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${(W - m.right + m.left) / 2}" y="28" font-size="16" text-anchor="middle">${title}</text>`,
+    `<text x="${(W - m.right + m.left) / 2}" y="28" font-size="16" text-anchor="middle">${escapeXml(title)}</text>`,
   ];
   for (let i = 0; i <= 5; i++) {
     const v = (yMax * i) / 5;
@@ -99,81 +150,167 @@ export function jaccardPlotSvg(
       `<text x="${m.left - 8}" y="${py(v) + 4}" font-size="12" text-anchor="end">${v.toFixed(2)}</text>`,
     );
   }
-  const ticks = Math.min(maxEpoch, 10);
-  for (let i = 0; i < ticks; i++) {
-    const e = maxEpoch === 1 ? 1 : Math.round(1 + (i * (maxEpoch - 1)) / Math.max(1, ticks - 1));
-    parts.push(`<text x="${px(e)}" y="${H - m.bottom + 18}" font-size="12" text-anchor="middle">${e}</text>`);
+  // Round tick steps (1, 2 or 5 × 10^k), about six of them.
+  const raw = xMax / 6;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const tick = [1, 2, 5, 10].map((k) => k * mag).find((t) => t >= raw) ?? raw;
+  for (let x = 0; x <= xMax + 1e-9; x += tick) {
+    parts.push(
+      `<text x="${px(x)}" y="${H - m.bottom + 18}" font-size="12" text-anchor="middle">${Math.round(x)}</text>`,
+    );
   }
   parts.push(
     `<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="black"/>`,
     `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${H - m.bottom}" stroke="black"/>`,
-    `<text x="${(W - m.right + m.left) / 2}" y="${H - 16}" font-size="13" text-anchor="middle">epoch</text>`,
+    `<text x="${(W - m.right + m.left) / 2}" y="${H - 16}" font-size="13" text-anchor="middle">${bySteps ? 'Adam steps' : 'epoch'}</text>`,
     `<text x="18" y="${(H - m.bottom + m.top) / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 18 ${(H - m.bottom + m.top) / 2})">validation IoU</text>`,
   );
   trained.forEach((r, k) => {
     const color = COLORS[r.scheme] ?? '#555';
-    const pts = r.history!.map((h) => `${px(h.epoch).toFixed(1)},${py(Math.max(0, h.valIoU)).toFixed(1)}`);
+    const pts = r.history!.map((h) => `${px(xOf(h)).toFixed(1)},${py(Math.max(0, h.valIoU)).toFixed(1)}`);
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${pts.join(' ')}"/>`);
     for (const p of pts) {
       const [x, y] = p.split(',');
       parts.push(`<circle cx="${x}" cy="${y}" r="3" fill="${color}"/>`);
     }
-    const ly = m.top + 20 + k * 22;
+    const ly = m.top + 20 + k * 40;
+    const final = r.history!.at(-1)!.valIoU;
     parts.push(
       `<line x1="${W - m.right + 16}" x2="${W - m.right + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
-      `<text x="${W - m.right + 46}" y="${ly + 4}" font-size="12">${SCHEME_TITLES[r.scheme] ?? r.scheme}</text>`,
+      ...wrap(titleOf(r), 30).map(
+        (line, i) => `<text x="${W - m.right + 46}" y="${ly + 4 + i * 14}" font-size="12">${escapeXml(line)}</text>`,
+      ),
+      `<text x="${W - m.right + 46}" y="${ly + 4 + 14 * wrap(titleOf(r), 30).length}" font-size="11" fill="#555">final ${final.toFixed(3)}</text>`,
     );
   });
   parts.push('</svg>');
   return parts.join('\n');
 }
 
+function escapeXml(t: string): string {
+  return t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Greedy word wrap at `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export interface OverlayPanel {
   title: string;
+  /** Its colour in the plot's legend. */
+  scheme?: string;
   /** H·W values, 1 = building. */
   mask: ArrayLike<number>;
 }
 
-/** Side-by-side panels: the image with each mask in translucent green (like the paper's Fig. 4). */
+/** Overlay colours: what each pixel class of a predicted mask means against the ground truth. */
+const OVERLAY = {
+  truth: [255, 214, 0],
+  hit: [0, 200, 60],
+  falsePositive: [230, 0, 200],
+  miss: [0, 150, 255],
+} as const;
+
+/**
+ * The paper's Fig. 4, legible: the validation image, its ground truth (yellow), and each scheme's mask coloured
+ * against the truth — correct building pixels green, false alarms magenta, missed buildings blue — with the
+ * image's IoU in each title and a legend underneath.
+ */
 export async function overlayPng(
   image: { data: Uint8Array; width: number; height: number },
+  truth: ArrayLike<number>,
   panels: readonly OverlayPanel[],
-  maxSide = 384,
+  maxSide = 320,
 ): Promise<Buffer> {
   const { width: w, height: h } = image;
   const scale = Math.min(1, maxSide / Math.max(w, h));
   const pw = Math.max(1, Math.round(w * scale));
   const ph = Math.max(1, Math.round(h * scale));
-  const titleH = 28;
-  const tiles = await Promise.all(
-    panels.map(async (p) => {
-      const rgb = Buffer.alloc(w * h * 3);
-      for (let i = 0; i < w * h; i++) {
-        const on = p.mask[i]! > 0.5;
-        for (let c = 0; c < 3; c++) {
-          const v = image.data[i * 3 + c]!;
-          // Green at 55 % opacity over building pixels.
-          rgb[i * 3 + c] = on ? Math.round(v * 0.45 + (c === 1 ? 255 : 0) * 0.55) : v;
-        }
-      }
-      return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
-        .resize(pw, ph)
-        .png()
-        .toBuffer();
-    }),
-  );
-  const gap = 8;
-  const total = panels.length * pw + (panels.length - 1) * gap;
-  const labels = `<svg xmlns="http://www.w3.org/2000/svg" width="${total}" height="${titleH}">${panels
-    .map(
-      (p, i) =>
-        `<text x="${i * (pw + gap) + pw / 2}" y="20" font-size="14" font-family="DejaVu Sans, Arial, sans-serif" text-anchor="middle">${p.title.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`,
-    )
-    .join('')}</svg>`;
-  return sharp({ create: { width: total, height: ph + titleH, channels: 3, background: '#ffffff' } })
+  const titleH = 40;
+  const legendH = 30;
+  const tint = (i: number, c: number, colour: readonly number[]) =>
+    Math.round(image.data[i * 3 + c]! * 0.35 + colour[c]! * 0.65);
+  const render = (mask: ArrayLike<number> | null, withTruth: boolean) => {
+    const rgb = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < w * h; i++) {
+      const t = truth[i]! > 0.5;
+      const p = mask ? mask[i]! > 0.5 : false;
+      const colour = mask ? (p && t ? OVERLAY.hit : p ? OVERLAY.falsePositive : t ? OVERLAY.miss : null) : null;
+      const c3 = colour ?? (withTruth && t ? OVERLAY.truth : null);
+      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = c3 ? tint(i, c, c3) : image.data[i * 3 + c]!;
+    }
+    return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .resize(pw, ph)
+      .png()
+      .toBuffer();
+  };
+  const iouOf = (mask: ArrayLike<number>) => {
+    let inter = 0;
+    let union = 0;
+    for (let i = 0; i < w * h; i++) {
+      const t = truth[i]! > 0.5;
+      const p = mask[i]! > 0.5;
+      if (t && p) inter++;
+      if (t || p) union++;
+    }
+    return union === 0 ? 1 : inter / union;
+  };
+  const all = [
+    { title: 'Image', sub: `${w}×${h} validation crop`, tile: await render(null, false) },
+    { title: 'Ground truth', sub: 'buildings', tile: await render(null, true) },
+    ...(await Promise.all(
+      panels.map(async (p) => ({
+        title: p.title,
+        sub: `IoU ${iouOf(p.mask).toFixed(3)}`,
+        tile: await render(p.mask, false),
+      })),
+    )),
+  ];
+  const gap = 10;
+  const total = all.length * pw + (all.length - 1) * gap;
+  const text = (x: number, y: number, t: string, size: number, extra = '') =>
+    `<text x="${x}" y="${y}" font-size="${size}" font-family="DejaVu Sans, Arial, sans-serif" ${extra}>${escapeXml(t)}</text>`;
+  const titles = all
+    .map((p, i) => {
+      const cx = i * (pw + gap) + pw / 2;
+      const lines = wrap(p.title, Math.max(12, Math.floor(pw / 8)));
+      const head = lines
+        .slice(0, 2)
+        .map((l, k) => text(cx, 15 + k * 14, l, 13, 'text-anchor="middle" font-weight="bold"'))
+        .join('');
+      return head + text(cx, 37, p.sub, 11, 'text-anchor="middle" fill="#444"');
+    })
+    .join('');
+  const legendItems: [string, readonly number[]][] = [
+    ['ground truth', OVERLAY.truth],
+    ['predicted and true', OVERLAY.hit],
+    ['false alarm', OVERLAY.falsePositive],
+    ['missed', OVERLAY.miss],
+  ];
+  const legend = legendItems
+    .map(([label, c], k) => {
+      const x = 8 + k * 170;
+      return `<rect x="${x}" y="8" width="16" height="16" fill="rgb(${c.join(',')})"/>` + text(x + 22, 21, label, 12);
+    })
+    .join('');
+  const labels = `<svg xmlns="http://www.w3.org/2000/svg" width="${total}" height="${titleH}">${titles}</svg>`;
+  const legendSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.max(total, 690)}" height="${legendH}">${legend}</svg>`;
+  const width = Math.max(total, 690);
+  return sharp({ create: { width, height: titleH + ph + legendH, channels: 3, background: '#ffffff' } })
     .composite([
       { input: Buffer.from(labels), left: 0, top: 0 },
-      ...tiles.map((t, i) => ({ input: t, left: i * (pw + gap), top: titleH })),
+      ...all.map((p, i) => ({ input: p.tile, left: i * (pw + gap), top: titleH })),
+      { input: Buffer.from(legendSvg), left: 0, top: titleH + ph },
     ])
     .png()
     .toBuffer();

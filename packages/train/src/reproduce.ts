@@ -21,11 +21,18 @@ export interface ReproduceOptions {
   epochs: number;
   seed: number;
   lr?: number;
+  /** Warm-up steps of every run (see TrainOptions.warmupSteps). */
+  warmupSteps?: number;
   vgg11?: string;
+  /** What the VGG11 file is (e.g. the stand-in made here), shown as the `imagenet` scheme's note and title. */
+  vgg11Note?: string;
+  vgg11Title?: string;
   /** Whole-network checkpoint for `pretrained`; otherwise `pretrain` is called to make one. */
   pretrained?: string;
   /** Pre-trains the whole network (on Carvana or the synthetic cars); returns the checkpoint path. */
   pretrain?: (dir: string) => Promise<{ checkpoint: string; note: string }>;
+  /** Called with the partial results after each scheme (e.g. to write the report as the run goes). */
+  onScheme?: (results: readonly SchemeResult[]) => Promise<void>;
   /** Which schemes to run (default all three). */
   schemes?: readonly InitScheme[];
   resume?: boolean;
@@ -43,7 +50,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   const weights = new Map<string, string>();
   for (const scheme of o.schemes ?? INIT_SCHEMES) {
     const runDir = join(o.out, 'runs', scheme);
-    let note: string | undefined;
+    let note: string | undefined = scheme === 'imagenet' ? o.vgg11Note : undefined;
     let checkpoint: string | undefined;
     if (scheme === 'imagenet' && !o.vgg11) {
       const why =
@@ -74,12 +81,15 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
       name: scheme,
       resume: (o.resume ?? false) || existsSync(join(runDir, 'state.json')),
       ...(o.lr !== undefined ? { lr: o.lr } : {}),
+      ...(o.warmupSteps !== undefined ? { warmupSteps: o.warmupSteps } : {}),
       ...(o.vgg11 ? { vgg11: o.vgg11 } : {}),
       ...(checkpoint ? { pretrained: checkpoint } : {}),
       ...(o.progress !== undefined ? { progress: o.progress } : {}),
     });
     weights.set(scheme, r.finalWeights);
-    results.push({ scheme, history: r.history, ...(note ? { note } : {}) });
+    const title = scheme === 'imagenet' ? o.vgg11Title : undefined;
+    results.push({ scheme, history: r.history, ...(note ? { note } : {}), ...(title ? { title } : {}) });
+    await o.onScheme?.(results);
   }
   // Overlays: the validation scene's centre crop, its ground truth and each trained scheme's prediction.
   const s = o.overlayScene;
@@ -94,14 +104,15 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
     truth.set(s.mask.subarray(row, row + c), y * c);
   }
   const image = { data: crop, width: c, height: c };
-  const panels: OverlayPanel[] = [{ title: 'Ground truth', mask: truth }];
+  const panels: OverlayPanel[] = [];
   for (const [scheme, path] of weights) {
     const model = await createUNet11({ scheme: 'pretrained', checkpoint: path });
     const p = await predict(model, image, { tile: Math.ceil(c / 32) * 32 });
     model.dispose();
-    panels.push({ title: SCHEME_TITLES[scheme] ?? scheme, mask: p.mask });
+    const title = results.find((r) => r.scheme === scheme)?.title ?? SCHEME_TITLES[scheme] ?? scheme;
+    panels.push({ title, scheme, mask: p.mask });
   }
-  const overlay = await overlayPng(image, panels);
+  const overlay = await overlayPng(image, truth, panels);
   const files = await writeReport(o.out, results, o.context, overlay);
   return { results, files };
 }

@@ -15,7 +15,16 @@ import {
   type UNet11,
   writeSafetensors,
 } from '@ternausnet/model';
-import { Adam, bceJaccardLoss, type Device, noGrad, sigmoidThreshold, tensor, tidy } from '@ternausnet/tensor';
+import {
+  Adam,
+  bceJaccardLoss,
+  type Device,
+  type Module,
+  noGrad,
+  sigmoidThreshold,
+  tensor,
+  tidy,
+} from '@ternausnet/tensor';
 import { writeFileAtomic, writeJsonAtomic } from './files.ts';
 import { globalIoU, type IoUCounts, iouCounts, meanIoU } from './metrics.ts';
 import { createProgress } from './progress.ts';
@@ -47,6 +56,11 @@ export interface TrainOptions {
   seed: number;
   epochs: number;
   lr?: number;
+  /**
+   * Linear learning-rate warm-up over the first `warmupSteps` Adam steps (lr·t/warmupSteps at step t; default 0:
+   * the paper's constant lr). See packages/train/NOTES.md: it keeps a pre-trained network from collapsing.
+   */
+  warmupSteps?: number;
   vgg11?: string;
   pretrained?: string;
   /** Probability threshold of the validation masks (the paper: 0.3). */
@@ -63,12 +77,17 @@ export interface TrainOptions {
 
 export interface EpochRecord {
   epoch: number;
+  /** Adam steps taken by the end of this epoch. */
+  step: number;
   trainLoss: number;
   valLoss: number;
   /** Mean of per-image IoU at the threshold. */
   valIoU: number;
   /** Intersection over union of the whole validation set. */
   valIoUGlobal: number;
+  /** Fraction of validation pixels predicted positive at the threshold, and the true fraction. */
+  valPredictedFraction: number;
+  valTrueFraction: number;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -108,13 +127,15 @@ function runConfig(o: TrainOptions): Record<string, string | number | null> {
     init: o.init,
     seed: o.seed,
     lr: o.lr ?? 1e-3,
+    warmupSteps: o.warmupSteps ?? 0,
     threshold: o.threshold ?? 0.3,
     vgg11: o.vgg11 ?? null,
     pretrained: o.pretrained ?? null,
   };
 }
 
-async function saveOptimizer(opt: Adam, model: UNet11, path: string): Promise<void> {
+/** Adam's moments under the parameters' names (`NAME.exp_avg`, `NAME.exp_avg_sq`) and its step count. */
+export async function saveOptimizer(opt: Adam, model: Module, path: string): Promise<void> {
   const names = [...model.namedParameters().keys()];
   const views = opt.state();
   const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
@@ -128,7 +149,7 @@ async function saveOptimizer(opt: Adam, model: UNet11, path: string): Promise<vo
   await writeSafetensors(path, tensors, { optimizer: 'Adam', step: String(opt.stepCount) });
 }
 
-async function loadOptimizer(opt: Adam, model: UNet11, path: string): Promise<void> {
+export async function loadOptimizer(opt: Adam, model: Module, path: string): Promise<void> {
   const file = await readSafetensors(path);
   const names = [...model.namedParameters().keys()];
   const moments = names.map((n) => {
@@ -141,7 +162,18 @@ async function loadOptimizer(opt: Adam, model: UNet11, path: string): Promise<vo
 }
 
 function formatCsv(rows: readonly EpochRecord[]): string {
-  const cols = ['epoch', 'trainLoss', 'valLoss', 'valIoU', 'valIoUGlobal', 'seconds', 'imagesPerSecond'] as const;
+  const cols = [
+    'epoch',
+    'step',
+    'trainLoss',
+    'valLoss',
+    'valIoU',
+    'valIoUGlobal',
+    'valPredictedFraction',
+    'valTrueFraction',
+    'seconds',
+    'imagesPerSecond',
+  ] as const;
   return `${cols.join(',')}\n${rows.map((r) => cols.map((c) => r[c]).join(',')).join('\n')}\n`;
 }
 
@@ -150,10 +182,11 @@ export async function evaluate(
   model: UNet11,
   data: TrainingData,
   threshold: number,
-): Promise<{ loss: number; counts: IoUCounts[] }> {
+): Promise<{ loss: number; counts: IoUCounts[]; pixels: number }> {
   const counts: IoUCounts[] = [];
   let lossSum = 0;
   let images = 0;
+  let pixels = 0;
   for await (const b of data.validationBatches()) {
     const { loss, mask } = noGrad(() =>
       tidy(() => {
@@ -168,9 +201,10 @@ export async function evaluate(
     mask.dispose();
     lossSum += l * b.n;
     images += b.n;
+    pixels += b.n * b.height * b.width;
     counts.push(...iouCounts(m, b.masks, b.n, b.height * b.width));
   }
-  return { loss: lossSum / Math.max(1, images), counts };
+  return { loss: lossSum / Math.max(1, images), counts, pixels: Math.max(1, pixels) };
 }
 
 export async function train(data: TrainingData, options: TrainOptions): Promise<TrainResult> {
@@ -204,7 +238,12 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
     ...(options.pretrained ? { checkpoint: options.pretrained } : {}),
     ...(options.device ? { device: options.device } : {}),
   });
-  const opt = new Adam(model.parameters(), { lr: options.lr ?? 1e-3 });
+  const lr = options.lr ?? 1e-3;
+  const warmup = options.warmupSteps ?? 0;
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`warmupSteps must be an integer ≥ 0, got ${options.warmupSteps}`);
+  }
+  const opt = new Adam(model.parameters(), { lr });
   const history: EpochRecord[] = state?.history ?? [];
   let best = state?.best ?? null;
   if (state) {
@@ -231,6 +270,8 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
           const x = tensor(b.images, [b.n, 3, b.height, b.width]);
           const y = tensor(b.masks, [b.n, 1, b.height, b.width]);
           opt.zeroGrad();
+          // The schedule is a function of the Adam step, so a resumed run continues it exactly.
+          opt.lr = warmup > 0 ? lr * Math.min(1, (opt.stepCount + 1) / warmup) : lr;
           const l = bceJaccardLoss(model.forward(x), y);
           l.backward();
           opt.step();
@@ -254,19 +295,25 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
       bar.stop();
       const trainSeconds = (performance.now() - t0) / 1000;
       const val = await evaluate(model, data, threshold);
+      const pixels = val.pixels;
       const record: EpochRecord = {
         epoch,
+        step: opt.stepCount,
         trainLoss: lossSum / Math.max(1, images),
         valLoss: val.loss,
         valIoU: meanIoU(val.counts),
         valIoUGlobal: globalIoU(val.counts),
+        valPredictedFraction: val.counts.reduce((t, c) => t + c.predicted, 0) / pixels,
+        valTrueFraction: val.counts.reduce((t, c) => t + c.truth, 0) / pixels,
         seconds: (performance.now() - t0) / 1000,
         imagesPerSecond: images / trainSeconds,
       };
       history.push(record);
       process.stderr.write(
         `[${name}] epoch ${epoch}: train loss ${record.trainLoss.toFixed(4)}, val loss ${record.valLoss.toFixed(4)}, ` +
-          `val IoU ${record.valIoU.toFixed(4)} (global ${record.valIoUGlobal.toFixed(4)}), ${record.seconds.toFixed(1)} s\n`,
+          `val IoU ${record.valIoU.toFixed(4)} (global ${record.valIoUGlobal.toFixed(4)}), predicted positive ` +
+          `${(100 * record.valPredictedFraction).toFixed(1)} % (truth ${(100 * record.valTrueFraction).toFixed(1)} %), ` +
+          `${record.seconds.toFixed(1)} s\n`,
       );
       // Checkpoint: new files first, then the state that points at them, then the old files go.
       const modelFile = `model-epoch${String(epoch).padStart(4, '0')}.safetensors`;

@@ -59,7 +59,7 @@ class Arena {
 }
 
 export class Adam {
-  readonly lr: number;
+  private lrValue: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
@@ -75,11 +75,11 @@ export class Adam {
 
   constructor(parameters: readonly Tensor[], options: AdamOptions = {}) {
     if (parameters.length === 0) throw new RangeError('Adam: no parameters to optimize');
-    this.lr = options.lr ?? 1e-3;
+    this.lrValue = options.lr ?? 1e-3;
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0;
-    for (const [k, v] of Object.entries({ lr: this.lr, eps: this.eps, weightDecay: this.weightDecay })) {
+    for (const [k, v] of Object.entries({ lr: this.lrValue, eps: this.eps, weightDecay: this.weightDecay })) {
       if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`Adam: ${k} must be a finite number ≥ 0, got ${v}`);
     }
     if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1)) {
@@ -133,6 +133,17 @@ export class Adam {
       param.grad = null;
       param.reservedGrad = view;
     });
+  }
+
+  /** The learning rate of the next step; settable between steps for a schedule (PyTorch's `param_groups[0]['lr']`). */
+  get lr(): number {
+    return this.lrValue;
+  }
+
+  set lr(value: number) {
+    if (!(value >= 0) || !Number.isFinite(value))
+      throw new RangeError(`Adam: lr must be a finite number ≥ 0, got ${value}`);
+    this.lrValue = value;
   }
 
   /** One Adam update of every parameter from its current gradient. */

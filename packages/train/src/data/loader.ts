@@ -72,6 +72,11 @@ export interface LoaderOptions {
   seed?: number;
   /** Random horizontal and vertical flips of training crops (default true). */
   flips?: boolean;
+  /**
+   * Random crops taken from each training image per epoch (default 1): big images (Inria's 5000² tiles, large
+   * synthetic scenes) give many different crops, so an epoch can be sized in steps rather than images.
+   */
+  cropsPerImage?: number;
   /** Batches decoded ahead of the one being consumed (default 2). */
   prefetch?: number;
   /**
@@ -235,6 +240,7 @@ export class DataLoader implements TrainingData {
   readonly valCropSize: number;
   readonly seed: number;
   private readonly flips: boolean;
+  readonly cropsPerImage: number;
   private readonly prefetch: number;
   private readonly workers: number;
   private pool: CropPool | null = null;
@@ -258,6 +264,10 @@ export class DataLoader implements TrainingData {
     this.valCropSize = options.valCropSize ?? DEFAULT_VAL_CROP;
     this.seed = options.seed ?? 0;
     this.flips = options.flips ?? true;
+    this.cropsPerImage = options.cropsPerImage ?? 1;
+    if (!Number.isInteger(this.cropsPerImage) || this.cropsPerImage < 1) {
+      throw new DatasetError(`crops per image must be a positive integer, got ${options.cropsPerImage}`);
+    }
     this.prefetch = Math.max(1, Math.floor(options.prefetch ?? 2));
     this.workers = Math.max(0, Math.floor(options.workers ?? defaultWorkers()));
     checkCropSize(this.cropSize, 'training crop size');
@@ -265,13 +275,13 @@ export class DataLoader implements TrainingData {
     if (train.sizes.length === 0) throw new DatasetError('the training set is empty');
     checkCropFits(train.sizes, sourceNames(train), this.cropSize, 'training crop');
     if (val) checkCropFits(val.sizes, sourceNames(val), this.valCropSize, 'validation centre crop');
-    this.trainBatchCount = Math.ceil(train.sizes.length / batchSize);
+    this.trainBatchCount = Math.ceil((train.sizes.length * this.cropsPerImage) / batchSize);
     this.validationImages = val?.sizes.length ?? 0;
   }
 
   /** The crops of training epoch `epoch`, in batch order (what `epoch(epoch)` decodes). */
   plan(epoch: number): CropPlan[] {
-    return trainingPlan(this.train.sizes, this.cropSize, this.seed, epoch, this.flips);
+    return trainingPlan(this.train.sizes, this.cropSize, this.seed, epoch, this.flips, this.cropsPerImage);
   }
 
   /** The training batches of epoch `epoch`: the same batches every time for the same seed and epoch. */

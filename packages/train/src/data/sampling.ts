@@ -101,8 +101,9 @@ function epochRng(seed: number, epoch: number): SeededRng {
 }
 
 /**
- * The training samples of one epoch: every image once, in a shuffled order, each with a uniformly random crop
- * position and independent 50 % horizontal and vertical flips. The same (seed, epoch, sizes) give the same plan.
+ * The training samples of one epoch: every image `cropsPerImage` times (default once), in a shuffled order, each
+ * with a uniformly random crop position and independent 50 % horizontal and vertical flips. The same (seed, epoch,
+ * sizes, cropsPerImage) give the same plan.
  */
 export function trainingPlan(
   sizes: readonly ImageSize[],
@@ -110,9 +111,13 @@ export function trainingPlan(
   seed: number,
   epoch: number,
   flips = true,
+  cropsPerImage = 1,
 ): CropPlan[] {
+  if (!Number.isInteger(cropsPerImage) || cropsPerImage < 1) {
+    throw new DatasetError(`crops per image must be a positive integer, got ${cropsPerImage}`);
+  }
   const rng = epochRng(seed, epoch);
-  const order = sizes.map((_, i) => i);
+  const order = Array.from({ length: sizes.length * cropsPerImage }, (_, i) => i % sizes.length);
   for (let i = order.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
     [order[i], order[j]] = [order[j]!, order[i]!];
