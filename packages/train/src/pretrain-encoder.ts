@@ -8,7 +8,8 @@
  *
  * Training images are drawn fresh for every step (seeds `seed·10^9 + step·batch + i`), held-out images from a
  * disjoint seed range, so the data never repeats and the run is a pure function of its options. A run killed
- * part-way resumes from its last checkpoint (`FILE.partial/`).
+ * part-way resumes from its last checkpoint (`FILE.partial/`), also with another `--steps` (training is the same
+ * step for step whatever the total: no schedule depends on it).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,13 +139,18 @@ export async function pretrainEncoder(o: PretrainEncoderOptions): Promise<Pretra
   try {
     if (existsSync(statePath)) {
       const saved = JSON.parse(readFileSync(statePath, 'utf8')) as PartialState;
-      if (JSON.stringify(saved.config) === JSON.stringify(config)) {
+      // The step count may differ (a run extended or cut short): the first steps are the same either way.
+      const { steps: _a, ...was } = saved.config;
+      const { steps: _b, ...now } = config;
+      if (JSON.stringify(was) === JSON.stringify(now) && saved.step <= steps) {
         await loadWeights(model, join(partial, 'model.safetensors'));
         await loadOptimizer(opt, model, join(partial, 'optimizer.safetensors'));
         state = saved;
         process.stderr.write(`[pretrain-encoder] resuming ${partial} after step ${state.step}\n`);
       } else {
-        process.stderr.write(`[pretrain-encoder] ${partial} holds another configuration: starting afresh\n`);
+        process.stderr.write(
+          `[pretrain-encoder] ${partial} holds another configuration (or more steps): starting afresh\n`,
+        );
       }
     }
     const bar = createProgress({

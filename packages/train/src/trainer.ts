@@ -88,6 +88,11 @@ export interface EpochRecord {
   /** Fraction of validation pixels predicted positive at the threshold, and the true fraction. */
   valPredictedFraction: number;
   valTrueFraction: number;
+  /**
+   * Training batches without a single building pixel. Their −log J is −log(ε/(U+ε)) ≈ 34.5 + log U whatever the
+   * prediction (ε = 1e-15, as the authors' LossBinary), so each lifts the epoch's mean loss (packages/train/NOTES.md).
+   */
+  emptyBatches: number;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -171,6 +176,7 @@ function formatCsv(rows: readonly EpochRecord[]): string {
     'valIoUGlobal',
     'valPredictedFraction',
     'valTrueFraction',
+    'emptyBatches',
     'seconds',
     'imagesPerSecond',
   ] as const;
@@ -265,7 +271,9 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
       let lossSum = 0;
       let images = 0;
       let step = 0;
+      let emptyBatches = 0;
       for await (const b of data.trainBatches(epoch)) {
+        if (!b.masks.some((v) => v > 0.5)) emptyBatches++;
         const loss = tidy(() => {
           const x = tensor(b.images, [b.n, 3, b.height, b.width]);
           const y = tensor(b.masks, [b.n, 1, b.height, b.width]);
@@ -305,12 +313,13 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
         valIoUGlobal: globalIoU(val.counts),
         valPredictedFraction: val.counts.reduce((t, c) => t + c.predicted, 0) / pixels,
         valTrueFraction: val.counts.reduce((t, c) => t + c.truth, 0) / pixels,
+        emptyBatches,
         seconds: (performance.now() - t0) / 1000,
         imagesPerSecond: images / trainSeconds,
       };
       history.push(record);
       process.stderr.write(
-        `[${name}] epoch ${epoch}: train loss ${record.trainLoss.toFixed(4)}, val loss ${record.valLoss.toFixed(4)}, ` +
+        `[${name}] epoch ${epoch}: train loss ${record.trainLoss.toFixed(4)}${emptyBatches ? ` (${emptyBatches} batches without buildings)` : ''}, val loss ${record.valLoss.toFixed(4)}, ` +
           `val IoU ${record.valIoU.toFixed(4)} (global ${record.valIoUGlobal.toFixed(4)}), predicted positive ` +
           `${(100 * record.valPredictedFraction).toFixed(1)} % (truth ${(100 * record.valTrueFraction).toFixed(1)} %), ` +
           `${record.seconds.toFixed(1)} s\n`,

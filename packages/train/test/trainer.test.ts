@@ -146,16 +146,42 @@ describe('training', () => {
     expect(history(killed)).toEqual(history(straight));
   });
 
-  it('reproduce --quick at a toy size runs end to end and writes every artefact', async () => {
+  it('reproduce --quick at a toy size runs end to end and writes every artefact', { timeout: 600_000 }, async () => {
     const out = mkdtempSync(join(tmpdir(), 'repro-'));
-    const r = await cli(['reproduce', '--quick', '--out', out, '--epochs', '1', '--pretrain-epochs', '1', ...TINY]);
-    expect(r.stderr + r.stdout).toMatch(/skipping 'imagenet': no VGG11 ImageNet weight file/);
+    const r = await cli([
+      'reproduce',
+      '--quick',
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--pretrain-epochs',
+      '1',
+      '--warmup',
+      '2',
+      ...TINY,
+    ]);
     expect(r.code).toBe(0);
     for (const f of ['results.md', 'results.json', 'val_iou.svg', 'val_iou.png', 'overlays.png'])
       expect(existsSync(join(out, f))).toBe(true);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).toMatch(/LeCun uniform .* 0\.593/);
-    expect(md).toMatch(/skipped: no VGG11/);
-    expect(md).toMatch(/Pre-trained on Carvana .*0\.687/);
+    // Without --vgg11 the imagenet scheme runs on the stand-in shipped with the package, and says so.
+    expect(md).toMatch(/VGG11 encoder pre-trained here \(stand-in, not ImageNet\) .*0\.686/);
+    expect(md).toMatch(/not ImageNet: 10 classes, held-out top-1 \d+\.\d %/);
+    expect(md).toMatch(
+      /Pre-trained on Carvana .*0\.687 \| pre-trained \d+ steps on synthetic car silhouettes .*from the stand-in VGG11 encoder/,
+    );
+    expect(md).toMatch(/ends best|ends at val IoU/);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(json.rows.map((row: { scheme: string }) => row.scheme)).toEqual(['lecun', 'imagenet', 'pretrained']);
+    for (const row of json.rows) {
+      expect(row.skipped).toBeNull();
+      expect(row.finalValIoU).toBeGreaterThanOrEqual(0);
+      expect(row.finalPredictedFraction).toBeGreaterThanOrEqual(0);
+      expect(row.trueFraction).toBeGreaterThan(0);
+    }
+    expect(json.histories).toHaveLength(3);
+    expect(typeof json.verdict).toBe('string');
   });
 });
