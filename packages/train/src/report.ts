@@ -236,7 +236,7 @@ export async function overlayPng(
   const scale = Math.min(1, maxSide / Math.max(w, h));
   const pw = Math.max(1, Math.round(w * scale));
   const ph = Math.max(1, Math.round(h * scale));
-  const titleH = 40;
+  const titleH = 52;
   const legendH = 30;
   const tint = (i: number, c: number, colour: readonly number[]) =>
     Math.round(image.data[i * 3 + c]! * 0.35 + colour[c]! * 0.65);
@@ -288,7 +288,7 @@ export async function overlayPng(
         .slice(0, 2)
         .map((l, k) => text(cx, 15 + k * 14, l, 13, 'text-anchor="middle" font-weight="bold"'))
         .join('');
-      return head + text(cx, 37, p.sub, 11, 'text-anchor="middle" fill="#444"');
+      return head + text(cx, 46, p.sub, 11, 'text-anchor="middle" fill="#444"');
     })
     .join('');
   const legendItems: [string, readonly number[]][] = [

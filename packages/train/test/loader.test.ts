@@ -277,6 +277,36 @@ describe('DataLoader', () => {
     await loader.close();
   });
 
+  it('takes several crops per image per epoch, and with positiveCrops redraws crops without buildings', async () => {
+    const src = syntheticDataset({ kind: 'aerial', count: 6, width: 256, height: 256, firstSeed: 7 });
+    const plain = new DataLoader(src, null, { batchSize: 1, cropSize: 32, seed: 3, cropsPerImage: 5 });
+    expect(plain.trainBatchCount).toBe(30);
+    const plan = plain.plan(2);
+    expect(plan.map((p) => p.index).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5].flatMap((i) => [i, i, i, i, i]));
+    const empty = (batches: Batch[]) => batches.filter((b) => !b.masks.some((v) => v > 0)).length;
+    const a = await collect(plain.epoch(2));
+    const positive = new DataLoader(src, null, {
+      batchSize: 1,
+      cropSize: 32,
+      seed: 3,
+      cropsPerImage: 5,
+      positiveCrops: true,
+    });
+    const b = await collect(positive.epoch(2));
+    // 32² crops of these scenes are often empty; redrawn ten times, (almost) never.
+    expect(empty(a)).toBeGreaterThan(3);
+    expect(empty(b)).toBeLessThan(empty(a) / 3);
+    expect(positive.plan(2)).toEqual(positive.plan(2));
+    await Promise.all([plain.close(), positive.close()]);
+    const files: SampleSource = { kind: 'files', pairs: [], sizes: [{ width: 64, height: 64 }] };
+    expect(() => new DataLoader(files, null, { batchSize: 1, cropSize: 32, positiveCrops: true })).toThrow(
+      /positiveCrops needs in-memory/,
+    );
+    expect(() => new DataLoader(src, null, { batchSize: 1, cropSize: 32, cropsPerImage: 0 })).toThrow(
+      /crops per image must be a positive integer, got 0/,
+    );
+  });
+
   it('runs its workers under tsx and under a Node bin that registers tsx, and never keeps the process alive', async () => {
     // .mts: an ES module wherever the temporary folder is (no package.json there says "type": "module").
     const script = join(root, 'child.mts');

@@ -77,6 +77,13 @@ export interface LoaderOptions {
    * synthetic scenes) give many different crops, so an epoch can be sized in steps rather than images.
    */
   cropsPerImage?: number;
+  /**
+   * Redraw training crops that hold no positive (building) pixel, up to 10 times (default false). For small
+   * crops only: at the paper's 768² Inria crops virtually every crop holds buildings, at 64² a third hold none,
+   * and a batch without any makes −log J ≈ 40 (packages/train/NOTES.md). In-memory sources only (the masks of
+   * files are decoded in the workers, after planning).
+   */
+  positiveCrops?: boolean;
   /** Batches decoded ahead of the one being consumed (default 2). */
   prefetch?: number;
   /**
@@ -241,6 +248,7 @@ export class DataLoader implements TrainingData {
   readonly seed: number;
   private readonly flips: boolean;
   readonly cropsPerImage: number;
+  private readonly accept: ((index: number, left: number, top: number) => boolean) | undefined;
   private readonly prefetch: number;
   private readonly workers: number;
   private pool: CropPool | null = null;
@@ -268,6 +276,20 @@ export class DataLoader implements TrainingData {
     if (!Number.isInteger(this.cropsPerImage) || this.cropsPerImage < 1) {
       throw new DatasetError(`crops per image must be a positive integer, got ${options.cropsPerImage}`);
     }
+    if (options.positiveCrops) {
+      if (train.kind !== 'memory') {
+        throw new DatasetError('positiveCrops needs in-memory training images (the synthetic scenes), not files');
+      }
+      const S = options.cropSize ?? DEFAULT_TRAIN_CROP;
+      this.accept = (index, left, top) => {
+        const { mask, width } = train.image(index);
+        for (let y = top; y < top + S; y++) {
+          const row = y * width;
+          for (let x = left; x < left + S; x++) if (mask[row + x]) return true;
+        }
+        return false;
+      };
+    }
     this.prefetch = Math.max(1, Math.floor(options.prefetch ?? 2));
     this.workers = Math.max(0, Math.floor(options.workers ?? defaultWorkers()));
     checkCropSize(this.cropSize, 'training crop size');
@@ -281,7 +303,7 @@ export class DataLoader implements TrainingData {
 
   /** The crops of training epoch `epoch`, in batch order (what `epoch(epoch)` decodes). */
   plan(epoch: number): CropPlan[] {
-    return trainingPlan(this.train.sizes, this.cropSize, this.seed, epoch, this.flips, this.cropsPerImage);
+    return trainingPlan(this.train.sizes, this.cropSize, this.seed, epoch, this.flips, this.cropsPerImage, this.accept);
   }
 
   /** The training batches of epoch `epoch`: the same batches every time for the same seed and epoch. */

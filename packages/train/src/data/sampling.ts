@@ -95,6 +95,9 @@ export function checkCropFits(
   });
 }
 
+/** How often `trainingPlan` redraws a crop its `accept` test rejects. */
+export const CROP_REDRAWS = 10;
+
 /** The random stream of one epoch: a function of (seed, epoch) only. */
 function epochRng(seed: number, epoch: number): SeededRng {
   return new SeededRng(mix32(seedToU32(seed) ^ mix32(seedToU32(epoch) + 0x2545f491)));
@@ -102,8 +105,9 @@ function epochRng(seed: number, epoch: number): SeededRng {
 
 /**
  * The training samples of one epoch: every image `cropsPerImage` times (default once), in a shuffled order, each
- * with a uniformly random crop position and independent 50 % horizontal and vertical flips. The same (seed, epoch,
- * sizes, cropsPerImage) give the same plan.
+ * with a uniformly random crop position and independent 50 % horizontal and vertical flips. With `accept`, a
+ * position it rejects is redrawn (up to CROP_REDRAWS times). The same (seed, epoch, sizes, cropsPerImage, accept)
+ * give the same plan.
  */
 export function trainingPlan(
   sizes: readonly ImageSize[],
@@ -112,6 +116,7 @@ export function trainingPlan(
   epoch: number,
   flips = true,
   cropsPerImage = 1,
+  accept?: (index: number, left: number, top: number) => boolean,
 ): CropPlan[] {
   if (!Number.isInteger(cropsPerImage) || cropsPerImage < 1) {
     throw new DatasetError(`crops per image must be a positive integer, got ${cropsPerImage}`);
@@ -124,8 +129,13 @@ export function trainingPlan(
   }
   return order.map((index) => {
     const { width, height } = sizes[index]!;
-    const left = rng.int(0, width - cropSize);
-    const top = rng.int(0, height - cropSize);
+    let left = rng.int(0, width - cropSize);
+    let top = rng.int(0, height - cropSize);
+    // A rejected crop is redrawn (at most CROP_REDRAWS times; the last draw stands).
+    for (let k = 0; accept && k < CROP_REDRAWS && !accept(index, left, top); k++) {
+      left = rng.int(0, width - cropSize);
+      top = rng.int(0, height - cropSize);
+    }
     const flipH = rng.next() < 0.5;
     const flipV = rng.next() < 0.5;
     return { index, left, top, size: cropSize, flipH: flips && flipH, flipV: flips && flipV };
