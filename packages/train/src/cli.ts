@@ -152,16 +152,16 @@ export const SYNTHETIC_DEFAULTS = {
     pretrainEpochs: 1,
   },
   full: {
-    crop: 96,
+    crop: 64,
     valCrop: 256,
-    scenes: 60,
+    scenes: 100,
     valScenes: 16,
-    sceneSize: 384,
-    batch: 2,
+    sceneSize: 320,
+    batch: 4,
     cropsPerImage: 2,
     epochs: 10,
     warmup: 50,
-    pretrainEpochs: 3,
+    pretrainEpochs: 2,
   },
 } as const;
 
@@ -292,6 +292,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
       mkdirSync(dir, { recursive: true });
       let carData: TrainingData;
       let what: string;
+      let title: string | undefined;
       if (v.carvana) {
         const pairs = groupSplit(carvanaPairs(v.carvana));
         // Carvana images are 1918×1280: the validation centre crop must fit their height.
@@ -316,6 +317,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
           positiveCrops: true,
         });
         what = 'synthetic car silhouettes (the Carvana stand-in)';
+        title = 'Pre-trained on synthetic cars (Carvana stand-in)';
       }
       // As the authors' Carvana network (TernausNet's winning entry): the encoder starts from VGG11 weights.
       const r = await train(carData, {
@@ -334,6 +336,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
         note:
           `pre-trained ${r.final.step} steps on ${what} from the ${encoder.standIn ? 'stand-in ' : ''}VGG11 encoder, ` +
           `val IoU there ${r.final.valIoU.toFixed(3)}`,
+        ...(title ? { title } : {}),
       };
     },
   });

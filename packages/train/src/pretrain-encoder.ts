@@ -12,7 +12,7 @@
  * step for step whatever the total: no schedule depends on it).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadWeights, readSafetensors, Vgg11Classifier, writeSafetensors } from '@ternausnet/model';
 import { Adam, bceJaccardLoss, type Device, type Module, noGrad, tensor, tidy } from '@ternausnet/tensor';
@@ -227,7 +227,7 @@ export async function describeVgg11(path: string): Promise<{ title: string; note
       title: 'VGG11 encoder pre-trained here (stand-in, not ImageNet)',
       note:
         `${STAND_IN_DESCRIPTION}: ${classes} classes, held-out top-1 ${(100 * Number(metadata.top1)).toFixed(1)} %, ` +
-        `${metadata.steps} steps of ${metadata.batch_size} (${path})`,
+        `${metadata.steps} steps of ${metadata.batch_size} (${relative(process.cwd(), path) || path})`,
       standIn: true,
     };
   }

@@ -165,7 +165,8 @@ export function jaccardPlotSvg(
     `<text x="${(W - m.right + m.left) / 2}" y="${H - 16}" font-size="13" text-anchor="middle">${bySteps ? 'Adam steps' : 'epoch'}</text>`,
     `<text x="18" y="${(H - m.bottom + m.top) / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 18 ${(H - m.bottom + m.top) / 2})">validation IoU</text>`,
   );
-  trained.forEach((r, k) => {
+  let ly = m.top + 20;
+  trained.forEach((r) => {
     const color = COLORS[r.scheme] ?? '#555';
     const pts = r.history!.map((h) => `${px(xOf(h)).toFixed(1)},${py(Math.max(0, h.valIoU)).toFixed(1)}`);
     parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${pts.join(' ')}"/>`);
@@ -173,15 +174,16 @@ export function jaccardPlotSvg(
       const [x, y] = p.split(',');
       parts.push(`<circle cx="${x}" cy="${y}" r="3" fill="${color}"/>`);
     }
-    const ly = m.top + 20 + k * 40;
     const final = r.history!.at(-1)!.valIoU;
+    const lines = wrap(titleOf(r), 30);
     parts.push(
       `<line x1="${W - m.right + 16}" x2="${W - m.right + 40}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="3"/>`,
-      ...wrap(titleOf(r), 30).map(
+      ...lines.map(
         (line, i) => `<text x="${W - m.right + 46}" y="${ly + 4 + i * 14}" font-size="12">${escapeXml(line)}</text>`,
       ),
-      `<text x="${W - m.right + 46}" y="${ly + 4 + 14 * wrap(titleOf(r), 30).length}" font-size="11" fill="#555">final ${final.toFixed(3)}</text>`,
+      `<text x="${W - m.right + 46}" y="${ly + 4 + 14 * lines.length}" font-size="11" fill="#555">final ${final.toFixed(3)}</text>`,
     );
+    ly += 14 * lines.length + 26;
   });
   parts.push('</svg>');
   return parts.join('\n');
@@ -233,7 +235,9 @@ export async function overlayPng(
   maxSide = 320,
 ): Promise<Buffer> {
   const { width: w, height: h } = image;
-  const scale = Math.min(1, maxSide / Math.max(w, h));
+  // Large crops are shrunk to maxSide; small ones enlarged by a whole factor (nearest neighbour) to be legible.
+  const side = Math.max(w, h);
+  const scale = side > maxSide ? maxSide / side : Math.max(1, Math.floor(240 / side));
   const pw = Math.max(1, Math.round(w * scale));
   const ph = Math.max(1, Math.round(h * scale));
   const titleH = 52;
@@ -250,7 +254,7 @@ export async function overlayPng(
       for (let c = 0; c < 3; c++) rgb[i * 3 + c] = c3 ? tint(i, c, c3) : image.data[i * 3 + c]!;
     }
     return sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
-      .resize(pw, ph)
+      .resize(pw, ph, { kernel: scale > 1 ? 'nearest' : 'lanczos3' })
       .png()
       .toBuffer();
   };

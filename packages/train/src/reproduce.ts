@@ -29,8 +29,8 @@ export interface ReproduceOptions {
   vgg11Title?: string;
   /** Whole-network checkpoint for `pretrained`; otherwise `pretrain` is called to make one. */
   pretrained?: string;
-  /** Pre-trains the whole network (on Carvana or the synthetic cars); returns the checkpoint path. */
-  pretrain?: (dir: string) => Promise<{ checkpoint: string; note: string }>;
+  /** Pre-trains the whole network (on Carvana or the synthetic cars); returns the checkpoint, a note and a title. */
+  pretrain?: (dir: string) => Promise<{ checkpoint: string; note: string; title?: string }>;
   /** Called with the partial results after each scheme (e.g. to write the report as the run goes). */
   onScheme?: (results: readonly SchemeResult[]) => Promise<void>;
   /** Which schemes to run (default all three). */
@@ -51,6 +51,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   for (const scheme of o.schemes ?? INIT_SCHEMES) {
     const runDir = join(o.out, 'runs', scheme);
     let note: string | undefined = scheme === 'imagenet' ? o.vgg11Note : undefined;
+    let title: string | undefined = scheme === 'imagenet' ? o.vgg11Title : undefined;
     let checkpoint: string | undefined;
     if (scheme === 'imagenet' && !o.vgg11) {
       const why =
@@ -67,6 +68,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
         const p = await o.pretrain(join(o.out, 'runs', 'pretrain'));
         checkpoint = p.checkpoint;
         note = p.note;
+        title = p.title;
       } else {
         const why = 'no checkpoint: pass --pretrained CKPT or --carvana DIR';
         results.push({ scheme, skipped: why });
@@ -87,7 +89,6 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
       ...(o.progress !== undefined ? { progress: o.progress } : {}),
     });
     weights.set(scheme, r.finalWeights);
-    const title = scheme === 'imagenet' ? o.vgg11Title : undefined;
     results.push({ scheme, history: r.history, ...(note ? { note } : {}), ...(title ? { title } : {}) });
     await o.onScheme?.(results);
   }

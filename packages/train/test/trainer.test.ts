@@ -170,7 +170,7 @@ describe('training', () => {
     expect(md).toMatch(/VGG11 encoder pre-trained here \(stand-in, not ImageNet\) .*0\.686/);
     expect(md).toMatch(/not ImageNet: 10 classes, held-out top-1 \d+\.\d %/);
     expect(md).toMatch(
-      /Pre-trained on Carvana .*0\.687 \| pre-trained \d+ steps on synthetic car silhouettes .*from the stand-in VGG11 encoder/,
+      /Pre-trained on synthetic cars \(Carvana stand-in\) .*0\.687 \| pre-trained \d+ steps on synthetic car silhouettes .*from the stand-in VGG11 encoder/,
     );
     expect(md).toMatch(/ends best|ends at val IoU/);
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
