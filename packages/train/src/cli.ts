@@ -37,7 +37,7 @@ usage:
   ternausnet reproduce --out DIR [--inria DIR [--val-per-city 6]] [--vgg11 PATH]
                      [--pretrained CKPT | --carvana DIR] [--epochs N] [--quick] [--resume] ...
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
-  ternausnet pretrain-encoder --out FILE [--steps 600] [--batch-size 16] [--image-size 64] [--lr 3e-4]
+  ternausnet pretrain-encoder --out FILE [--steps 500] [--batch-size 32] [--image-size 64] [--lr 1e-4]
                      [--seed 0] [--val-images 500] [--half]   (the stand-in for VGG11 ImageNet weights: see README)
 
 Data: --inria (AerialImageDataset/train/{images,gt}: the paper's split, first 6 tiles per city for validation),
@@ -355,10 +355,10 @@ async function runPretrainEncoder(v: Values): Promise<void> {
   await initDevice();
   const r = await pretrainEncoder({
     out: resolve(v.out),
-    steps: int('steps', v.steps, 600),
-    batchSize: int('batch-size', v['batch-size'], 16),
+    steps: int('steps', v.steps, 500),
+    batchSize: int('batch-size', v['batch-size'], 32),
     imageSize: int('image-size', v['image-size'], 64, 32),
-    lr: num('lr', v.lr, 3e-4),
+    lr: num('lr', v.lr, 1e-4),
     seed: int('seed', v.seed, 0, 0),
     valImages: int('val-images', v['val-images'], 500),
     half: v.half ?? false,

@@ -24,7 +24,7 @@ import { loadOptimizer, saveOptimizer } from './trainer.ts';
 
 export interface PretrainEncoderOptions {
   out: string;
-  /** Adam steps (default 600). */
+  /** Adam steps (default 500). */
   steps?: number;
   batchSize?: number;
   /** Side of the square training images, a multiple of 32 (default 64: a 2×2 map after the five pools). */
@@ -116,7 +116,7 @@ interface PartialState {
 }
 
 export async function pretrainEncoder(o: PretrainEncoderOptions): Promise<PretrainEncoderResult> {
-  const steps = o.steps ?? 600;
+  const steps = o.steps ?? 500;
   const batch = o.batchSize ?? 32;
   const size = o.imageSize ?? 64;
   const seed = o.seed ?? 0;

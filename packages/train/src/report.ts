@@ -237,7 +237,7 @@ export async function overlayPng(
   const { width: w, height: h } = image;
   // Large crops are shrunk to maxSide; small ones enlarged by a whole factor (nearest neighbour) to be legible.
   const side = Math.max(w, h);
-  const scale = side > maxSide ? maxSide / side : Math.max(1, Math.floor(240 / side));
+  const scale = side > maxSide ? maxSide / side : Math.max(1, Math.round(256 / side));
   const pw = Math.max(1, Math.round(w * scale));
   const ph = Math.max(1, Math.round(h * scale));
   const titleH = 52;
