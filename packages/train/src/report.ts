@@ -140,6 +140,7 @@ export function jaccardPlotSvg(
   const py = (v: number) => H - m.bottom - (v / yMax) * (H - m.top - m.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${(W - m.right + m.left) / 2}" y="28" font-size="16" text-anchor="middle">${escapeXml(title)}</text>`,
   ];
