@@ -73,13 +73,6 @@ export function packUniforms(u32: readonly number[], f32: readonly number[] = []
   return buf;
 }
 
-/** Format a float for WGSL source so that integral values still parse as f32 (`1` -> `1.0`). */
-export function wgslFloat(v: number): string {
-  if (!Number.isFinite(v)) throw new RangeError(`cannot embed ${v} in WGSL`);
-  const s = String(v);
-  return /[.eE]/.test(s) ? s : `${s}.0`;
-}
-
 /**
  * A uniform block of named u32 fields: its WGSL struct declaration and a packer that takes the values by name,
  * so the struct's field order and the packed order cannot drift apart. Kernels that pass shapes as uniforms

@@ -17,7 +17,3 @@ export function getDevice(): Device {
   }
   return current;
 }
-
-export function setDevice(device: Device | null): void {
-  current = device;
-}

@@ -218,7 +218,7 @@ export class Device implements KernelContext {
     if (!adapter) {
       throw new Error(
         `No WebGPU adapter${backend ? ` for backend '${backend}'` : ''}${adapterName ? ` named '${adapterName}'` : ''}. ` +
-          `Run 'npm run setup' (it installs Mesa's lavapipe on Debian/Ubuntu) or see README.md, "Requirements".`,
+          `Run 'npm run setup' (it installs Mesa's lavapipe on Debian/Ubuntu) or see README.md (the paragraph after the first commands: what to install elsewhere).`,
       );
     }
     const a = adapter.limits;

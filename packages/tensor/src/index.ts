@@ -1,7 +1,7 @@
 import './methods.ts';
 
 export { isGradEnabled, noGrad, record } from './autograd.ts';
-export { getDevice, initDevice, setDevice } from './context.ts';
+export { getDevice, initDevice } from './context.ts';
 export {
   type CreateOptions,
   full,
@@ -38,7 +38,7 @@ export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from
 export { type BceJaccardOptions, bceJaccardLoss, lossBinary, sigmoidThreshold } from './ops/loss.ts';
 export { maxPool2x2 } from './ops/maxpool.ts';
 export { mean, sum } from './ops/reduce.ts';
-export { getOp, type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
+export { type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
 export { concat, reshape } from './ops/shape.ts';
 export { Adam, type AdamOptions } from './optim/adam.ts';
 export { Rng } from './random.ts';

@@ -20,10 +20,6 @@ export function refTensor(shape: readonly number[], data?: ArrayLike<number>): R
   return { shape: [...shape], data: d };
 }
 
-export function refZeros(shape: readonly number[]): RefTensor {
-  return refTensor(shape);
-}
-
 export function refMap(x: RefTensor, f: (v: number, i: number) => number): RefTensor {
   const out = refTensor(x.shape);
   for (let i = 0; i < x.data.length; i++) out.data[i] = f(x.data[i]!, i);
@@ -95,17 +91,3 @@ export function refSum(x: RefTensor, axes?: readonly number[], keepDims = false)
   return keepDims ? out : { shape: x.shape.filter((_, i) => !ax.includes(i)), data: out.data };
 }
 
-/** Largest |a - b| / (atol + rtol·|b|) over all elements: ≤ 1 means `a` matches `b`. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): number {
-  if (a.length !== b.length) throw new RangeError(`length mismatch ${a.length} vs ${b.length}`);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (Number.isNaN(x) !== Number.isNaN(y)) return Number.POSITIVE_INFINITY;
-    if (Number.isNaN(x)) continue;
-    const e = Math.abs(x - y) / (atol + rtol * Math.abs(y));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
-}

@@ -306,7 +306,7 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
 
   it('every registered op has test cases here', () => {
     const covered = new Set(CASES.map((c) => c.op));
-    const missing = [...registeredOps().keys()].filter((name) => !covered.has(name) && !isTestedElsewhere(name));
+    const missing = [...registeredOps().keys()].filter((name) => !covered.has(name));
     expect(missing).toEqual([]);
   });
 
@@ -359,8 +359,3 @@ const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
   convTranspose3x3s2: ['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
 };
 
-/** Ops with their own test files (conv kernels and the loss have dedicated suites with PyTorch fixtures). */
-function isTestedElsewhere(name: string): boolean {
-  return TESTED_ELSEWHERE.has(name);
-}
-const TESTED_ELSEWHERE = new Set<string>();

@@ -34,9 +34,3 @@ export function defineOp<A>(def: OpDefinition<A>): OpDefinition<A> {
 export function registeredOps(): ReadonlyMap<string, OpDefinition<never>> {
   return registry;
 }
-
-export function getOp<A>(name: string): OpDefinition<A> {
-  const op = registry.get(name);
-  if (!op) throw new Error(`unknown op '${name}'`);
-  return op as unknown as OpDefinition<A>;
-}

@@ -19,6 +19,9 @@ const { values } = parseArgs({
   },
 });
 
+if (values.kind !== 'aerial' && values.kind !== 'car') {
+  throw new RangeError(`--kind must be 'aerial' or 'car', got '${values.kind}'`);
+}
 const [w, h] = (values.size ?? '256x256').split('x').map(Number) as [number, number];
 const count = Number(values.count);
 const firstSeed = Number(values.seed);

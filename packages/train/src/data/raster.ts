@@ -56,11 +56,6 @@ export function fillPolygon(pts: readonly number[], width: number, height: numbe
   }
 }
 
-/** Fills a disc. */
-export function fillCircle(cx: number, cy: number, r: number, width: number, height: number, span: SpanFn): void {
-  fillEllipse(cx, cy, r, r, width, height, span);
-}
-
 /** Fills an axis-aligned ellipse with semi-axes `rx`, `ry`. */
 export function fillEllipse(
   cx: number,
