@@ -90,4 +90,3 @@ export function refSum(x: RefTensor, axes?: readonly number[], keepDims = false)
   const out = refSumTo(x, keptShape);
   return keepDims ? out : { shape: x.shape.filter((_, i) => !ax.includes(i)), data: out.data };
 }
-

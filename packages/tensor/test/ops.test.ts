@@ -358,4 +358,3 @@ const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
   conv3x3: ['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
   convTranspose3x3s2: ['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
 };
-
