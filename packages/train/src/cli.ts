@@ -32,10 +32,12 @@ usage:
   ternausnet predict --weights W.safetensors --input IMG --out MASK.png
                      [--threshold 0.3] [--tile 1024] [--probabilities P.safetensors]
   ternausnet train   --out RUN_DIR [--init lecun|imagenet|pretrained] [--vgg11 PATH] [--pretrained CKPT]
-                     [--epochs N] [--batch-size N] [--crop N] [--val-crop N] [--lr 1e-3] [--seed N] [--resume]
+                     [--epochs N] [--batch-size N] [--crop N] [--val-crop N] [--lr 1e-3] [--warmup STEPS]
+                     [--crops-per-image N] [--seed N] [--resume]
                      [--inria DIR [--val-per-city 6] | --carvana DIR | --folder DIR]
   ternausnet reproduce --out DIR [--inria DIR [--val-per-city 6]] [--vgg11 PATH]
-                     [--pretrained CKPT | --carvana DIR] [--epochs N] [--quick] [--resume] ...
+                     [--pretrained CKPT | --carvana DIR] [--epochs N] [--pretrain-epochs N] [--warmup STEPS]
+                     [--quick] [--resume] ...   (without --vgg11: the stand-in encoder made here)
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
   ternausnet pretrain-encoder --out FILE [--steps 500] [--batch-size 32] [--image-size 64] [--lr 1e-4]
                      [--seed 0] [--val-images 500] [--half]   (the stand-in for VGG11 ImageNet weights: see README)
@@ -196,7 +198,7 @@ function syntheticData(v: Values, quick: boolean) {
     `per epoch with flips, crops without buildings redrawn (${data.trainBatchCount} Adam steps of batch ${batchSize} per epoch), ${valCrop}×${valCrop} ` +
     `validation centre crops, Adam lr ${v.lr ?? '1e-3'}${warmup ? ` with a ${warmup}-step linear warm-up` : ''}, ` +
     `seed ${seed}. These are not the Inria numbers: the paper's column is for reference.`;
-  return { data, scenes, crop, valCrop, seed, batchSize, cropsPerImage, warmup, context, defaults: d };
+  return { data, scenes, crop, valCrop, seed, batchSize, cropsPerImage, warmup, context };
 }
 
 /** File-based data (Inria, Carvana or a folder) with the paper's crop sizes by default. */
@@ -233,13 +235,16 @@ async function runTrain(v: Values): Promise<void> {
     throw new RangeError(`--init must be one of ${INIT_SCHEMES.join(', ')}, got '${init}'`);
   await initDevice();
   const real = realPairs(v);
-  const { data, seed } = real ? await fileData(v, real.pairs, real.what) : syntheticData(v, v.quick ?? false);
+  const { data, seed, warmup } = real
+    ? { ...(await fileData(v, real.pairs, real.what)), warmup: int('warmup', v.warmup, 0, 0) }
+    : syntheticData(v, v.quick ?? false);
   const r = await train(data, {
     runDir: v.out,
     init,
     seed,
     epochs: int('epochs', v.epochs, 10),
     lr: num('lr', v.lr, 1e-3),
+    warmupSteps: warmup,
     resume: v.resume ?? false,
     ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
