@@ -1,3 +1,4 @@
+export { writeFileAtomic, writeJsonAtomic } from './files.ts';
 export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
 export {
   IMAGENET_MEAN,

@@ -9,8 +9,8 @@
  * Every violation is a SafetensorsError naming the file, the tensor and the rule. A lying header never drives an
  * allocation: sizes are checked against the file size before anything is read.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileAtomic } from './files.ts';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -442,20 +442,9 @@ export async function writeSafetensors(
   metadata: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const bytes = serializeSafetensors(tensors, metadata, path);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | null = null;
   try {
-    fd = openSync(tmp, 'w');
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes);
   } catch (e) {
-    if (fd !== null) closeSync(fd);
-    rmSync(tmp, { force: true });
-    if (e instanceof SafetensorsError) throw e;
     throw new SafetensorsError(path, 'write', `cannot write (${(e as Error).message})`);
   }
 }

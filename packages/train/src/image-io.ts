@@ -1,7 +1,7 @@
 /** Image files in and out through sharp (TIFF, PNG, JPEG, GIF, WebP): RGB in, masks and overlays out. */
 import type { RgbImage } from '@ternausnet/model';
+import { writeFileAtomic } from '@ternausnet/model';
 import sharp from 'sharp';
-import { writeFileAtomic } from './files.ts';
 
 // Inria tiles are 5000×5000 = 25 Mpx, above sharp's default 268 Mpx guard only for much larger images; raise it
 // so that big GeoTIFFs are not refused, and keep a bound against decompression bombs.

@@ -13,7 +13,6 @@ export {
 } from './data/datasets.ts';
 export { DataLoader, type LoaderOptions } from './data/loader.ts';
 export { generateAerialScene, generateCarScene } from './data/synthetic.ts';
-export { writeFileAtomic, writeJsonAtomic } from './files.ts';
 export { readRgb, writeMaskPng } from './image-io.ts';
 export { globalIoU, type IoUCounts, iou, iouCounts, meanIoU } from './metrics.ts';
 export { createProgress, type Progress } from './progress.ts';

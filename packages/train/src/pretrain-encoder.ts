@@ -14,11 +14,10 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadWeights, readSafetensors, Vgg11Classifier, writeSafetensors } from '@ternausnet/model';
+import { loadWeights, readSafetensors, Vgg11Classifier, writeJsonAtomic, writeSafetensors } from '@ternausnet/model';
 import { Adam, bceJaccardLoss, type Device, type Module, noGrad, tensor, tidy } from '@ternausnet/tensor';
 import { normalizeImage } from './data/sampling.ts';
 import { generateShapeImage, SHAPE_CLASSES } from './data/shapes.ts';
-import { writeJsonAtomic } from './files.ts';
 import { createProgress } from './progress.ts';
 import { loadOptimizer, saveOptimizer } from './trainer.ts';
 

@@ -4,8 +4,8 @@
  * image (the paper's Fig. 4: ground truth and each scheme's prediction in green over the image; PNG).
  */
 import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '@ternausnet/model';
 import sharp from 'sharp';
-import { writeFileAtomic, writeJsonAtomic } from './files.ts';
 import type { EpochRecord } from './trainer.ts';
 
 /** The paper's validation IoU (Table I) per scheme. */

@@ -13,6 +13,8 @@ import {
   readSafetensors,
   saveWeights,
   type UNet11,
+  writeFileAtomic,
+  writeJsonAtomic,
   writeSafetensors,
 } from '@ternausnet/model';
 import {
@@ -25,7 +27,6 @@ import {
   tensor,
   tidy,
 } from '@ternausnet/tensor';
-import { writeFileAtomic, writeJsonAtomic } from './files.ts';
 import { globalIoU, type IoUCounts, iouCounts, meanIoU } from './metrics.ts';
 import { createProgress } from './progress.ts';
 
