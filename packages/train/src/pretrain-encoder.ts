@@ -108,6 +108,12 @@ async function parameterData(model: Module): Promise<Map<string, { shape: readon
   return out;
 }
 
+/** Mean training loss over the last 50 steps (what the bar and the result report). */
+function recentLoss(losses: readonly number[]): number {
+  const recent = losses.slice(-50);
+  return recent.reduce((s, x) => s + x, 0) / Math.max(1, recent.length);
+}
+
 interface PartialState {
   config: Record<string, number>;
   step: number;
@@ -176,8 +182,7 @@ export async function pretrainEncoder(o: PretrainEncoderOptions): Promise<Pretra
       }
       state.losses.push(value);
       state.step++;
-      const recent = state.losses.slice(-50);
-      bar.update(state.step, { loss: (recent.reduce((s, x) => s + x, 0) / recent.length).toFixed(4) });
+      bar.update(state.step, { loss: recentLoss(state.losses).toFixed(4) });
       if (state.step % every === 0 && state.step < steps) {
         mkdirSync(partial, { recursive: true });
         await writeSafetensors(join(partial, 'model.safetensors'), await parameterData(model));
@@ -187,8 +192,7 @@ export async function pretrainEncoder(o: PretrainEncoderOptions): Promise<Pretra
     }
     bar.stop();
     const top1 = await shapeTop1(model, { seed, images: o.valImages ?? 500, imageSize: size });
-    const recent = state.losses.slice(-50);
-    const finalLoss = recent.reduce((s, x) => s + x, 0) / recent.length;
+    const finalLoss = recentLoss(state.losses);
     const tensors = new Map<string, { shape: readonly number[]; data: Float32Array; dtype: 'F32' | 'F16' }>();
     for (const [name, t] of await parameterData(model)) {
       // torchvision's head is a Linear: [classes, 512], not a 1×1 convolution's [classes, 512, 1, 1].

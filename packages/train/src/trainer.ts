@@ -59,7 +59,7 @@ export interface TrainOptions {
   lr?: number;
   /**
    * Linear learning-rate warm-up over the first `warmupSteps` Adam steps (lr·t/warmupSteps at step t; default 0:
-   * the paper's constant lr). See packages/train/NOTES.md: it keeps a pre-trained network from collapsing.
+   * the paper's constant lr): Adam's first updates are lr-sized for every weight, whatever the gradient's scale.
    */
   warmupSteps?: number;
   vgg11?: string;

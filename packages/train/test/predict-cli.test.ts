@@ -1,5 +1,4 @@
 /** `ternausnet predict`: a PNG in, the mask PNG and the probabilities tensor out, equal to the library's predict(). */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,18 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { expectClose, useTestDevice } from '../../../test/support/gpu.ts';
 import { image } from '../../../test/support/images.ts';
-
-const root = new URL('../../..', import.meta.url).pathname;
-
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'packages/train/bin/ternausnet.mjs'), ...args], { cwd: root });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+import { ternausnet } from './cli.ts';
 
 describe('ternausnet predict', () => {
   useTestDevice();
@@ -38,7 +26,7 @@ describe('ternausnet predict', () => {
     model.dispose();
     const mask = join(dir, 'mask.png');
     const probabilities = join(dir, 'p.safetensors');
-    const r = await cli([
+    const r = await ternausnet([
       'predict',
       '--weights',
       weights,
@@ -59,7 +47,15 @@ describe('ternausnet predict', () => {
     expect([info.width, info.height]).toEqual([70, 40]);
     for (let i = 0; i < want.mask.length; i++) expect(data[i * info.channels]! > 0 ? 1 : 0).toBe(want.mask[i]);
 
-    const bad = await cli(['predict', '--weights', join(dir, 'missing.safetensors'), '--input', input, '--out', mask]);
+    const bad = await ternausnet([
+      'predict',
+      '--weights',
+      join(dir, 'missing.safetensors'),
+      '--input',
+      input,
+      '--out',
+      mask,
+    ]);
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/missing\.safetensors/);
   });

@@ -3,7 +3,6 @@
  * loads through the same `--vgg11` path a real torchvision/timm file takes (classifier ignored, a missing
  * `features.N` tensor an error). The shape images are deterministic and every class occurs.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
 import { generateShapeImage, SHAPE_CLASSES } from '../src/data/shapes.ts';
 import { describeVgg11, STAND_IN_DESCRIPTION } from '../src/pretrain-encoder.ts';
-
-const root = new URL('../../..', import.meta.url).pathname;
-const bin = join(root, 'packages/train/bin/ternausnet.mjs');
-
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: root });
-    let out = '';
-    p.stderr.on('data', (d) => (out += d));
-    p.stdout.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
+import { ternausnet } from './cli.ts';
 
 describe('shape images', () => {
   it('are a function of the seed, draw every class, and are not blank', () => {
@@ -53,7 +40,7 @@ describe('ternausnet pretrain-encoder', () => {
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'encoder-'));
     const file = join(dir, 'vgg11-tiny.safetensors');
-    const r = await cli([
+    const r = await ternausnet([
       'pretrain-encoder',
       '--out',
       file,

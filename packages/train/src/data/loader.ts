@@ -280,7 +280,7 @@ export class DataLoader implements TrainingData {
       if (train.kind !== 'memory') {
         throw new DatasetError('positiveCrops needs in-memory training images (the synthetic scenes), not files');
       }
-      const S = options.cropSize ?? DEFAULT_TRAIN_CROP;
+      const S = this.cropSize;
       this.accept = (index, left, top) => {
         const { mask, width } = train.image(index);
         for (let y = top; y < top + S; y++) {

@@ -1,0 +1,17 @@
+/** Runs the `ternausnet` bin as a user would (plain Node, from the repository root) for the CLI tests. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const bin = join(root, 'packages/train/bin/ternausnet.mjs');
+
+/** The exit code and everything the command printed (stdout and stderr interleaved). */
+export function ternausnet(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
