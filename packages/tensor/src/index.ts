@@ -35,7 +35,7 @@ export { convTranspose3x3s2 } from './ops/conv-transpose.ts';
 export { conv1x1 } from './ops/conv1x1.ts';
 export { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';
-export { type BceJaccardOptions, bceJaccardLoss, lossBinary, sigmoidThreshold } from './ops/loss.ts';
+export { type BceJaccardOptions, bceJaccardLoss, sigmoidThreshold } from './ops/loss.ts';
 export { maxPool2x2 } from './ops/maxpool.ts';
 export { mean, sum } from './ops/reduce.ts';
 export { type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';

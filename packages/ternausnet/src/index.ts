@@ -1,4 +1,5 @@
 export { writeFileAtomic, writeJsonAtomic } from './files.ts';
+export { lossBinary } from './loss.ts';
 export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
 export {
   IMAGENET_MEAN,

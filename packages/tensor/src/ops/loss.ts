@@ -1,6 +1,7 @@
 /**
- * The TernausNet loss L = α·H − β·log J (H: mean BCE with logits, J: batch soft Jaccard), fused in two kernels,
- * and the sigmoid-threshold masks used for the IoU metric.
+ * The weighted loss L = α·H − β·log J (H: mean BCE with logits, J: batch soft Jaccard), fused in two kernels,
+ * and the sigmoid-threshold masks used for the IoU metric. The authors' `LossBinary` weighting of it is the model
+ * package's (ternausnet/src/loss.ts).
  */
 import { bceJaccardBackward, bceJaccardForward, JACCARD_EPS } from '@ternausnet/kernels-wgsl';
 import { record } from '../autograd.ts';
@@ -113,14 +114,6 @@ export function bceJaccardLoss(logits: Tensor, target: Tensor, options: BceJacca
     if (!Number.isFinite(v)) throw new RangeError(`bceJaccardLoss: ${k} must be finite, got ${v}`);
   }
   return lossOp.apply([logits, target], { bceWeight, jaccardWeight });
-}
-
-/**
- * The authors' `LossBinary(jaccard_weight=w)` (ternaus/robot-surgery-segmentation): (1 − w)·H − w·log J.
- * Note that w = 1 drops the BCE term; the paper's loss is `bceJaccardLoss` (both weights 1).
- */
-export function lossBinary(logits: Tensor, target: Tensor, jaccardWeight: number): Tensor {
-  return bceJaccardLoss(logits, target, { bceWeight: 1 - jaccardWeight, jaccardWeight });
 }
 
 /** Binary masks: 1 where sigmoid(logits) > threshold (the paper binarises at 0.3), else 0. Not differentiable. */
