@@ -1,6 +1,6 @@
 export { writeFileAtomic, writeJsonAtomic } from './files.ts';
-export { lossBinary } from './loss.ts';
 export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
+export { lossBinary } from './loss.ts';
 export {
   IMAGENET_MEAN,
   IMAGENET_STD,
