@@ -40,124 +40,66 @@ interface CarProfile {
 
 /**
  * One profile dimension as drawn per car: a nominal value jittered by ±5 %, `[nominal, fraction]` for another
- * jitter, or `{ exact }` for a value every car of the body shares (no random draw).
+ * jitter, or `exact(v)` for a value every car of the body shares (no random draw).
  */
 type Dimension = number | readonly [nominal: number, jitter: number] | { readonly exact: number };
+const exact = (v: number): Dimension => ({ exact: v });
 
-type ProfileSpec = { [K in Exclude<keyof CarProfile, 'wheelX' | 'pillars'>]: Dimension } & {
-  wheelX: readonly [Dimension, Dimension];
-  pillars: readonly number[];
+/**
+ * Nominal side profiles, one column per body style in {@link CAR_BODIES} order; each car draws its column's
+ * dimensions top to bottom (that order is part of the output). The front wheel is jittered less, so the wheelbase
+ * stays plausible.
+ */
+// biome-ignore format: a table reads best in columns
+const PROFILE_TABLE = {
+  //            sedan  hatchback    suv          van           pickup coupe
+  wheelR:      [0.085, 0.09,        0.1,         0.085,        0.095, 0.085],
+  clearance:   [0.05,  0.05,        0.08,        0.07,         0.08,  0.045],
+  belt:        [0.22,  0.24,        0.29,        0.27,         0.3,   0.2],
+  roof:        [0.31,  0.36,        0.42,        0.46,         0.42,  0.28],
+  nose:        [0.19,  0.2,         0.26,        0.22,         0.27,  0.17],
+  tail:        [0.23,  0.25,        0.3,         0.3,          0.3,   0.21],
+  xWs:         [0.68,  0.7,         0.72,        [0.86, 0.02], 0.74,  0.64],
+  xRf:         [0.56,  0.56,        0.62,        0.74,         0.63,  0.52],
+  xRr:         [0.32,  0.12,        0.07,        0.03,         0.43,  0.3],
+  xRw:         [0.17,  exact(0.02), exact(0.02), exact(0.015), 0.41,  0.14],
+  rearWheelX:  [0.19,  0.17,        0.18,        0.17,         0.17,  0.2],
+  frontWheelX: [[0.8, 0.02], [0.8, 0.02], [0.8, 0.02], [0.82, 0.02], [0.8, 0.02], [0.8, 0.02]],
+} satisfies Record<string, readonly Dimension[]>;
+
+/** Where each body style's side glass is split by extra pillars, as fractions from its front (0) to its rear (1). */
+const PILLARS: Record<CarBody, readonly number[]> = {
+  sedan: [0.52],
+  hatchback: [0.5],
+  suv: [0.45, 0.8],
+  van: [0.35, 0.7],
+  pickup: [0.55],
+  coupe: [],
 };
 
-/** Nominal side profiles of the body styles (rear wheel, front wheel jittered less so the wheelbase stays sane). */
-const CAR_PROFILES: Record<CarBody, ProfileSpec> = {
-  sedan: {
-    wheelR: 0.085,
-    clearance: 0.05,
-    belt: 0.22,
-    roof: 0.31,
-    nose: 0.19,
-    tail: 0.23,
-    xWs: 0.68,
-    xRf: 0.56,
-    xRr: 0.32,
-    xRw: 0.17,
-    wheelX: [0.19, [0.8, 0.02]],
-    pillars: [0.52],
-  },
-  hatchback: {
-    wheelR: 0.09,
-    clearance: 0.05,
-    belt: 0.24,
-    roof: 0.36,
-    nose: 0.2,
-    tail: 0.25,
-    xWs: 0.7,
-    xRf: 0.56,
-    xRr: 0.12,
-    xRw: { exact: 0.02 },
-    wheelX: [0.17, [0.8, 0.02]],
-    pillars: [0.5],
-  },
-  suv: {
-    wheelR: 0.1,
-    clearance: 0.08,
-    belt: 0.29,
-    roof: 0.42,
-    nose: 0.26,
-    tail: 0.3,
-    xWs: 0.72,
-    xRf: 0.62,
-    xRr: 0.07,
-    xRw: { exact: 0.02 },
-    wheelX: [0.18, [0.8, 0.02]],
-    pillars: [0.45, 0.8],
-  },
-  van: {
-    wheelR: 0.085,
-    clearance: 0.07,
-    belt: 0.27,
-    roof: 0.46,
-    nose: 0.22,
-    tail: 0.3,
-    xWs: [0.86, 0.02],
-    xRf: 0.74,
-    xRr: 0.03,
-    xRw: { exact: 0.015 },
-    wheelX: [0.17, [0.82, 0.02]],
-    pillars: [0.35, 0.7],
-  },
-  pickup: {
-    wheelR: 0.095,
-    clearance: 0.08,
-    belt: 0.3,
-    roof: 0.42,
-    nose: 0.27,
-    tail: 0.3,
-    xWs: 0.74,
-    xRf: 0.63,
-    xRr: 0.43,
-    xRw: 0.41,
-    wheelX: [0.17, [0.8, 0.02]],
-    pillars: [0.55],
-  },
-  coupe: {
-    wheelR: 0.085,
-    clearance: 0.045,
-    belt: 0.2,
-    roof: 0.28,
-    nose: 0.17,
-    tail: 0.21,
-    xWs: 0.64,
-    xRf: 0.52,
-    xRr: 0.3,
-    xRw: 0.14,
-    wheelX: [0.2, [0.8, 0.02]],
-    pillars: [],
-  },
-};
-
-/** One car's profile: each dimension of its body style drawn in turn (the order of the draws is the output's). */
+/** One car's profile: its body style's column of {@link PROFILE_TABLE}, drawn top to bottom. */
 function carProfile(rng: SeededRng, body: CarBody): CarProfile {
-  const draw = (d: Dimension): number => {
+  const column = CAR_BODIES.indexOf(body);
+  const draw = (row: readonly Dimension[]): number => {
+    const d = row[column]!;
     if (typeof d === 'number') return d * (1 + rng.range(-0.05, 0.05));
     if ('exact' in d) return d.exact;
     return d[0] * (1 + rng.range(-d[1], d[1]));
   };
-  const s = CAR_PROFILES[body];
+  const t = PROFILE_TABLE;
   return {
-    wheelR: draw(s.wheelR),
-    clearance: draw(s.clearance),
-    belt: draw(s.belt),
-    roof: draw(s.roof),
-    nose: draw(s.nose),
-    tail: draw(s.tail),
-    xWs: draw(s.xWs),
-    xRf: draw(s.xRf),
-    xRr: draw(s.xRr),
-    xRw: draw(s.xRw),
-    wheelX: [draw(s.wheelX[0]), draw(s.wheelX[1])],
-    pillars: [...s.pillars],
+    wheelR: draw(t.wheelR),
+    clearance: draw(t.clearance),
+    belt: draw(t.belt),
+    roof: draw(t.roof),
+    nose: draw(t.nose),
+    tail: draw(t.tail),
+    xWs: draw(t.xWs),
+    xRf: draw(t.xRf),
+    xRr: draw(t.xRr),
+    xRw: draw(t.xRw),
+    wheelX: [draw(t.rearWheelX), draw(t.frontWheelX)],
+    pillars: [...PILLARS[body]],
   };
 }
 

@@ -61,6 +61,28 @@ export class Occupancy {
   }
 }
 
+/** One segment of a polyline: its start (ax, ay) and its vector (dx, dy) to the next point. */
+export interface Segment {
+  ax: number;
+  ay: number;
+  dx: number;
+  dy: number;
+}
+
+/** Segment k of a flat [x0, y0, x1, y1, …] polyline. */
+export function segmentAt(pts: readonly number[], k: number): Segment {
+  const ax = pts[2 * k]!;
+  const ay = pts[2 * k + 1]!;
+  return { ax, ay, dx: pts[2 * k + 2]! - ax, dy: pts[2 * k + 3]! - ay };
+}
+
+/** Every segment of a polyline, in order. */
+export function segmentsOf(pts: readonly number[]): Segment[] {
+  const out: Segment[] = [];
+  for (let k = 0; 2 * k + 3 < pts.length; k++) out.push(segmentAt(pts, k));
+  return out;
+}
+
 /** Bilinear value noise at one point (for sparse queries where a whole field would be wasteful). */
 export function smoothNoise(x: number, y: number, seed: number): number {
   const x0 = Math.floor(x);
@@ -113,11 +135,7 @@ export function offsetPolyline(pts: readonly number[], d: number): number[] {
 export function markingPolys(pts: readonly number[], hw: number, dash: number, period: number): Poly[] {
   const out: Poly[] = [];
   let phase = 0;
-  for (let i = 0; i + 3 < pts.length; i += 2) {
-    const ax = pts[i]!;
-    const ay = pts[i + 1]!;
-    const dx = pts[i + 2]! - ax;
-    const dy = pts[i + 3]! - ay;
+  for (const { ax, ay, dx, dy } of segmentsOf(pts)) {
     const l = Math.sqrt(dx * dx + dy * dy);
     if (l === 0) continue;
     if (period <= 0) {

@@ -4,7 +4,7 @@
 import { type Poly, rectPoly } from '../raster.ts';
 import { detCos, detSin, SeededRng } from '../rng.ts';
 import { clamp01, grey, jitter, type Rgb, sq, TAU } from '../scene-common.ts';
-import { corridor, OCC_BUILDING, OCC_FREE, OCC_PAVED, OCC_ROAD, Occupancy } from './geometry.ts';
+import { corridor, OCC_BUILDING, OCC_FREE, OCC_PAVED, OCC_ROAD, Occupancy, segmentAt, segmentsOf } from './geometry.ts';
 import {
   AERIAL_METRES_PER_PIXEL,
   type BuildingType,
@@ -251,12 +251,7 @@ export class AerialLayout {
   nearestRoad(x: number, y: number): { d: number; px: number; py: number; tx: number; ty: number; road: Road } | null {
     let best: { d: number; px: number; py: number; tx: number; ty: number; road: Road } | null = null;
     for (const road of this.roads) {
-      const p = road.pts;
-      for (let i = 0; i + 3 < p.length; i += 2) {
-        const ax = p[i]!;
-        const ay = p[i + 1]!;
-        const dx = p[i + 2]! - ax;
-        const dy = p[i + 3]! - ay;
+      for (const { ax, ay, dx, dy } of segmentsOf(road.pts)) {
         const l2 = dx * dx + dy * dy || 1;
         const t = clamp01(((x - ax) * dx + (y - ay) * dy) / l2);
         const qx = ax + t * dx;
@@ -273,12 +268,7 @@ export class AerialLayout {
 
   /** Point at a random arc position on a road, with its unit tangent. */
   pointOnRoad(road: Road): { x: number; y: number; tx: number; ty: number } {
-    const p = road.pts;
-    const seg = this.rng.int(0, (p.length >> 1) - 2);
-    const ax = p[2 * seg]!;
-    const ay = p[2 * seg + 1]!;
-    const dx = p[2 * seg + 2]! - ax;
-    const dy = p[2 * seg + 3]! - ay;
+    const { ax, ay, dx, dy } = segmentAt(road.pts, this.rng.int(0, (road.pts.length >> 1) - 2));
     const l = Math.sqrt(dx * dx + dy * dy) || 1;
     const t = this.rng.next();
     return { x: ax + t * dx, y: ay + t * dy, tx: dx / l, ty: dy / l };
@@ -288,12 +278,7 @@ export class AerialLayout {
   addRoadCars(perKm: number): void {
     const rng = this.rng;
     for (const road of this.roads) {
-      const p = road.pts;
-      for (let i = 0; i + 3 < p.length; i += 2) {
-        const ax = p[i]!;
-        const ay = p[i + 1]!;
-        const dx = p[i + 2]! - ax;
-        const dy = p[i + 3]! - ay;
+      for (const { ax, ay, dx, dy } of segmentsOf(road.pts)) {
         const l = Math.sqrt(dx * dx + dy * dy);
         const n = Math.floor((l * AERIAL_METRES_PER_PIXEL * perKm) / 1000 + rng.next());
         for (let j = 0; j < n; j++) {
@@ -507,12 +492,7 @@ export class AerialLayout {
       if (!rng.chance(p)) continue;
       const spacing = px(rng.range(8, 14));
       const off = road.hw + road.walk * 0.5 + road.verge * 0.5 + px(0.5);
-      const pts = road.pts;
-      for (let i = 0; i + 3 < pts.length; i += 2) {
-        const ax = pts[i]!;
-        const ay = pts[i + 1]!;
-        const dx = pts[i + 2]! - ax;
-        const dy = pts[i + 3]! - ay;
+      for (const { ax, ay, dx, dy } of segmentsOf(road.pts)) {
         const l = Math.sqrt(dx * dx + dy * dy) || 1;
         for (let d = rng.range(0, spacing); d < l; d += spacing) {
           for (const side of [1, -1]) {

@@ -156,6 +156,12 @@ export interface PartSpec {
 
 const pitched = (rng: SeededRng): RoofKind => (rng.chance(0.55) ? 'gable' : 'hip');
 
+/**
+ * A part centred on the building's origin along its main axis. Callers draw the dimensions into locals first: the
+ * order of the draws is the output's, and it stays visible that way.
+ */
+const centred = (p: Omit<PartSpec, 'u' | 'v' | 'rot90'>): PartSpec => ({ u: 0, v: 0, rot90: false, ...p });
+
 /** A house: a main volume, sometimes an L/T wing or an attached garage. */
 function houseSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec[] {
   const l = rng.range(9, 17);
@@ -163,9 +169,7 @@ function houseSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec[] {
   const roof: RoofKind = rng.chance(0.12) ? 'flat' : pitched(rng);
   const pitch = rng.range(0.35, 0.9);
   const height = rng.range(3, 6);
-  const parts: PartSpec[] = [
-    { u: 0, v: 0, l, w, rot90: false, height, roof, rise: roof === 'flat' ? 0 : (w / 2) * pitch },
-  ];
+  const parts = [centred({ l, w, height, roof, rise: roof === 'flat' ? 0 : (w / 2) * pitch })];
   const shape = rng.next();
   if (shape < 0.35) {
     // L or T: a wing at right angles with its own ridge.
@@ -209,57 +213,30 @@ function houseSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec[] {
 function shedSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec[] {
   const flat = rng.chance(0.4);
   const w = rng.range(2.5, 5);
-  return [
-    {
-      u: 0,
-      v: 0,
-      l: rng.range(3, 7),
-      w,
-      rot90: false,
-      height: rng.range(2.2, 3),
-      roof: flat ? 'flat' : 'gable',
-      rise: flat ? 0 : w * 0.3,
-      colour: roofColour(rng, roofWeights),
-      metal: rng.chance(0.4),
-    },
-  ];
+  const l = rng.range(3, 7);
+  const height = rng.range(2.2, 3);
+  const roof = flat ? 'flat' : 'gable';
+  const colour = roofColour(rng, roofWeights);
+  return [centred({ l, w, height, roof, rise: flat ? 0 : w * 0.3, colour, metal: rng.chance(0.4) })];
 }
 
 /** A long barn, often metal-roofed. */
 function barnSpec(rng: SeededRng): PartSpec[] {
   const w = rng.range(10, 22);
   const metal = rng.chance(0.6);
-  return [
-    {
-      u: 0,
-      v: 0,
-      l: rng.range(15, 45),
-      w,
-      rot90: false,
-      height: rng.range(4, 7),
-      roof: 'gable',
-      rise: (w / 2) * rng.range(0.2, 0.5),
-      metal,
-    },
-  ];
+  const l = rng.range(15, 45);
+  const height = rng.range(4, 7);
+  return [centred({ l, w, height, roof: 'gable', rise: (w / 2) * rng.range(0.2, 0.5), metal })];
 }
 
 /** A slab of flats, flat-roofed or pitched. */
 function apartmentSpec(rng: SeededRng): PartSpec[] {
   const w = rng.range(10, 15);
   const flat = rng.chance(0.6);
-  return [
-    {
-      u: 0,
-      v: 0,
-      l: rng.range(20, 55),
-      w,
-      rot90: false,
-      height: rng.range(8, 20),
-      roof: flat ? 'flat' : pitched(rng),
-      rise: flat ? 0 : (w / 2) * rng.range(0.4, 0.8),
-    },
-  ];
+  const l = rng.range(20, 55);
+  const height = rng.range(8, 20);
+  const roof = flat ? 'flat' : pitched(rng);
+  return [centred({ l, w, height, roof, rise: flat ? 0 : (w / 2) * rng.range(0.4, 0.8) })];
 }
 
 /** A warehouse hall, sometimes with an office annex. */
@@ -267,19 +244,9 @@ function warehouseSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec
   const w = rng.range(20, 50);
   const flat = rng.chance(0.6);
   const l = rng.range(30, 90);
-  const parts: PartSpec[] = [
-    {
-      u: 0,
-      v: 0,
-      l,
-      w,
-      rot90: false,
-      height: rng.range(6, 12),
-      roof: flat ? 'flat' : 'gable',
-      rise: flat ? 0 : (w / 2) * rng.range(0.08, 0.2),
-      metal: !flat || rng.chance(0.3),
-    },
-  ];
+  const height = rng.range(6, 12);
+  const rise = flat ? 0 : (w / 2) * rng.range(0.08, 0.2);
+  const parts = [centred({ l, w, height, roof: flat ? 'flat' : 'gable', rise, metal: !flat || rng.chance(0.3) })];
   if (rng.chance(0.5)) {
     const ol = rng.range(10, 25);
     const ow = rng.range(8, 14);
@@ -314,7 +281,7 @@ function blockSpec(rng: SeededRng, roofWeights: readonly number[]): PartSpec[] {
       { u: (l - t) / 2, v: 0, l: w - 2 * t + 1, w: t, rot90: true, height: h2, roof: 'flat', rise: 0 },
     ];
   }
-  const parts: PartSpec[] = [{ u: 0, v: 0, l, w, rot90: false, height, roof: 'flat', rise: 0 }];
+  const parts = [centred({ l, w, height, roof: 'flat', rise: 0 })];
   const extra = rng.int(0, 2);
   for (let i = 0; i < extra; i++) {
     const el = rng.range(6, l * 0.7);
