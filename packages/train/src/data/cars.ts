@@ -143,17 +143,20 @@ function carOutline(p: CarProfile): { pts: number[]; tags: OutlineTag[] } {
   return chaikin(pts, tags);
 }
 
+/** The edges of a closed polygon: edge i runs from vertex i to vertex j = i + 1 (mod n). */
+function edgesOf(pts: readonly number[]): { ax: number; ay: number; bx: number; by: number; i: number; j: number }[] {
+  const n = pts.length >> 1;
+  return Array.from({ length: n }, (_, i) => {
+    const j = (i + 1) % n;
+    return { ax: pts[2 * i]!, ay: pts[2 * i + 1]!, bx: pts[2 * j]!, by: pts[2 * j + 1]!, i, j };
+  });
+}
+
 /** One round of Chaikin corner cutting: rounds the outline while keeping its tags on the edges they came from. */
 function chaikin(pts: readonly number[], tags: readonly OutlineTag[]): { pts: number[]; tags: OutlineTag[] } {
-  const n = pts.length >> 1;
   const out: number[] = [];
   const outTags: OutlineTag[] = [];
-  for (let i = 0; i < n; i++) {
-    const j = (i + 1) % n;
-    const ax = pts[2 * i]!;
-    const ay = pts[2 * i + 1]!;
-    const bx = pts[2 * j]!;
-    const by = pts[2 * j + 1]!;
+  for (const { ax, ay, bx, by, i, j } of edgesOf(pts)) {
     out.push(0.75 * ax + 0.25 * bx, 0.75 * ay + 0.25 * by, 0.25 * ax + 0.75 * bx, 0.25 * ay + 0.75 * by);
     outTags.push(tags[i]!, tags[j]!);
   }
@@ -374,21 +377,13 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     const [wx, wy] = proj(wxn, prof.wheelR);
     wheel(wx + Sx, wy + Sy, wheelR, cosY, 0.75, spin + 0.3);
   }
+  const edges = edgesOf(nearPoly);
   let area2 = 0;
-  const n = nearPoly.length >> 1;
-  for (let i = 0; i < n; i++) {
-    const j = (i + 1) % n;
-    area2 += nearPoly[2 * i]! * nearPoly[2 * j + 1]! - nearPoly[2 * j]! * nearPoly[2 * i + 1]!;
-  }
+  for (const { ax, ay, bx, by } of edges) area2 += ax * by - bx * ay;
   const outward = area2 > 0 ? 1 : -1;
   // No depth buffer: draw wheel wells, then glass, then paint, so nearer bodywork covers what it hides.
   const strips: { poly: Poly; tag: OutlineTag; up: number }[] = [];
-  for (let i = 0; i < n; i++) {
-    const j = (i + 1) % n;
-    const ax = nearPoly[2 * i]!;
-    const ay = nearPoly[2 * i + 1]!;
-    const bx = nearPoly[2 * j]!;
-    const by = nearPoly[2 * j + 1]!;
+  for (const { ax, ay, bx, by, i } of edges) {
     // With y down, a positive signed area means clockwise on screen; the outward normal is (dy, -dx) then.
     const nx = outward * (by - ay);
     const ny = outward * -(bx - ax);

@@ -179,7 +179,7 @@ export class AerialLayout {
     const r = rng.next();
     this.groundA = r < 0.6 ? grass : r < 0.85 ? dry : soil;
     this.groundB = rng.pick([soil, dry, grass]);
-    this.pavedGround = kind.pavedGround ? rng.range(...kind.pavedGround) : 0;
+    this.pavedGround = kind.paved ? rng.range(...kind.paved) : 0;
     this.forest = kind.forest ? rng.range(...kind.forest) : 0;
     this.roadCol = rng.chance(0.35) ? roofColour(rng, [1, 0, 0.2, 0, 1, 0.2]) : pavementColour(rng);
     this.walkCol = grey(rng.range(0.55, 0.8), rng.range(0, 0.04));

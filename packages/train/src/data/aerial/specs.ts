@@ -25,7 +25,7 @@ interface SceneKindSpec {
   /** Range of the building density. */
   density: Range;
   /** Range of the share of the ground that is paved rather than green, or null for none. */
-  pavedGround: Range | null;
+  paved: Range | null;
   /** Range of the woodland share, or null for none. */
   forest: Range | null;
 }
@@ -34,20 +34,14 @@ interface SceneKindSpec {
 export const SCENE_KIND_ORDER = ['rural', 'suburban', 'urban', 'industrial'] as const;
 
 export const SCENE_KINDS: Record<SceneKind, SceneKindSpec> = {
-  rural: { share: 0.22, roofBias: [1, 1, 1, 0.4, 1, 0.6], density: [0.15, 0.5], pavedGround: null, forest: [0, 0.5] },
-  suburban: { share: 0.38, roofBias: [1, 1, 1, 0.5, 1, 0.8], density: [0.3, 1], pavedGround: null, forest: [0, 0.2] },
-  urban: {
-    share: 0.24,
-    roofBias: [1.2, 0.6, 0.6, 1, 1, 0.7],
-    density: [0.55, 1],
-    pavedGround: [0.45, 0.9],
-    forest: null,
-  },
+  rural: { share: 0.22, roofBias: [1, 1, 1, 0.4, 1, 0.6], density: [0.15, 0.5], paved: null, forest: [0, 0.5] },
+  suburban: { share: 0.38, roofBias: [1, 1, 1, 0.5, 1, 0.8], density: [0.3, 1], paved: null, forest: [0, 0.2] },
+  urban: { share: 0.24, roofBias: [1.2, 0.6, 0.6, 1, 1, 0.7], density: [0.55, 1], paved: [0.45, 0.9], forest: null },
   industrial: {
     share: 0.16,
     roofBias: [1.3, 0.3, 0.4, 1.3, 1, 0.4],
     density: [0.4, 1],
-    pavedGround: [0.2, 0.6],
+    paved: [0.2, 0.6],
     forest: null,
   },
 };
