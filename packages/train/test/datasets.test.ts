@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { positionScene } from '../../../test/support/images.ts';
 import {
   carvanaPairs,
   DatasetError,
@@ -24,25 +25,6 @@ import {
 const root = mkdtempSync(join(tmpdir(), 'ternaus-datasets-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/**
- * A scene whose pixels say where they are: red = 2x, green = 3y, blue = 220 on the mask and 30 off it, so a
- * crop's origin, a flip and the image/mask correspondence can all be read back from the pixels.
- */
-function scene(w: number, h: number, seed: number) {
-  const rgb = Buffer.alloc(w * h * 3);
-  const mask = Buffer.alloc(w * h);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      const on = (x * 7 + y * 3 + seed) % 11 < 4 ? 1 : 0;
-      mask[i] = on;
-      rgb[i * 3] = 2 * x;
-      rgb[i * 3 + 1] = 3 * y;
-      rgb[i * 3 + 2] = on ? 220 : 30;
-    }
-  return { rgb, mask };
-}
-
 const raw = (buf: Buffer, w: number, h: number, channels: 1 | 3) =>
   sharp(buf, { raw: { width: w, height: h, channels } });
 const grey = (buf: Buffer, w: number, h: number) => raw(buf, w, h, 1).toColourspace('b-w');
@@ -57,7 +39,7 @@ async function writeInria(base: string, cities: readonly string[], tiles: readon
   dirs(join(train, 'images'), join(train, 'gt'));
   for (const city of cities)
     for (const n of tiles) {
-      const s = scene(96, 64, n);
+      const s = positionScene(96, 64, n);
       await raw(s.rgb, 96, 64, 3)
         .tiff({ compression: 'lzw' })
         .toFile(join(train, 'images', `${city}${n}.tif`));
@@ -77,7 +59,7 @@ beforeAll(async () => {
   dirs(join(carvana, 'train'), join(carvana, 'train_masks'));
   for (const [c, car] of ['0cdf5b5d0ce1', '11acc40dc0ea'].entries())
     for (const view of ['01', '02']) {
-      const s = scene(64, 64, Number(view));
+      const s = positionScene(64, 64, Number(view));
       await raw(s.rgb, 64, 64, 3)
         .jpeg({ quality: 95 })
         .toFile(join(carvana, 'train', `${car}_${view}.jpg`));
@@ -88,14 +70,14 @@ beforeAll(async () => {
         .toFile(join(carvana, 'train_masks', `${car}_${view}_mask.gif`));
     }
   dirs(join(folder, 'images'), join(folder, 'masks'));
-  const a = scene(64, 64, 5);
+  const a = positionScene(64, 64, 5);
   await raw(a.rgb, 64, 64, 3)
     .png()
     .toFile(join(folder, 'images', 'a.png'));
   await grey(x255(a.mask), 64, 64)
     .png()
     .toFile(join(folder, 'masks', 'a_mask.png'));
-  const b = scene(64, 64, 6);
+  const b = positionScene(64, 64, 6);
   await raw(b.rgb, 64, 64, 3)
     .webp({ lossless: true })
     .toFile(join(folder, 'images', 'b.webp'));
@@ -145,7 +127,7 @@ describe('Inria Aerial Image Labeling', () => {
 
   it('decodes a crop to RGB and a 0/1 mask from 0/255 ground truth', async () => {
     const pair = inriaPairs(inria)[2]!; // austin10
-    const s = scene(96, 64, 10);
+    const s = positionScene(96, 64, 10);
     const c = await readCrop(pair, { left: 40, top: 8, width: 32, height: 48 });
     expect(c.rgb.length).toBe(32 * 48 * 3);
     for (let y = 0; y < 48; y++)
@@ -173,7 +155,7 @@ describe('Carvana', () => {
     expect(pairs.map((p) => p.group)).toEqual(['0cdf5b5d0ce1', '0cdf5b5d0ce1', '11acc40dc0ea', '11acc40dc0ea']);
     for (const p of [pairs[1]!, pairs[3]!]) {
       const c = await readCrop(p, { left: 0, top: 0, width: 64, height: 64 });
-      expect(Buffer.from(c.mask).equals(scene(64, 64, 2).mask)).toBe(true);
+      expect(Buffer.from(c.mask).equals(positionScene(64, 64, 2).mask)).toBe(true);
       // JPEG is lossy: the pixels are close, not equal.
       expect(Math.abs(c.rgb[(10 * 64 + 20) * 3]! - 40)).toBeLessThan(8);
     }
@@ -211,8 +193,8 @@ describe('generic folder', () => {
       ['b', '/images/b.webp', '/masks/b.tif'],
     ]);
     const b = await readCrop(pairs[1]!, { left: 0, top: 0, width: 64, height: 64 });
-    expect(Buffer.from(b.mask).equals(scene(64, 64, 6).mask)).toBe(true);
-    expect(Buffer.from(b.rgb).equals(scene(64, 64, 6).rgb)).toBe(true);
+    expect(Buffer.from(b.mask).equals(positionScene(64, 64, 6).mask)).toBe(true);
+    expect(Buffer.from(b.rgb).equals(positionScene(64, 64, 6).rgb)).toBe(true);
   });
 
   it('errors name the files: missing mask, orphan mask, size mismatch, corrupt file', async () => {

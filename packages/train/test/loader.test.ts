@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { IMAGENET_MEAN as MODEL_MEAN, IMAGENET_STD as MODEL_STD, normalizeRegion } from '@ternausnet/model';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { positionScene } from '../../../test/support/images.ts';
 import { folderPairs, inriaPairs, memorySource, openFileSource, syntheticDataset } from '../src/data/datasets.ts';
 import { DataLoader, type FileSource, type SampleSource } from '../src/data/loader.ts';
 import {
@@ -35,21 +36,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const W = 96;
 const H = 64;
 
-/** Pixels that encode their position (red 2x, green 3y) and the mask (blue 220 on, 30 off). */
-function scene(seed: number) {
-  const rgb = Buffer.alloc(W * H * 3);
-  const mask = Buffer.alloc(W * H);
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < W; x++) {
-      const i = y * W + x;
-      const on = (x * 7 + y * 3 + seed) % 11 < 4 ? 1 : 0;
-      mask[i] = on;
-      rgb[i * 3] = 2 * x;
-      rgb[i * 3 + 1] = 3 * y;
-      rgb[i * 3 + 2] = on ? 220 : 30;
-    }
-  return { rgb, mask };
-}
+/** Pixels that encode their position and the mask (test/support/images.ts). */
+const scene = (seed: number) => positionScene(W, H, seed);
 
 const inria = join(root, 'AerialImageDataset', 'train');
 let files: FileSource;
