@@ -43,6 +43,27 @@ export interface KernelBenchOptions {
   filter?: string;
 }
 
+/** A row with its rates: GFLOP/s and GB/s at the median time. */
+function kernelRow(
+  layer: string,
+  kernel: string,
+  shape: string,
+  flops: number,
+  bytes: number,
+  timing: Timing,
+): KernelRow {
+  return {
+    layer,
+    kernel,
+    shape,
+    flops,
+    bytes,
+    timing,
+    gflops: flops / timing.median / 1e6,
+    gbps: bytes / timing.median / 1e6,
+  };
+}
+
 let seed = 1;
 const r = (shape: number[]) => rand(shape, { seed: seed++, low: -1, high: 1 });
 
@@ -221,17 +242,7 @@ export async function benchKernels(device: Device, o: KernelBenchOptions): Promi
       if (!want(l.name) && !want(p.kernel)) continue;
       const timing = await timeKernel(device, p.encode, o.runs, o.warmup);
       const flops = p.kernel === 'maxPool2x2Backward' ? 2 * layerFlops(l) : layerFlops(l);
-      const bytes = layerBytes(l, p.pass);
-      rows.push({
-        layer: l.name,
-        kernel: p.kernel,
-        shape,
-        flops,
-        bytes,
-        timing,
-        gflops: flops / timing.median / 1e6,
-        gbps: bytes / timing.median / 1e6,
-      });
+      rows.push(kernelRow(l.name, p.kernel, shape, flops, layerBytes(l, p.pass), timing));
     }
     for (const p of passes) for (const t of p.tensors) t.dispose();
   }
@@ -260,17 +271,7 @@ export async function benchKernels(device: Device, o: KernelBenchOptions): Promi
       o.runs,
       o.warmup,
     );
-    const bytes = 4 * px * 5;
-    rows.push({
-      layer: 'loss',
-      kernel: 'bceJaccard fwd+bwd',
-      shape: `${px}px`,
-      flops: 40 * px,
-      bytes,
-      timing,
-      gflops: (40 * px) / timing.median / 1e6,
-      gbps: bytes / timing.median / 1e6,
-    });
+    rows.push(kernelRow('loss', 'bceJaccard fwd+bwd', `${px}px`, 40 * px, 4 * px * 5, timing));
     for (const x of [z, t, stats, gl, gz]) x.dispose();
   }
   if (want('adam')) {
@@ -297,17 +298,7 @@ export async function benchKernels(device: Device, o: KernelBenchOptions): Promi
       o.runs,
       o.warmup,
     );
-    const bytes = 4 * n * 7;
-    rows.push({
-      layer: 'optimizer',
-      kernel: 'adam',
-      shape: `${n} floats`,
-      flops: 12 * n,
-      bytes,
-      timing,
-      gflops: (12 * n) / timing.median / 1e6,
-      gbps: bytes / timing.median / 1e6,
-    });
+    rows.push(kernelRow('optimizer', 'adam', `${n} floats`, 12 * n, 4 * n * 7, timing));
     for (const x of [p, g, m, v]) x.dispose();
   }
   return rows;

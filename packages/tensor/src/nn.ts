@@ -83,27 +83,33 @@ export interface LayerOptions {
   device?: Device;
 }
 
-/** Conv2d with kernel 3 (padding 1) or 1; forward takes one tensor or a channel-concatenated list. */
-export class Conv2d extends Module {
+/** A convolution's weight and (unless `bias: false`) bias, drawn in that order with PyTorch's default init. */
+abstract class ConvLayer extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
+  constructor(weightShape: readonly number[], outChannels: number, options: LayerOptions) {
+    super();
+    const bound = pytorchDefaultBound(weightShape);
+    this.weight = this.registerParameter('weight', uniformParameter(weightShape, bound, options.rng, options.device));
+    this.bias =
+      options.bias === false
+        ? null
+        : this.registerParameter('bias', uniformParameter([outChannels], bound, options.rng, options.device));
+  }
+}
+
+/** Conv2d with kernel 3 (padding 1) or 1; forward takes one tensor or a channel-concatenated list. */
+export class Conv2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: 1 | 3,
     options: LayerOptions,
   ) {
-    super();
     if (kernelSize !== 1 && kernelSize !== 3)
       throw new RangeError(`Conv2d: kernel size ${kernelSize} unsupported (1 or 3)`);
-    const shape = [outChannels, inChannels, kernelSize, kernelSize];
-    const bound = pytorchDefaultBound(shape);
-    this.weight = this.registerParameter('weight', uniformParameter(shape, bound, options.rng, options.device));
-    this.bias =
-      options.bias === false
-        ? null
-        : this.registerParameter('bias', uniformParameter([outChannels], bound, options.rng, options.device));
+    super([outChannels, inChannels, kernelSize, kernelSize], outChannels, options);
   }
 
   forward(x: Tensor | readonly Tensor[], options: ConvOptions = {}): Tensor {
@@ -114,23 +120,13 @@ export class Conv2d extends Module {
 }
 
 /** ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1): doubles H and W. */
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-
+export class ConvTranspose2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     options: LayerOptions,
   ) {
-    super();
-    const shape = [inChannels, outChannels, 3, 3];
-    const bound = pytorchDefaultBound(shape);
-    this.weight = this.registerParameter('weight', uniformParameter(shape, bound, options.rng, options.device));
-    this.bias =
-      options.bias === false
-        ? null
-        : this.registerParameter('bias', uniformParameter([outChannels], bound, options.rng, options.device));
+    super([inChannels, outChannels, 3, 3], outChannels, options);
   }
 
   forward(x: Tensor, options: ConvOptions = {}): Tensor {

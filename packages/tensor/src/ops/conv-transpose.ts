@@ -2,19 +2,14 @@
  * convTranspose3x3s2: PyTorch `ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)`,
  * weight [Cin, Cout, 3, 3], [N, Cin, H, W] -> [N, Cout, 2H, 2W], with an optional fused ReLU.
  */
-import {
-  convTranspose3x3s2Dgrad,
-  convTranspose3x3s2Forward,
-  convTranspose3x3s2Wgrad,
-  reduceSum,
-} from '@ternausnet/kernels-wgsl';
+import { convTranspose3x3s2Dgrad, convTranspose3x3s2Forward, convTranspose3x3s2Wgrad } from '@ternausnet/kernels-wgsl';
 import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import type { ConvOptions } from './conv3x3.ts';
 import { mapTensors } from './elementwise.ts';
 import { defineOp } from './registry.ts';
-import { describeAll, deviceOf, output } from './util.ts';
+import { convBiasGrad, describeAll, deviceOf, output } from './util.ts';
 
 interface Attrs {
   bias: boolean;
@@ -81,18 +76,7 @@ const convTOp = defineOp<Attrs>({
           accumulate: intoW?.accumulate ?? false,
         });
         const grads: (Tensor | typeof WRITTEN_INTO)[] = [gx, intoW ? WRITTEN_INTO : gw];
-        if (attrs.bias) {
-          const intoB = into[2] ?? null;
-          const gb = intoB?.tensor ?? output(device, [cout], 'convTranspose3x3s2 bias grad');
-          reduceSum(device, {
-            input: g.rangeFor('convT bias'),
-            inShape: g.shape,
-            axes: [0, 2, 3],
-            out: gb.rangeFor('convT bias'),
-            accumulate: intoB?.accumulate ?? false,
-          });
-          grads.push(intoB ? WRITTEN_INTO : gb);
-        }
+        if (attrs.bias) grads.push(convBiasGrad(device, g, cout, into[2] ?? null, 'convTranspose3x3s2'));
         if (g !== gy) g.dispose();
         return grads;
       },

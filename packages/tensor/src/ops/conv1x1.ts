@@ -1,11 +1,11 @@
 /** conv1x1: PyTorch `Conv2d(cin, cout, 1)`, weight [Cout, Cin, 1, 1]. */
-import { conv1x1Dgrad, conv1x1Forward, conv1x1Wgrad, reduceSum } from '@ternausnet/kernels-wgsl';
+import { conv1x1Dgrad, conv1x1Forward, conv1x1Wgrad } from '@ternausnet/kernels-wgsl';
 import { record } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkConvInputs } from './conv3x3.ts';
 import { defineOp } from './registry.ts';
-import { describeAll, deviceOf, output } from './util.ts';
+import { convBiasGrad, describeAll, deviceOf, output } from './util.ts';
 
 const conv1x1Op = defineOp<{ bias: boolean }>({
   name: 'conv1x1',
@@ -43,15 +43,7 @@ const conv1x1Op = defineOp<{ bias: boolean }>({
           gradOut: gy.rangeFor('conv1x1 wgrad'),
           gradWeight: gw.rangeFor('conv1x1 wgrad'),
         });
-        if (!attrs.bias) return [gx, gw];
-        const gb = output(device, [cout], 'conv1x1 bias grad');
-        reduceSum(device, {
-          input: gy.rangeFor('conv1x1 bias'),
-          inShape: gy.shape,
-          axes: [0, 2, 3],
-          out: gb.rangeFor(''),
-        });
-        return [gx, gw, gb];
+        return attrs.bias ? [gx, gw, convBiasGrad(device, gy, cout, null, 'conv1x1')] : [gx, gw];
       },
       [x, w],
     );

@@ -3,13 +3,13 @@
  * fused ReLU, over an input given as one tensor or as several tensors concatenated along channels (the U-Net
  * skip connection, computed without materialising the concatenation).
  */
-import { conv3x3Dgrad, conv3x3Forward, conv3x3Wgrad, reduceSum } from '@ternausnet/kernels-wgsl';
+import { conv3x3Dgrad, conv3x3Forward, conv3x3Wgrad } from '@ternausnet/kernels-wgsl';
 import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { mapTensors } from './elementwise.ts';
 import { defineOp } from './registry.ts';
-import { describeAll, deviceOf, output } from './util.ts';
+import { convBiasGrad, describeAll, deviceOf, output } from './util.ts';
 
 export interface Conv3x3Attrs {
   /** How many leading inputs are channel segments of the input (the rest: weight, then bias if `bias`). */
@@ -105,18 +105,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
           accumulate: intoW?.accumulate ?? false,
         });
         const grads: (Tensor | null | typeof WRITTEN_INTO)[] = [...gxs, intoW ? WRITTEN_INTO : gw];
-        if (attrs.bias) {
-          const intoB = into[attrs.segments + 1] ?? null;
-          const gb = intoB?.tensor ?? output(device, [cout], 'conv3x3 bias grad');
-          reduceSum(device, {
-            input: g.rangeFor('conv3x3 bias grad'),
-            inShape: g.shape,
-            axes: [0, 2, 3],
-            out: gb.rangeFor('conv3x3 bias grad'),
-            accumulate: intoB?.accumulate ?? false,
-          });
-          grads.push(intoB ? WRITTEN_INTO : gb);
-        }
+        if (attrs.bias) grads.push(convBiasGrad(device, g, cout, into[attrs.segments + 1] ?? null, 'conv3x3'));
         if (g !== gy) g.dispose();
         return grads;
       },
@@ -138,19 +127,10 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
             for (let ox = 0; ox < W; ox++) {
               const gv = g.data[((n * cout + co) * H + oy) * W + ox]!;
               gb.data[co]! += gv;
-              for (let ci = 0; ci < cin; ci++)
-                for (let ky = 0; ky < 3; ky++) {
-                  const iy = oy + ky - 1;
-                  if (iy < 0 || iy >= H) continue;
-                  for (let kx = 0; kx < 3; kx++) {
-                    const ix = ox + kx - 1;
-                    if (ix < 0 || ix >= W) continue;
-                    const xi = ((n * cin + ci) * H + iy) * W + ix;
-                    const wi = ((co * cin + ci) * 3 + ky) * 3 + kx;
-                    gx.data[xi]! += gv * w.data[wi]!;
-                    gw.data[wi]! += gv * x.data[xi]!;
-                  }
-                }
+              forEachTap(n, co, oy, ox, H, W, cin, (xi, wi) => {
+                gx.data[xi]! += gv * w.data[wi]!;
+                gw.data[wi]! += gv * x.data[xi]!;
+              });
             }
       return [...splitChannels(gx, inputs.slice(0, attrs.segments)), gw, ...(attrs.bias ? [gb] : [])];
     },
@@ -188,6 +168,33 @@ export function splitChannels(g: RefTensor, parts: readonly RefTensor[]): RefTen
   });
 }
 
+/**
+ * Calls `tap(xi, wi)` for each input element and weight that output pixel (oy, ox) of channel `co`, image `n` of a
+ * padded 3x3 convolution reads (NCHW input of `cin` channels, weight [Cout, Cin, 3, 3]); taps in the zero padding
+ * are skipped.
+ */
+function forEachTap(
+  n: number,
+  co: number,
+  oy: number,
+  ox: number,
+  H: number,
+  W: number,
+  cin: number,
+  tap: (xi: number, wi: number) => void,
+): void {
+  for (let ci = 0; ci < cin; ci++)
+    for (let ky = 0; ky < 3; ky++) {
+      const iy = oy + ky - 1;
+      if (iy < 0 || iy >= H) continue;
+      for (let kx = 0; kx < 3; kx++) {
+        const ix = ox + kx - 1;
+        if (ix < 0 || ix >= W) continue;
+        tap(((n * cin + ci) * H + iy) * W + ix, ((co * cin + ci) * 3 + ky) * 3 + kx);
+      }
+    }
+}
+
 function refConv3x3(inputs: readonly RefTensor[], attrs: Conv3x3Attrs) {
   const xs = inputs.slice(0, attrs.segments);
   const w = inputs[attrs.segments]!;
@@ -200,16 +207,9 @@ function refConv3x3(inputs: readonly RefTensor[], attrs: Conv3x3Attrs) {
       for (let oy = 0; oy < H; oy++)
         for (let ox = 0; ox < W; ox++) {
           let s = b ? b.data[co]! : 0;
-          for (let ci = 0; ci < cin; ci++)
-            for (let ky = 0; ky < 3; ky++) {
-              const iy = oy + ky - 1;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < 3; kx++) {
-                const ix = ox + kx - 1;
-                if (ix < 0 || ix >= W) continue;
-                s += x.data[((n * cin + ci) * H + iy) * W + ix]! * w.data[((co * cin + ci) * 3 + ky) * 3 + kx]!;
-              }
-            }
+          forEachTap(n, co, oy, ox, H, W, cin, (xi, wi) => {
+            s += x.data[xi]! * w.data[wi]!;
+          });
           y.data[((n * cout + co) * H + oy) * W + ox] = attrs.relu ? Math.max(s, 0) : s;
         }
   return { y, x, w, N, H, W, cin, cout };
