@@ -203,18 +203,15 @@ function layoutUrban(L: AerialLayout): void {
     }
   }
   L.addRoadCars(rng.range(20, 60));
-  const attempts = Math.round(L.density * 16 * (L.domainArea / sq(px(25))));
-  for (let i = 0; i < attempts; i++) {
-    const [x, y] = L.randomPoint(0);
-    const r = rng.next();
+  forEachSite(L, Math.round(L.density * 16 * (L.domainArea / sq(px(25)))), (x, y, r) => {
     if (r < 0.05) {
       L.addParkingLot(x, y, c, s, rng.int(1, 2), rng.int(4, 12));
-      continue;
+      return;
     }
     if (r < 0.09) {
       const col = rng.chance(0.7) ? L.lookalike(0.5) : grey(rng.range(0.55, 0.85));
       L.addPaved(x, y, px(rng.range(6, 20)), px(rng.range(5, 15)), c, s, col, 0.4);
-      continue;
+      return;
     }
     const type: BuildingType = rng.chance(0.75) ? 'block' : 'apartment';
     const j = rng.range(-0.03, 0.03);
@@ -224,7 +221,7 @@ function layoutUrban(L: AerialLayout): void {
     for (const f of [1, 0.75, 0.55]) {
       if (L.tryBuilding(type, scaleSpec(spec, f), x, y, c - j * s, s + j * c, clear)) break;
     }
-  }
+  });
   for (const b of L.buildings) if (rng.chance(0.1)) L.addYardTrees(b, rng.int(1, 3));
   L.addStreetTrees(0.6);
 }
@@ -254,13 +251,10 @@ function layoutIndustrial(L: AerialLayout): void {
       }
     }
   }
-  const attempts = Math.round(L.density * 10 * (L.domainArea / sq(px(40))));
-  for (let i = 0; i < attempts; i++) {
-    const [x, y] = L.randomPoint(0);
-    const r = rng.next();
+  forEachSite(L, Math.round(L.density * 10 * (L.domainArea / sq(px(40)))), (x, y, r) => {
     if (r < 0.15) {
       L.addParkingLot(x, y, c, s, rng.int(1, 3), rng.int(5, 16));
-      continue;
+      return;
     }
     if (r < 0.3) {
       // Yard: a large paved area, often with trucks and trailers standing on it.
@@ -274,11 +268,11 @@ function layoutIndustrial(L: AerialLayout): void {
           L.cars.push(L.makeCar(x + u * c - v * s, y + u * s + v * c, -s, c, true));
         }
       }
-      continue;
+      return;
     }
     const type: BuildingType = rng.chance(0.65) ? 'warehouse' : rng.chance(0.5) ? 'block' : 'shed';
     L.tryBuilding(type, L.buildingSpec(type), x, y, c, s, rng.range(3, 10));
-  }
+  });
   L.addStreetTrees(0.3);
 }
 
@@ -359,6 +353,14 @@ function addForest(L: AerialLayout): void {
         L.addTree(tx, ty, px(rng.range(2.5, 5)));
       }
     }
+  }
+}
+
+/** `n` random sites over the domain, each with a uniform roll `r` that decides what goes there. */
+function forEachSite(L: AerialLayout, n: number, place: (x: number, y: number, r: number) => void): void {
+  for (let i = 0; i < n; i++) {
+    const [x, y] = L.randomPoint(0);
+    place(x, y, L.rng.next());
   }
 }
 
