@@ -6,7 +6,7 @@ import { convTranspose3x3s2Dgrad, convTranspose3x3s2Forward, convTranspose3x3s2W
 import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
-import type { ConvOptions } from './conv3x3.ts';
+import { type ConvOptions, refGradBeforeRelu } from './conv3x3.ts';
 import { mapTensors } from './elementwise.ts';
 import { defineOp } from './registry.ts';
 import { convBiasGrad, describeAll, deviceOf, output } from './util.ts';
@@ -87,8 +87,7 @@ const convTOp = defineOp<Attrs>({
     forward: (inputs, attrs) => refConvT(inputs, attrs).y,
     backward: (inputs, attrs, gy) => {
       const { y, x, w, N, cin, H, W, cout } = refConvT(inputs, attrs);
-      const g = refTensor(gy.shape, gy.data);
-      if (attrs.relu) for (let i = 0; i < g.data.length; i++) if (!(y.data[i]! > 0)) g.data[i] = 0;
+      const g = refGradBeforeRelu(gy, y, attrs.relu);
       const gx = refTensor(x.shape);
       const gw = refTensor(w.shape);
       const gb = refTensor([cout]);

@@ -116,8 +116,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
     forward: (inputs, attrs) => refConv3x3(inputs, attrs).y,
     backward: (inputs, attrs, gy) => {
       const { y, x, w, N, H, W, cin, cout } = refConv3x3(inputs, attrs);
-      const g = refTensor(gy.shape, gy.data);
-      if (attrs.relu) for (let i = 0; i < g.data.length; i++) if (!(y.data[i]! > 0)) g.data[i] = 0;
+      const g = refGradBeforeRelu(gy, y, attrs.relu);
       const gx = refTensor(x.shape);
       const gw = refTensor(w.shape);
       const gb = refTensor([cout]);
@@ -136,6 +135,13 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
     },
   },
 });
+
+/** The reference gradient before a fused ReLU: `gy` where the output `y` is positive, 0 elsewhere (if `relu`). */
+export function refGradBeforeRelu(gy: RefTensor, y: RefTensor, relu: boolean | undefined): RefTensor {
+  const g = refTensor(gy.shape, gy.data);
+  if (relu) for (let i = 0; i < g.data.length; i++) if (!(y.data[i]! > 0)) g.data[i] = 0;
+  return g;
+}
 
 /** Concatenate reference tensors along channels (dim 1). */
 export function refConcatChannels(xs: readonly RefTensor[]): RefTensor {

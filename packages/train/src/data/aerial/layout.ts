@@ -216,6 +216,19 @@ export class AerialLayout {
     for (const poly of corridor(road.pts, road.hw + road.walk + road.verge)) this.occ.mark(poly, OCC_ROAD);
   }
 
+  /** A uniformly random direction, as a unit vector. */
+  randomDirection(): [number, number] {
+    const a = this.rng.range(0, TAU);
+    return [detCos(a), detSin(a)];
+  }
+
+  /** A straight road through a random point (`inset` into the margin) in a random direction. */
+  randomStraightRoadPts(inset: number): number[] {
+    const [x, y] = this.randomPoint(inset);
+    const [c, s] = this.randomDirection();
+    return this.straightRoadPts(x, y, c, s);
+  }
+
   straightRoadPts(cx: number, cy: number, c: number, s: number): number[] {
     const d = this.width + this.height + 4 * this.margin;
     return [cx - c * d, cy - s * d, cx + c * d, cy + s * d];
@@ -448,8 +461,7 @@ export class AerialLayout {
       const j = rng.range(-0.06, 0.06);
       return [near.tx - j * near.ty, near.ty + j * near.tx];
     }
-    const a = rng.range(0, TAU);
-    return [detCos(a), detSin(a)];
+    return this.randomDirection();
   }
 
   /** Trees hugging a building's edge, so crowns partly cover roofs. */

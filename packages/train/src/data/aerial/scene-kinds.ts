@@ -26,9 +26,7 @@ function layoutRural(L: AerialLayout): void {
   const nFields = rng.int(0, 4);
   for (let i = 0; i < nFields; i++) {
     const [x, y] = L.randomPoint(0);
-    const a = rng.range(0, TAU);
-    const c = detCos(a);
-    const s = detSin(a);
+    const [c, s] = L.randomDirection();
     const col = jitter(rng, rng.pick([L.groundA, L.groundB, [0.55, 0.5, 0.3], [0.36, 0.44, 0.2]] as Rgb[]), 0.1);
     L.surfaces.push({
       poly: rectPoly(x, y, px(rng.range(30, 120)), px(rng.range(20, 80)), c, s),
@@ -40,13 +38,7 @@ function layoutRural(L: AerialLayout): void {
   }
   const nRoads = Math.round(rng.weighted([0.35, 0.45, 0.2]) * L.roadScale);
   for (let i = 0; i < nRoads; i++) {
-    const pts = rng.chance(0.5)
-      ? L.curvedRoadPts()
-      : (() => {
-          const [x, y] = L.randomPoint(L.margin);
-          const a = rng.range(0, TAU);
-          return L.straightRoadPts(x, y, detCos(a), detSin(a));
-        })();
+    const pts = rng.chance(0.5) ? L.curvedRoadPts() : L.randomStraightRoadPts(L.margin);
     L.addRoad(pts, rng.range(3.5, 6.5), 0, rng.range(0.5, 1.5));
   }
   L.addRoadCars(rng.range(0, 8));
@@ -96,13 +88,7 @@ function layoutSuburban(L: AerialLayout): void {
   const walk = rng.chance(0.6) ? rng.range(1.4, 2.2) : 0;
   const verge = rng.range(0.5, 3);
   for (let i = 0; i < nRoads; i++) {
-    const pts = rng.chance(0.5)
-      ? L.curvedRoadPts()
-      : (() => {
-          const [x, y] = L.randomPoint(L.margin / 2);
-          const a = rng.range(0, TAU);
-          return L.straightRoadPts(x, y, detCos(a), detSin(a));
-        })();
+    const pts = rng.chance(0.5) ? L.curvedRoadPts() : L.randomStraightRoadPts(L.margin / 2);
     L.addRoad(pts, width, walk, verge);
   }
   L.addRoadCars(rng.range(5, 30));
@@ -184,9 +170,7 @@ function layoutSuburban(L: AerialLayout): void {
 
 function layoutUrban(L: AerialLayout): void {
   const rng = L.rng;
-  const a = rng.range(0, TAU);
-  const c = detCos(a);
-  const s = detSin(a);
+  const [c, s] = L.randomDirection();
   const width = rng.range(9, 16);
   const walk = rng.range(2.5, 5);
   for (const [dc, ds, spacing] of [
@@ -228,9 +212,7 @@ function layoutUrban(L: AerialLayout): void {
 
 function layoutIndustrial(L: AerialLayout): void {
   const rng = L.rng;
-  const a = rng.range(0, TAU);
-  const c = detCos(a);
-  const s = detSin(a);
+  const [c, s] = L.randomDirection();
   const nRoads = Math.max(1, Math.round(rng.int(1, 2) * L.roadScale));
   for (let i = 0; i < nRoads; i++) {
     const [x, y] = L.randomPoint(L.margin);
