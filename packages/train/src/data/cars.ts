@@ -17,6 +17,8 @@ import {
 
 /** Body styles, in the order their shares are drawn. */
 const CAR_BODIES = ['sedan', 'hatchback', 'suv', 'van', 'pickup', 'coupe'] as const;
+/** How often each body style is drawn, in {@link CAR_BODIES} order. */
+const CAR_BODY_SHARES = [0.32, 0.2, 0.25, 0.07, 0.08, 0.08];
 type CarBody = (typeof CAR_BODIES)[number];
 type OutlineTag = 'body' | 'glass' | 'well';
 
@@ -211,7 +213,7 @@ export function generateCarScene(options: SyntheticSceneOptions): SyntheticSampl
     }
   }
 
-  const body = CAR_BODIES[rng.weighted([0.32, 0.2, 0.25, 0.07, 0.08, 0.08])]!;
+  const body = CAR_BODIES[rng.weighted(CAR_BODY_SHARES)]!;
   const prof = carProfile(rng, body);
   const view = rng.weighted([0.35, 0.4, 0.25]); // side, front three-quarter, rear three-quarter
   const yaw = view === 0 ? rng.range(0, 0.12) : rng.range(0.35, 0.85);
