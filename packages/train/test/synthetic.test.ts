@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { layOutAerialScene } from '../src/data/aerial/scene-kinds.ts';
 import { detCos, detSin, fbmField, SeededRng } from '../src/data/rng.ts';
 import { generateAerialScene, generateCarScene, type SyntheticSample } from '../src/data/synthetic.ts';
 
@@ -249,5 +250,31 @@ describe('generateCarScene', () => {
         expect(bg / bgCount).toBeGreaterThan(130);
       }
     }
+  });
+});
+
+describe('golden fingerprints over every scene kind', () => {
+  /** FNV-1a over several samples in turn. */
+  const fingerprintAll = (samples: SyntheticSample[]) => {
+    let h = 0x811c9dc5;
+    for (const s of samples)
+      for (const buf of [s.image, s.mask])
+        for (let i = 0; i < buf.length; i++) h = Math.imul(h ^ buf[i]!, 0x01000193) >>> 0;
+    return h.toString(16).padStart(8, '0');
+  };
+  const seeds = Array.from({ length: 16 }, (_, i) => 300 + i);
+
+  it('aerial: 16 scenes covering rural, suburban, urban and industrial layouts', () => {
+    // The single-scene golden above sees one scene kind; these seeds exercise all four (checked, not assumed).
+    expect(new Set(seeds.map((seed) => layOutAerialScene(96, 80, seed).kind))).toEqual(
+      new Set(['rural', 'suburban', 'urban', 'industrial']),
+    );
+    expect(fingerprintAll(seeds.map((seed) => generateAerialScene({ seed, width: 96, height: 80 })))).toBe('3b432cab');
+  });
+
+  it('cars: 12 scenes', () => {
+    expect(fingerprintAll(seeds.slice(0, 12).map((seed) => generateCarScene({ seed, width: 80, height: 56 })))).toBe(
+      '7b24119b',
+    );
   });
 });
