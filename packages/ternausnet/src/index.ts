@@ -1,5 +1,19 @@
 export { writeFileAtomic, writeJsonAtomic } from './files.ts';
-export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
+export {
+  type Architecture,
+  buildModel,
+  type CreateModelOptions,
+  type CreateUNet11Options,
+  createModel,
+  createUNet11,
+  DEFAULT_ARCHITECTURE,
+  describeArchitecture,
+  detectArchitecture,
+  INIT_SCHEMES,
+  type InitScheme,
+  loadVgg11Encoder,
+  loadVggEncoder,
+} from './init.ts';
 export {
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -45,5 +59,14 @@ export {
   StateDictError,
   saveWeights,
   stateDict,
+  type TernausNetModel,
   type WeightSource,
 } from './weights.ts';
+export {
+  checkUNetInput,
+  DecoderBlockV2,
+  UNET16_ENCODER_ALIASES,
+  UNet16,
+  type UNet16Options,
+  VGG16_CONVS,
+} from './unet16.ts';

@@ -4,7 +4,6 @@
  * tiles blended by a weight that ramps down towards tile borders, so GPU memory is bounded by the tile size.
  */
 import { noGrad, sigmoid, type Tensor, tensor, tidy } from '@ternausnet/tensor';
-import type { UNet11 } from './unet11.ts';
 
 /** torchvision's ImageNet statistics, applied to RGB scaled to [0, 1] (the authors' `Normalize`). */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -79,8 +78,17 @@ function ramp(i: number, size: number, margin: number): number {
 
 const roundUp32 = (n: number) => Math.ceil(n / 32) * 32;
 
+/** Anything that maps a normalised [1, 3, H, W] batch to logits [1, 1, H, W]: UNet11, UNet16. */
+export interface SegmentationModel {
+  forward(x: Tensor): Tensor;
+}
+
 /** Probability map and binary mask for an RGB image of any size. */
-export async function predict(model: UNet11, image: RgbImage, options: PredictOptions = {}): Promise<Prediction> {
+export async function predict(
+  model: SegmentationModel,
+  image: RgbImage,
+  options: PredictOptions = {},
+): Promise<Prediction> {
   const threshold = options.threshold ?? 0.3;
   const tile = options.tile ?? 1024;
   if (!(threshold > 0 && threshold < 1)) throw new RangeError(`predict: threshold must be in (0, 1), got ${threshold}`);
