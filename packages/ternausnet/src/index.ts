@@ -22,6 +22,7 @@ export {
   type PredictOptions,
   predict,
   type RgbImage,
+  type SegmentationModel,
   tileOrigins,
 } from './predict.ts';
 export {
@@ -50,6 +51,14 @@ export {
   type UNet11Options,
   VGG11_CONVS,
 } from './unet11.ts';
+export {
+  checkUNetInput,
+  DecoderBlockV2,
+  UNET16_ENCODER_ALIASES,
+  UNet16,
+  type UNet16Options,
+  VGG16_CONVS,
+} from './unet16.ts';
 export { Vgg11Classifier, type Vgg11ClassifierOptions } from './vgg11.ts';
 export {
   canonicalKey,
@@ -62,11 +71,3 @@ export {
   type TernausNetModel,
   type WeightSource,
 } from './weights.ts';
-export {
-  checkUNetInput,
-  DecoderBlockV2,
-  UNET16_ENCODER_ALIASES,
-  UNet16,
-  type UNet16Options,
-  VGG16_CONVS,
-} from './unet16.ts';

@@ -118,7 +118,7 @@ export function detectArchitecture(
 ): Architecture {
   const get = (key: string) => dict.get(key)?.shape ?? dict.get(`module.${key}`)?.shape;
   const final = get('final.weight');
-  if (!final || final.length !== 4 || final[0] !== 1) {
+  if (final?.length !== 4 || final[0] !== 1) {
     throw new RangeError(
       `${source}: no 'final.weight' of shape [1, num_filters, 1, 1] (got ${final ? `[${final}]` : 'none'}): ` +
         'not a TernausNet (UNet11/UNet16, one class) checkpoint',
