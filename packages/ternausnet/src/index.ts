@@ -11,6 +11,7 @@ export {
   detectArchitecture,
   INIT_SCHEMES,
   type InitScheme,
+  loadCheckpoint,
   loadVgg11Encoder,
   loadVggEncoder,
 } from './init.ts';

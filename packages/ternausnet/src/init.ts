@@ -11,7 +11,7 @@ import { writeData } from '@ternausnet/tensor';
 import { readSafetensors } from './safetensors.ts';
 import { UNet11, VGG11_CONVS } from './unet11.ts';
 import { UNet16, VGG16_CONVS } from './unet16.ts';
-import { loadWeights, StateDictError, type TernausNetModel, type WeightSource } from './weights.ts';
+import { loadStateDict, loadWeights, StateDictError, type TernausNetModel, type WeightSource } from './weights.ts';
 
 export type InitScheme = 'lecun' | 'imagenet' | 'pretrained';
 export const INIT_SCHEMES: readonly InitScheme[] = ['lecun', 'imagenet', 'pretrained'];
@@ -186,4 +186,24 @@ export async function createModel(options: CreateModelOptions): Promise<TernausN
     throw e;
   }
   return model;
+}
+
+/**
+ * Load a whole-network checkpoint of either model (ours, or PyTorch's state dict in safetensors, aliases and
+ * `module.` prefixes accepted): the architecture comes from the file's keys and shapes (`detectArchitecture`).
+ */
+export async function loadCheckpoint(
+  path: string,
+  options: { device?: Device } = {},
+): Promise<{ model: TernausNetModel; architecture: Architecture }> {
+  const file = await readSafetensors(path);
+  const architecture = detectArchitecture(file.tensors, path);
+  const model = buildModel(architecture, options);
+  try {
+    loadStateDict(model, file.tensors, path);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, architecture };
 }
