@@ -175,7 +175,10 @@ export async function createModel(options: CreateModelOptions): Promise<TernausN
         break;
       }
       case 'pretrained':
-        if (!options.checkpoint) throw new Error("init 'pretrained' needs a checkpoint (--pretrained PATH)");
+        if (!options.checkpoint) {
+          const name = options.architecture.model === 'unet16' ? 'UNet16' : 'UNet11';
+          throw new Error(`init 'pretrained' needs a ${name} checkpoint (--pretrained PATH)`);
+        }
         await loadWeights(model, options.checkpoint);
         break;
       default:
