@@ -43,6 +43,27 @@ describe('bench (smoke)', () => {
     }
   });
 
+  it('model --model unet16 --deconv: names the architecture, forward and train step medians', async () => {
+    const r = await bench([
+      'model',
+      '--model',
+      'unet16',
+      '--deconv',
+      '--num-filters',
+      '8',
+      '--size',
+      '32',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.json.model).toBe('UNet16 (num_filters 8, transposed-convolution decoder (4×4, stride 2))');
+    expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
+  });
+
   it('kernels with the TF.js peer: our rows, the ceiling, and our/peer ratios', async () => {
     const r = await bench([
       'kernels',
