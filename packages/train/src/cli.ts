@@ -294,6 +294,8 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], d.pretrainEpochs);
   const warmupSteps = syn ? syn.warmup : int('warmup', v.warmup, 0, 0);
   // UNet16's encoder needs VGG16 weights (--vgg16): without them its `imagenet` scheme is skipped.
+  // The paper's model needs no mention; any other one does, or the table reads as UNet11's.
+  const modelContext = unet16 ? `Model: ${describeArchitecture(arch)}. ${seg.context}` : seg.context;
   const vgg11 = unet16 ? undefined : await vgg11File(v);
   const encoder = vgg11
     ? await describeVgg11(vgg11)
@@ -304,7 +306,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
     data: seg.data,
     overlayScene,
     overlayCrop: seg.valCrop,
-    context: seg.context,
+    context: modelContext,
     epochs,
     seed: seg.seed,
     lr: num('lr', v.lr, 1e-3),
@@ -317,7 +319,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
     ...(encoder.title ? { vgg11Title: encoder.title } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
     onScheme: async (partial) => {
-      await writeReport(out, partial, seg.context);
+      await writeReport(out, partial, modelContext);
     },
     pretrain: async (dir) => {
       mkdirSync(dir, { recursive: true });

@@ -54,15 +54,16 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   for (const scheme of o.schemes ?? INIT_SCHEMES) {
     const runDir = join(o.out, 'runs', scheme);
     let note: string | undefined = scheme === 'imagenet' ? o.vgg11Note : undefined;
-    let title: string | undefined = scheme === 'imagenet' ? o.vgg11Title : undefined;
-    let checkpoint: string | undefined;
     const unet16 = o.architecture?.model === 'unet16';
+    let title: string | undefined =
+      scheme === 'imagenet' ? (unet16 ? (o.vgg11Title ?? 'VGG16 ImageNet encoder') : o.vgg11Title) : undefined;
+    let checkpoint: string | undefined;
     if (scheme === 'imagenet' && !(unet16 ? o.vgg16 : o.vgg11)) {
       const why = unet16
         ? 'no VGG16 ImageNet weight file; pass --vgg16 PATH (torchvision vgg16 or timm vgg16.tv_in1k names)'
         : 'no VGG11 ImageNet weight file; pass --vgg11 PATH (README, "VGG11 ImageNet weights", shows how to make one from torchvision or timm)';
       process.stderr.write(`[reproduce] skipping 'imagenet': ${why}\n`);
-      results.push({ scheme, skipped: why });
+      results.push({ scheme, skipped: why, ...(title ? { title } : {}) });
       continue;
     }
     if (scheme === 'pretrained') {
