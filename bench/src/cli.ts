@@ -12,7 +12,7 @@ import { benchModel, profileTrainStep } from './model.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
 commands:
-  kernels   every kernel at every UNet11 layer shape (forward, dgrad, wgrad, pool, loss, Adam)
+  kernels   every kernel at every UNet11 (or --model unet16 …) layer shape (forward, dgrad, wgrad, pool, loss, Adam)
   model     UNet11 (or --model unet16 [--deconv] [--num-filters 32]) forward and one Adam training step
   profile   GPU time of every dispatch of one training step, by kernel family (needs timestamp queries)
   ceiling   the adapter's measured FMA throughput and copy bandwidth
@@ -66,6 +66,17 @@ async function main(): Promise<void> {
     return n;
   };
   const size = int('size', values.size, 32);
+  /** --model, --deconv, --num-filters (UNet11's decoder is always transposed convolutions). */
+  const architecture = (): Architecture => {
+    const model = values.model;
+    if (model !== 'unet11' && model !== 'unet16')
+      throw new RangeError(`--model must be unet11 or unet16, got ${model}`);
+    return {
+      model,
+      numFilters: int('num-filters', values['num-filters'], 1),
+      deconv: model === 'unet11' || values.deconv,
+    };
+  };
   const batch = int('batch', values.batch, 1);
   const runs = int('runs', values.runs, 1);
   const warmup = int('warmup', values.warmup, 0);
@@ -92,11 +103,16 @@ async function main(): Promise<void> {
     );
     result.ceiling = { gflops: c.gflops, gbps: c.gbps, method: c.fma.method };
     if (command === 'kernels') {
+      const model = architecture();
+      if (values.peer && model.model !== 'unet11') {
+        throw new RangeError("--peer: the TF.js peer covers UNet11's layers only; drop --peer or --model unet16");
+      }
       const rows: KernelRow[] = await benchKernels(device, {
         size,
         batch,
         runs,
         warmup,
+        model,
         ...(values.filter ? { filter: values.filter } : {}),
       });
       console.log(
