@@ -4,6 +4,7 @@
  * Tables go to stdout; with --json the last line is one JSON object with everything measured.
  */
 import { parseArgs } from 'node:util';
+import { type Architecture, describeArchitecture } from '@ternausnet/model';
 import { type Device, initDevice } from '@ternausnet/tensor';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
@@ -11,8 +12,8 @@ import { benchModel, profileTrainStep } from './model.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
 commands:
-  kernels   every kernel at every UNet11 layer shape (forward, dgrad, wgrad, pool, loss, Adam)
-  model     UNet11 forward and one Adam training step
+  kernels   every kernel at every UNet11 (or --model unet16 …) layer shape (forward, dgrad, wgrad, pool, loss, Adam)
+  model     UNet11 (or --model unet16 [--deconv] [--num-filters 32]) forward and one Adam training step
   profile   GPU time of every dispatch of one training step, by kernel family (needs timestamp queries)
   ceiling   the adapter's measured FMA throughput and copy bandwidth
 options:
@@ -47,6 +48,9 @@ async function main(): Promise<void> {
       filter: { type: 'string' },
       peer: { type: 'string' },
       json: { type: 'boolean', default: false },
+      model: { type: 'string', default: 'unet11' },
+      deconv: { type: 'boolean', default: false },
+      'num-filters': { type: 'string', default: '32' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -62,6 +66,17 @@ async function main(): Promise<void> {
     return n;
   };
   const size = int('size', values.size, 32);
+  /** --model, --deconv, --num-filters (UNet11's decoder is always transposed convolutions). */
+  const architecture = (): Architecture => {
+    const model = values.model;
+    if (model !== 'unet11' && model !== 'unet16')
+      throw new RangeError(`--model must be unet11 or unet16, got ${model}`);
+    return {
+      model,
+      numFilters: int('num-filters', values['num-filters'], 1),
+      deconv: model === 'unet11' || values.deconv,
+    };
+  };
   const batch = int('batch', values.batch, 1);
   const runs = int('runs', values.runs, 1);
   const warmup = int('warmup', values.warmup, 0);
@@ -88,11 +103,16 @@ async function main(): Promise<void> {
     );
     result.ceiling = { gflops: c.gflops, gbps: c.gbps, method: c.fma.method };
     if (command === 'kernels') {
+      const model = architecture();
+      if (values.peer && model.model !== 'unet11') {
+        throw new RangeError("--peer: the TF.js peer covers UNet11's layers only; drop --peer or --model unet16");
+      }
       const rows: KernelRow[] = await benchKernels(device, {
         size,
         batch,
         runs,
         warmup,
+        model,
         ...(values.filter ? { filter: values.filter } : {}),
       });
       console.log(
@@ -123,9 +143,18 @@ async function main(): Promise<void> {
     }
   }
   if (command === 'model') {
-    const m = await benchModel(device, size, batch, runs, warmup);
+    const model = values.model;
+    if (model !== 'unet11' && model !== 'unet16')
+      throw new RangeError(`--model must be unet11 or unet16, got ${model}`);
+    const arch: Architecture = {
+      model,
+      numFilters: int('num-filters', values['num-filters'], 1),
+      deconv: model === 'unet11' || values.deconv,
+    };
+    const m = await benchModel(device, size, batch, runs, warmup, arch);
+    result.model = describeArchitecture(arch);
     console.log(
-      `UNet11 ${batch}x3x${size}x${size}: forward ${fmt(m.forward.median, 1)} ms (${fmt(m.forwardGflops)} GFLOP/s), ` +
+      `${describeArchitecture(arch)} ${batch}x3x${size}x${size}: forward ${fmt(m.forward.median, 1)} ms (${fmt(m.forwardGflops)} GFLOP/s), ` +
         `Adam train step ${fmt(m.trainStep.median, 1)} ms (${fmt(m.trainGflops)} GFLOP/s) [wall clock, median of ${runs}]`,
     );
     result.forward_ms = m.forward.median;

@@ -1,5 +1,5 @@
 /**
- * `bench kernels`: every kernel at every UNet11 layer shape — forward, dgrad, wgrad of the convolutions,
+ * `bench kernels`: every kernel at every UNet11 (or UNet16) layer shape — forward, dgrad, wgrad of the convolutions,
  * max-pool forward/backward, the fused loss and the fused Adam step — timed on the GPU, with GFLOP/s, GB/s and
  * the fraction of the adapter's measured ceiling.
  */
@@ -16,11 +16,17 @@ import {
   convTranspose3x3s2Dgrad,
   convTranspose3x3s2Forward,
   convTranspose3x3s2Wgrad,
+  convTranspose4x4s2Dgrad,
+  convTranspose4x4s2Forward,
+  convTranspose4x4s2Wgrad,
   maxPool2x2Backward,
   maxPool2x2Forward,
+  upsampleBilinear2xBackward,
+  upsampleBilinear2xForward,
 } from '@ternausnet/kernels-wgsl';
+import type { Architecture } from '@ternausnet/model';
 import { type Device, rand, type Tensor } from '@ternausnet/tensor';
-import { cin, type LayerShape, layerBytes, layerFlops, parameterSizes, unet11Layers } from './layers.ts';
+import { cin, type LayerShape, layerBytes, layerFlops, parameterSizes, unet11Layers, unet16Layers } from './layers.ts';
 import { type Timing, timeKernel } from './timing.ts';
 
 export interface KernelRow {
@@ -41,6 +47,15 @@ export interface KernelBenchOptions {
   warmup: number;
   /** Only layers/kernels whose name contains this. */
   filter?: string;
+  /** The model whose layers are timed (default UNet11). */
+  model?: Architecture;
+}
+
+/** The layer list of the benchmarked model. */
+export function modelLayers(size: number, batch: number, model?: Architecture): LayerShape[] {
+  return model?.model === 'unet16'
+    ? unet16Layers(size, batch, model.numFilters, model.deconv)
+    : unet11Layers(size, batch);
 }
 
 /** A row with its rates: GFLOP/s and GB/s at the median time. */
@@ -164,6 +179,76 @@ function layerPasses(
       },
     ];
   }
+  if (l.kind === 'convTranspose4x4s2') {
+    const x = r([N, C, H, W]);
+    const w = r([C, cout, 4, 4]);
+    const b = r([cout]);
+    const y = r([N, cout, 2 * H, 2 * W]);
+    const gx = r([N, C, H, W]);
+    const gw = r([C, cout, 4, 4]);
+    const dims = { batch: N, inChannels: C, outChannels: cout, height: H, width: W };
+    return [
+      {
+        kernel: 'convTranspose4x4s2Forward',
+        pass: 'forward',
+        tensors: [x, w, b, y, gx, gw],
+        encode: () =>
+          convTranspose4x4s2Forward(device, {
+            ...dims,
+            input: x.rangeFor(''),
+            weight: w.rangeFor(''),
+            bias: b.rangeFor(''),
+            out: y.rangeFor(''),
+            relu: true,
+          }),
+      },
+      {
+        kernel: 'convTranspose4x4s2Dgrad',
+        pass: 'dgrad',
+        tensors: [],
+        encode: () =>
+          convTranspose4x4s2Dgrad(device, {
+            ...dims,
+            gradOut: y.rangeFor(''),
+            weight: w.rangeFor(''),
+            gradInput: gx.rangeFor(''),
+          }),
+      },
+      {
+        kernel: 'convTranspose4x4s2Wgrad',
+        pass: 'wgrad',
+        tensors: [],
+        encode: () =>
+          convTranspose4x4s2Wgrad(device, {
+            ...dims,
+            input: x.rangeFor(''),
+            gradOut: y.rangeFor(''),
+            gradWeight: gw.rangeFor(''),
+          }),
+      },
+    ];
+  }
+  if (l.kind === 'upsampleBilinear2x') {
+    const x = r([N, C, H, W]);
+    const y = r([N, C, 2 * H, 2 * W]);
+    const gx = r([N, C, H, W]);
+    const dims = { planes: N * C, height: H, width: W };
+    return [
+      {
+        kernel: 'upsampleBilinear2xForward',
+        pass: 'forward',
+        tensors: [x, y, gx],
+        encode: () => upsampleBilinear2xForward(device, { ...dims, input: x.rangeFor(''), out: y.rangeFor('') }),
+      },
+      {
+        kernel: 'upsampleBilinear2xBackward',
+        pass: 'backward',
+        tensors: [],
+        encode: () =>
+          upsampleBilinear2xBackward(device, { ...dims, gradOut: y.rangeFor(''), gradInput: gx.rangeFor('') }),
+      },
+    ];
+  }
   if (l.kind === 'maxPool2x2') {
     const x = r([N, C, H, W]);
     const y = r([N, C, H / 2, W / 2]);
@@ -235,7 +320,7 @@ function layerPasses(
 export async function benchKernels(device: Device, o: KernelBenchOptions): Promise<KernelRow[]> {
   const rows: KernelRow[] = [];
   const want = (s: string) => !o.filter || s.includes(o.filter);
-  for (const l of unet11Layers(o.size, o.batch)) {
+  for (const l of modelLayers(o.size, o.batch, o.model)) {
     const passes = layerPasses(device, l);
     const shape = `${l.batch}x[${l.segments.join('+')}]x${l.height}x${l.width}->${l.cout}`;
     for (const p of passes) {
@@ -275,8 +360,9 @@ export async function benchKernels(device: Device, o: KernelBenchOptions): Promi
     for (const x of [z, t, stats, gl, gz]) x.dispose();
   }
   if (want('adam')) {
-    // Adam's arena: UNet11's 22 927 393 parameters, each tensor padded to 64 floats as the optimizer lays them.
-    const n = parameterSizes(unet11Layers(o.size, 1)).reduce((s, k) => s + Math.ceil(k / 64) * 64, 0);
+    // Adam's arena: the model's parameters (UNet11: 22 927 393), each tensor padded to 64 floats as the optimizer
+    // lays them.
+    const n = parameterSizes(modelLayers(o.size, 1, o.model)).reduce((s, k) => s + Math.ceil(k / 64) * 64, 0);
     const [p, g, m, v] = [0, 1, 2, 3].map(() => r([n])) as [Tensor, Tensor, Tensor, Tensor];
     let step = 0;
     const timing = await timeKernel(

@@ -1,6 +1,12 @@
-/** The kernel calls UNet11 makes at an input of `size`×`size`, batch `batch`: the benchmark's workload. */
+/** The kernel calls UNet11 (or UNet16) makes at an input of `size`×`size`, batch `batch`: the benchmark's workload. */
 
-export type LayerKind = 'conv3x3' | 'convTranspose3x3s2' | 'maxPool2x2' | 'conv1x1';
+export type LayerKind =
+  | 'conv3x3'
+  | 'convTranspose3x3s2'
+  | 'convTranspose4x4s2'
+  | 'upsampleBilinear2x'
+  | 'maxPool2x2'
+  | 'conv1x1';
 
 export interface LayerShape {
   /** State-dict-like name, e.g. `encoder.3` or `dec4.block.0.conv`. */
@@ -53,13 +59,87 @@ export function unet11Layers(size: number, batch: number): LayerShape[] {
   return L;
 }
 
+/** UNet16's kernel calls (num_filters `f`; `deconv`: 4×4 transposed convolutions, else bilinear upsampling). */
+export function unet16Layers(size: number, batch: number, f: number, deconv: boolean): LayerShape[] {
+  if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
+  const L: LayerShape[] = [];
+  const conv = (name: string, segments: number[], cout: number, s: number) =>
+    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
+  const pool = (name: string, c: number, s: number) =>
+    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
+  const s = size;
+  const stages: [number[], number, number][] = [
+    [[0, 2], 64, s],
+    [[5, 7], 128, s / 2],
+    [[10, 12, 14], 256, s / 4],
+    [[17, 19, 21], 512, s / 8],
+    [[24, 26, 28], 512, s / 16],
+  ];
+  let c = 3;
+  stages.forEach(([indices, cout, side], k) => {
+    for (const i of indices) {
+      conv(`encoder.${i}`, [c], cout, side);
+      c = cout;
+    }
+    pool(`pool${k + 1}`, cout, side);
+  });
+  // DecoderBlockV2 on the segments `segs` at side `side` (its input), producing side·2.
+  const block = (name: string, segs: number[], mid: number, cout: number, side: number) => {
+    if (deconv) {
+      conv(`${name}.block.0.conv`, segs, mid, side);
+      L.push({
+        name: `${name}.block.1`,
+        kind: 'convTranspose4x4s2',
+        batch,
+        segments: [mid],
+        cout,
+        height: side,
+        width: side,
+      });
+    } else {
+      for (const [j, sc] of segs.entries()) {
+        L.push({
+          name: `${name}.up.${j}`,
+          kind: 'upsampleBilinear2x',
+          batch,
+          segments: [sc],
+          cout: sc,
+          height: side,
+          width: side,
+        });
+      }
+      conv(`${name}.block.1.conv`, segs, mid, 2 * side);
+      conv(`${name}.block.2.conv`, [mid], cout, 2 * side);
+    }
+  };
+  block('center', [512], 16 * f, 8 * f, s / 32);
+  block('dec5', [8 * f, 512], 16 * f, 8 * f, s / 16);
+  block('dec4', [8 * f, 512], 16 * f, 8 * f, s / 8);
+  block('dec3', [8 * f, 256], 8 * f, 2 * f, s / 4);
+  block('dec2', [2 * f, 128], 4 * f, f, s / 2);
+  conv('dec1.conv', [f, 64], f, s);
+  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [f], cout: 1, height: s, width: s });
+  return L;
+}
+
 export const cin = (l: LayerShape) => l.segments.reduce((a, b) => a + b, 0);
 
 /** Weight and bias tensor sizes (floats) of every layer with parameters, in order. */
 export function parameterSizes(layers: readonly LayerShape[]): number[] {
   return layers.flatMap((l) =>
-    l.kind === 'maxPool2x2' ? [] : [cin(l) * l.cout * (l.kind === 'conv1x1' ? 1 : 9), l.cout],
+    l.kind === 'maxPool2x2' || l.kind === 'upsampleBilinear2x' ? [] : [cin(l) * l.cout * taps(l.kind), l.cout],
   );
+}
+
+/** Weight taps per (input, output) channel pair. */
+function taps(kind: LayerKind): number {
+  return kind === 'conv1x1'
+    ? 1
+    : kind === 'convTranspose4x4s2'
+      ? 16
+      : kind === 'conv3x3' || kind === 'convTranspose3x3s2'
+        ? 9
+        : 0;
 }
 
 /** Multiply-adds ×2 of one pass (forward, dgrad and wgrad have the same count for convolutions). */
@@ -70,6 +150,12 @@ export function layerFlops(l: LayerShape): number {
       return 2 * px * cin(l) * l.cout * 9;
     case 'convTranspose3x3s2':
       return 2 * px * cin(l) * l.cout * 9;
+    case 'convTranspose4x4s2':
+      // Every input pixel meets all 16 taps (4 per output pixel, 4 output pixels per input pixel).
+      return 2 * px * cin(l) * l.cout * 16;
+    case 'upsampleBilinear2x':
+      // 4 multiply-adds per output element, 4 outputs per input element.
+      return 4 * px * cin(l) * 8;
     case 'conv1x1':
       return 2 * px * cin(l) * l.cout;
     case 'maxPool2x2':
@@ -81,10 +167,10 @@ export function layerFlops(l: LayerShape): number {
 export function layerBytes(l: LayerShape, pass: 'forward' | 'dgrad' | 'wgrad' | 'backward'): number {
   const px = l.batch * l.height * l.width;
   const inEl = px * cin(l);
-  const outPx = l.kind === 'convTranspose3x3s2' ? 4 * px : l.kind === 'maxPool2x2' ? px / 4 : px;
+  const doubles = l.kind === 'convTranspose3x3s2' || l.kind === 'convTranspose4x4s2' || l.kind === 'upsampleBilinear2x';
+  const outPx = doubles ? 4 * px : l.kind === 'maxPool2x2' ? px / 4 : px;
   const outEl = outPx * l.cout;
-  const k = l.kind === 'conv3x3' || l.kind === 'convTranspose3x3s2' ? 9 : l.kind === 'conv1x1' ? 1 : 0;
-  const wEl = cin(l) * l.cout * k;
+  const wEl = l.kind === 'upsampleBilinear2x' ? 0 : cin(l) * l.cout * taps(l.kind);
   if (l.kind === 'maxPool2x2') return 4 * (pass === 'forward' ? inEl + 2 * outEl : inEl + 2 * outEl);
   if (pass === 'forward') return 4 * (inEl + wEl + outEl);
   if (pass === 'dgrad') return 4 * (outEl + wEl + inEl);

@@ -1,5 +1,5 @@
-/** `bench model`: UNet11 forward (inference) and one Adam training step (loss BCE − log J), wall clock. */
-import { UNet11 } from '@ternausnet/model';
+/** `bench model`: UNet11 or UNet16 forward (inference) and one Adam training step (loss BCE − log J), wall clock. */
+import { type Architecture, buildModel, DEFAULT_ARCHITECTURE, type TernausNetModel, UNet11 } from '@ternausnet/model';
 import {
   Adam,
   bceJaccardLoss,
@@ -48,8 +48,47 @@ export function unet11ForwardFlops(size: number, batch: number): number {
   );
 }
 
+/**
+ * Forward FLOPs of UNet16 at a square input (2·MACs of every convolution; a 4×4 stride-2 transposed convolution
+ * costs 4 MACs per output pixel and channel pair; the bilinear upsampling's few FLOPs are left out).
+ */
+export function unet16ForwardFlops(size: number, batch: number, f: number, deconv: boolean): number {
+  const s = size;
+  const conv = (cin: number, cout: number, side: number, k = 9) => 2 * cin * cout * k * side * side;
+  const encoder =
+    conv(3, 64, s) +
+    conv(64, 64, s) +
+    conv(64, 128, s / 2) +
+    conv(128, 128, s / 2) +
+    conv(128, 256, s / 4) +
+    2 * conv(256, 256, s / 4) +
+    conv(256, 512, s / 8) +
+    2 * conv(512, 512, s / 8) +
+    3 * conv(512, 512, s / 16);
+  // DecoderBlockV2(cin, mid, cout) producing `side`: bilinear: ConvRelu, ConvRelu at side; deconv: ConvRelu at
+  // side/2, then the transposed convolution to side.
+  const block = (cin: number, mid: number, cout: number, side: number) =>
+    deconv ? conv(cin, mid, side / 2) + conv(mid, cout, side, 4) : conv(cin, mid, side) + conv(mid, cout, side);
+  const decoder =
+    block(512, 16 * f, 8 * f, s / 16) +
+    block(512 + 8 * f, 16 * f, 8 * f, s / 8) +
+    block(512 + 8 * f, 16 * f, 8 * f, s / 4) +
+    block(256 + 8 * f, 8 * f, 2 * f, s / 2) +
+    block(128 + 2 * f, 4 * f, f, s) +
+    conv(64 + f, f, s) +
+    conv(f, 1, s, 1);
+  return batch * (encoder + decoder);
+}
+
+/** Forward FLOPs of either model. */
+export function forwardFlops(arch: Architecture, size: number, batch: number): number {
+  return arch.model === 'unet16'
+    ? unet16ForwardFlops(size, batch, arch.numFilters, arch.deconv)
+    : unet11ForwardFlops(size, batch);
+}
+
 /** One Adam training step (loss BCE − log J), waiting for the loss value. */
-async function trainStepOnce(model: UNet11, opt: Adam, x: Tensor, y: Tensor): Promise<void> {
+async function trainStepOnce(model: TernausNetModel, opt: Adam, x: Tensor, y: Tensor): Promise<void> {
   const loss = tidy(() => {
     opt.zeroGrad();
     const l = bceJaccardLoss(model.forward(x), y);
@@ -122,8 +161,9 @@ export async function benchModel(
   batch: number,
   runs: number,
   warmup: number,
+  arch: Architecture = DEFAULT_ARCHITECTURE,
 ): Promise<ModelBench> {
-  const model = new UNet11({ seed: 0, device });
+  const model = buildModel(arch, { seed: 0, device });
   const x = randn([batch, 3, size, size], { seed: 1, device });
   const y = rand([batch, 1, size, size], { seed: 2, device });
   const forward = await timeWall(
@@ -141,6 +181,6 @@ export async function benchModel(
   model.dispose();
   x.dispose();
   y.dispose();
-  const f = unet11ForwardFlops(size, batch);
+  const f = forwardFlops(arch, size, batch);
   return { forward, trainStep, forwardGflops: f / forward.median / 1e6, trainGflops: (3 * f) / trainStep.median / 1e6 };
 }

@@ -43,6 +43,54 @@ describe('bench (smoke)', () => {
     }
   });
 
+  it('model --model unet16 --deconv: names the architecture, forward and train step medians', async () => {
+    const r = await bench([
+      'model',
+      '--model',
+      'unet16',
+      '--deconv',
+      '--num-filters',
+      '8',
+      '--size',
+      '32',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--json',
+    ]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.json.model).toBe('UNet16 (num_filters 8, transposed-convolution decoder (4×4, stride 2))');
+    expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
+  });
+
+  it('kernels --model unet16: rows for the transposed 4×4 convolution (deconv) and the upsampling (bilinear)', async () => {
+    const common = [
+      'kernels',
+      '--model',
+      'unet16',
+      '--num-filters',
+      '8',
+      '--size',
+      '32',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--filter',
+      'dec2',
+    ];
+    const deconv = await bench([...common, '--deconv', '--json']);
+    expect(deconv.code, deconv.out).toBe(0);
+    const kernels = (r: typeof deconv) => (r.json.kernels as { kernel: string }[]).map((k) => k.kernel);
+    expect(kernels(deconv)).toEqual(expect.arrayContaining(['convTranspose4x4s2Forward', 'convTranspose4x4s2Wgrad']));
+    const bilinear = await bench([...common, '--json']);
+    expect(bilinear.code, bilinear.out).toBe(0);
+    expect(kernels(bilinear)).toEqual(
+      expect.arrayContaining(['upsampleBilinear2xForward', 'upsampleBilinear2xBackward']),
+    );
+  });
+
   it('kernels with the TF.js peer: our rows, the ceiling, and our/peer ratios', async () => {
     const r = await bench([
       'kernels',

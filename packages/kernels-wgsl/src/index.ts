@@ -21,6 +21,14 @@ export {
   convTranspose3x3s2Wgrad,
 } from './conv-transpose.ts';
 export {
+  type ConvTranspose4x4s2Args,
+  type ConvTranspose4x4s2DgradArgs,
+  type ConvTranspose4x4s2WgradArgs,
+  convTranspose4x4s2Dgrad,
+  convTranspose4x4s2Forward,
+  convTranspose4x4s2Wgrad,
+} from './conv-transpose4x4.ts';
+export {
   type Conv1x1Args,
   type Conv1x1DgradArgs,
   type Conv1x1WgradArgs,
@@ -58,3 +66,9 @@ export {
   type KernelLimits,
   type ScratchBuffer,
 } from './runtime.ts';
+export {
+  type UpsampleBilinear2xArgs,
+  type UpsampleBilinear2xBackwardArgs,
+  upsampleBilinear2xBackward,
+  upsampleBilinear2xForward,
+} from './upsample-bilinear.ts';

@@ -32,6 +32,7 @@ export {
   uniformParameter,
 } from './nn.ts';
 export { convTranspose3x3s2 } from './ops/conv-transpose.ts';
+export { convTranspose4x4s2 } from './ops/conv-transpose4x4.ts';
 export { conv1x1 } from './ops/conv1x1.ts';
 export { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';
@@ -40,6 +41,7 @@ export { maxPool2x2 } from './ops/maxpool.ts';
 export { mean, sum } from './ops/reduce.ts';
 export { type OpDefinition, type OpReference, registeredOps } from './ops/registry.ts';
 export { concat, reshape } from './ops/shape.ts';
+export { upsampleBilinear2x } from './ops/upsample.ts';
 export { Adam, type AdamOptions } from './optim/adam.ts';
 export { Rng } from './random.ts';
 export type { RefTensor } from './reference.ts';

@@ -5,6 +5,7 @@
 import { tensor } from './creation.ts';
 import type { Device } from './device.ts';
 import { convTranspose3x3s2 } from './ops/conv-transpose.ts';
+import { convTranspose4x4s2 } from './ops/conv-transpose4x4.ts';
 import { conv1x1 } from './ops/conv1x1.ts';
 import { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 import type { Rng } from './random.ts';
@@ -119,17 +120,27 @@ export class Conv2d extends ConvLayer {
   }
 }
 
-/** ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1): doubles H and W. */
+/**
+ * ConvTranspose2d with stride 2 and padding 1, doubling H and W: kernel 3 with output_padding 1 (UNet11's
+ * decoder, the default) or kernel 4 (UNet16's `is_deconv=True` decoder).
+ */
 export class ConvTranspose2d extends ConvLayer {
+  readonly kernelSize: 3 | 4;
+
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
-    options: LayerOptions,
+    options: LayerOptions & { kernelSize?: 3 | 4 },
   ) {
-    super([inChannels, outChannels, 3, 3], outChannels, options);
+    const k = options.kernelSize ?? 3;
+    if (k !== 3 && k !== 4) throw new RangeError(`ConvTranspose2d: kernel size ${k as number} unsupported (3 or 4)`);
+    super([inChannels, outChannels, k, k], outChannels, options);
+    this.kernelSize = k;
   }
 
   forward(x: Tensor, options: ConvOptions = {}): Tensor {
-    return convTranspose3x3s2(x, this.weight, this.bias, options);
+    return this.kernelSize === 3
+      ? convTranspose3x3s2(x, this.weight, this.bias, options)
+      : convTranspose4x4s2(x, this.weight, this.bias, options);
   }
 }

@@ -104,6 +104,13 @@ const CASES: OpCase[] = [
   ...convCases('conv3x3', 3),
   ...convCases('conv1x1', 1).filter((c) => (c.attrs as { segments: number }).segments === 1),
   ...convTransposeCases(),
+  ...convTranspose4x4Cases(),
+  // Bilinear 2× upsampling: 1-pixel axes (both taps clamp to the same input), odd and non-square planes.
+  { op: 'upsampleBilinear2x', shapes: [[2, 3, 5, 7]] },
+  { op: 'upsampleBilinear2x', shapes: [[1, 1, 1, 1]] },
+  { op: 'upsampleBilinear2x', shapes: [[1, 2, 1, 6]] },
+  { op: 'upsampleBilinear2x', shapes: [[3, 2, 4, 3]] },
+  { op: 'upsampleBilinear2x', shapes: [[1, 1, 2, 2]] },
   { op: 'maxPool2x2', shapes: [[2, 3, 7, 6]], domain: 'distinct' },
   { op: 'maxPool2x2', shapes: [[1, 5, 4, 4]], domain: 'distinct' },
   { op: 'maxPool2x2', shapes: [[1, 1, 1, 3]], domain: 'distinct' },
@@ -256,6 +263,29 @@ function convTransposeCases(): OpCase[] {
     return {
       op: 'convTranspose3x3s2',
       shapes: [x, [x[1]!, cout, 3, 3], ...(bias ? [[cout]] : [])],
+      attrs: { bias, relu },
+      atol: 4 * K ** 1.5 * 2 ** -24,
+    };
+  });
+}
+
+/**
+ * 4×4 stride-2 transposed convolution cases: odd, 1×1 and non-square inputs, channels not multiples of 4 (the
+ * kernels' channel blocks), several channel blocks. K per output ≤ Cin·4 taps.
+ */
+function convTranspose4x4Cases(): OpCase[] {
+  const configs: [number[], number, boolean, boolean][] = [
+    [[2, 5, 3, 4], 3, true, false],
+    [[1, 4, 1, 1], 6, true, true],
+    [[1, 3, 5, 2], 5, false, true],
+    [[2, 17, 3, 3], 4, true, true],
+    [[1, 9, 2, 7], 11, false, false],
+  ];
+  return configs.map(([x, cout, bias, relu]) => {
+    const K = x[1]! * 4;
+    return {
+      op: 'convTranspose4x4s2',
+      shapes: [x, [x[1]!, cout, 4, 4], ...(bias ? [[cout]] : [])],
       attrs: { bias, relu },
       atol: 4 * K ** 1.5 * 2 ** -24,
     };

@@ -1,5 +1,20 @@
 export { writeFileAtomic, writeJsonAtomic } from './files.ts';
-export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
+export {
+  type Architecture,
+  buildModel,
+  type CreateModelOptions,
+  type CreateUNet11Options,
+  createModel,
+  createUNet11,
+  DEFAULT_ARCHITECTURE,
+  describeArchitecture,
+  detectArchitecture,
+  INIT_SCHEMES,
+  type InitScheme,
+  loadCheckpoint,
+  loadVgg11Encoder,
+  loadVggEncoder,
+} from './init.ts';
 export { lossBinary } from './loss.ts';
 export {
   IMAGENET_MEAN,
@@ -9,6 +24,7 @@ export {
   type PredictOptions,
   predict,
   type RgbImage,
+  type SegmentationModel,
   tileOrigins,
 } from './predict.ts';
 export {
@@ -37,6 +53,14 @@ export {
   type UNet11Options,
   VGG11_CONVS,
 } from './unet11.ts';
+export {
+  checkUNetInput,
+  DecoderBlockV2,
+  UNET16_ENCODER_ALIASES,
+  UNet16,
+  type UNet16Options,
+  VGG16_CONVS,
+} from './unet16.ts';
 export { Vgg11Classifier, type Vgg11ClassifierOptions } from './vgg11.ts';
 export {
   canonicalKey,
@@ -46,5 +70,6 @@ export {
   StateDictError,
   saveWeights,
   stateDict,
+  type TernausNetModel,
   type WeightSource,
 } from './weights.ts';

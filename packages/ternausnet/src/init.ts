@@ -2,15 +2,16 @@
  * The paper's three initialisation schemes:
  * - `lecun`: PyTorch's default initialisation of every Conv2d / ConvTranspose2d (what the paper calls LeCun
  *   uniform): weight and bias U(±1/√fan_in), fan_in = weight.size(1)·k², seeded;
- * - `imagenet`: the encoder from VGG11 ImageNet weights (torchvision or timm `vgg11.tv_in1k` names, read from
- *   safetensors), the decoder `lecun`;
+ * - `imagenet`: the encoder from VGG11 (UNet11) or VGG16 (UNet16) ImageNet weights (torchvision `vgg11`/`vgg16`
+ *   or timm `vgg11.tv_in1k`/`vgg16.tv_in1k` names, read from safetensors), the decoder `lecun`;
  * - `pretrained`: the whole network from a checkpoint (e.g. pre-trained on Carvana).
  */
 import type { Device } from '@ternausnet/tensor';
 import { writeData } from '@ternausnet/tensor';
 import { readSafetensors } from './safetensors.ts';
 import { UNet11, VGG11_CONVS } from './unet11.ts';
-import { loadWeights, StateDictError, type WeightSource } from './weights.ts';
+import { UNet16, VGG16_CONVS } from './unet16.ts';
+import { loadStateDict, loadWeights, StateDictError, type TernausNetModel, type WeightSource } from './weights.ts';
 
 export type InitScheme = 'lecun' | 'imagenet' | 'pretrained';
 export const INIT_SCHEMES: readonly InitScheme[] = ['lecun', 'imagenet', 'pretrained'];
@@ -21,7 +22,7 @@ export interface CreateUNet11Options {
   seed?: number;
   /** `imagenet`: path of a VGG11 ImageNet safetensors file (see README: how to obtain it). */
   vgg11?: string;
-  /** `pretrained`: path of a whole-network UNet11 checkpoint. */
+  /** `pretrained`: path of a whole-network checkpoint. */
   checkpoint?: string;
   device?: Device;
 }
@@ -29,13 +30,16 @@ export interface CreateUNet11Options {
 const FEATURE_KEY = /^(?:.*\.)?features\.(\d+)\.(\w+)$/;
 /** Keys of the classifier part of VGG files, which TernausNet does not use. */
 const CLASSIFIER_KEY = /^(?:.*\.)?(classifier|pre_logits|head|fc)\b/;
-const CONV_INDICES = new Set<number>(VGG11_CONVS.map((c) => c.index));
 
 /**
- * Copy VGG11's eight convolutions from a torchvision/timm state dict into the encoder. Classifier tensors are
- * ignored; any other `features.N` tensor (e.g. the BatchNorm of vgg11_bn) is an error.
+ * Copy VGG11's eight convolutions (UNet11) or VGG16's thirteen (UNet16) from a torchvision/timm state dict into
+ * the encoder. Classifier tensors are ignored; any other `features.N` tensor (e.g. the BatchNorm of vgg11_bn) is
+ * an error.
  */
-export function loadVgg11Encoder(model: UNet11, dict: ReadonlyMap<string, WeightSource>, source: string): void {
+export function loadVggEncoder(model: TernausNetModel, dict: ReadonlyMap<string, WeightSource>, source: string): void {
+  const vgg = model instanceof UNet16 ? 'VGG16' : 'VGG11';
+  const lower = vgg.toLowerCase();
+  const CONV_INDICES = new Set<number>((model instanceof UNet16 ? VGG16_CONVS : VGG11_CONVS).map((c) => c.index));
   const found = new Map<string, WeightSource>();
   const unexpected: string[] = [];
   for (const [name, t] of dict) {
@@ -46,7 +50,10 @@ export function loadVgg11Encoder(model: UNet11, dict: ReadonlyMap<string, Weight
     else if (!CLASSIFIER_KEY.test(name)) unexpected.push(name);
   }
   if (unexpected.some((k) => FEATURE_KEY.test(k))) {
-    unexpected.push('(features.N tensors at non-convolution indices: is this vgg11_bn? TernausNet uses plain vgg11)');
+    unexpected.push(
+      `(features.N tensors at non-convolution indices: is this ${lower}_bn, or the other VGG? ` +
+        `${model instanceof UNet16 ? 'UNet16' : 'UNet11'} uses plain ${lower})`,
+    );
   }
   const params = model.namedParameters();
   const wanted = [...params.keys()].filter((k) => k.startsWith('encoder.'));
@@ -55,34 +62,123 @@ export function loadVgg11Encoder(model: UNet11, dict: ReadonlyMap<string, Weight
   for (const [k, t] of found) {
     const shape = params.get(k)!.shape;
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      mismatched.push(`${k.replace('encoder.', 'features.')}: file [${t.shape}] vs VGG11 [${shape}]`);
+      mismatched.push(`${k.replace('encoder.', 'features.')}: file [${t.shape}] vs ${vgg} [${shape}]`);
     }
   }
   if (missing.length || unexpected.length || mismatched.length) {
-    throw new StateDictError(`${source} (as VGG11 ImageNet weights)`, missing, unexpected, mismatched);
+    throw new StateDictError(`${source} (as ${vgg} ImageNet weights)`, missing, unexpected, mismatched, vgg);
   }
   for (const [k, t] of found) writeData(params.get(k)!, t.toFloat32());
 }
 
+/** UNet11's encoder from VGG11 ImageNet weights (see `loadVggEncoder`). */
+export function loadVgg11Encoder(model: UNet11, dict: ReadonlyMap<string, WeightSource>, source: string): void {
+  loadVggEncoder(model, dict, source);
+}
+
+/** Which TernausNet: UNet11 (VGG11 encoder; num_filters 32 only) or UNet16 (VGG16; either decoder). */
+export interface Architecture {
+  readonly model: 'unet11' | 'unet16';
+  readonly numFilters: number;
+  /** `is_deconv`: transposed convolutions (always, for UNet11) rather than bilinear upsampling. */
+  readonly deconv: boolean;
+}
+
+export const DEFAULT_ARCHITECTURE: Architecture = { model: 'unet11', numFilters: 32, deconv: true };
+
+/** A fresh, `lecun`-initialised model of `arch`. */
+export function buildModel(arch: Architecture, options: { seed?: number; device?: Device } = {}): TernausNetModel {
+  const common = {
+    seed: options.seed ?? 0,
+    numFilters: arch.numFilters,
+    ...(options.device ? { device: options.device } : {}),
+  };
+  if (arch.model === 'unet16') return new UNet16({ ...common, deconv: arch.deconv });
+  if (!arch.deconv) throw new RangeError('UNet11 has no bilinear decoder (is_deconv=False exists for UNet16 only)');
+  return new UNet11(common);
+}
+
+/** "UNet16 (num_filters 16, bilinear upsampling decoder)". */
+export function describeArchitecture(arch: Architecture): string {
+  const decoder = arch.deconv
+    ? `transposed-convolution decoder (${arch.model === 'unet16' ? '4×4' : '3×3'}, stride 2)`
+    : 'bilinear-upsampling decoder';
+  return `${arch.model === 'unet16' ? 'UNet16' : 'UNet11'} (num_filters ${arch.numFilters}, ${decoder})`;
+}
+
+/**
+ * The architecture a state dict was written for, from its keys and shapes alone: VGG16's `encoder.28` (or
+ * its alias `conv5.4`) means UNet16; `final.weight` [1, F, 1, 1] gives num_filters; in UNet16 a transposed
+ * convolution `center.block.1.weight` [M, O, 4, 4] means is_deconv, a ConvRelu `center.block.1.conv.weight`
+ * means bilinear upsampling.
+ */
+export function detectArchitecture(
+  dict: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  source: string,
+): Architecture {
+  const get = (key: string) => dict.get(key)?.shape ?? dict.get(`module.${key}`)?.shape;
+  const final = get('final.weight');
+  if (final?.length !== 4 || final[0] !== 1) {
+    throw new RangeError(
+      `${source}: no 'final.weight' of shape [1, num_filters, 1, 1] (got ${final ? `[${final}]` : 'none'}): ` +
+        'not a TernausNet (UNet11/UNet16, one class) checkpoint',
+    );
+  }
+  const numFilters = final[1]!;
+  if (get('encoder.28.weight') || get('conv5.4.weight')) {
+    const up = get('center.block.1.weight');
+    if (up?.length === 4 && up[2] === 4) return { model: 'unet16', numFilters, deconv: true };
+    if (get('center.block.1.conv.weight')) return { model: 'unet16', numFilters, deconv: false };
+    throw new RangeError(
+      `${source}: a VGG16 encoder, but neither 'center.block.1.weight' [·, ·, 4, 4] (is_deconv) nor ` +
+        `'center.block.1.conv.weight' (bilinear): not a TernausNet UNet16 checkpoint`,
+    );
+  }
+  if (get('encoder.18.weight') || get('conv5.weight')) return { model: 'unet11', numFilters, deconv: true };
+  throw new RangeError(
+    `${source}: neither VGG16's encoder.28 nor VGG11's encoder.18 convolution: not a UNet11/UNet16 checkpoint`,
+  );
+}
+
 /** A UNet11 initialised by one of the paper's schemes. */
 export async function createUNet11(options: CreateUNet11Options): Promise<UNet11> {
-  const model = new UNet11({ seed: options.seed ?? 0, ...(options.device ? { device: options.device } : {}) });
+  return (await createModel({ ...options, architecture: DEFAULT_ARCHITECTURE })) as UNet11;
+}
+
+export interface CreateModelOptions extends CreateUNet11Options {
+  architecture: Architecture;
+  /** `imagenet` for UNet16: path of a VGG16 ImageNet safetensors file. */
+  vgg16?: string;
+}
+
+/** A UNet11 or UNet16 initialised by one of the paper's schemes. */
+export async function createModel(options: CreateModelOptions): Promise<TernausNetModel> {
+  const model = buildModel(options.architecture, {
+    seed: options.seed ?? 0,
+    ...(options.device ? { device: options.device } : {}),
+  });
+  const vgg = options.architecture.model === 'unet16' ? 'vgg16' : 'vgg11';
   try {
     switch (options.scheme) {
       case 'lecun':
         break;
       case 'imagenet': {
-        if (!options.vgg11) {
+        const path = options[vgg];
+        if (!path) {
+          const name = vgg.toUpperCase();
           throw new Error(
-            "init 'imagenet' needs a VGG11 ImageNet weight file (--vgg11 PATH): see README, 'VGG11 ImageNet weights'",
+            `init 'imagenet' needs a ${name} ImageNet weight file (--${vgg} PATH): see README, '${name} ImageNet weights'`,
           );
         }
-        const file = await readSafetensors(options.vgg11);
-        loadVgg11Encoder(model, file.tensors, options.vgg11);
+        const file = await readSafetensors(path);
+        loadVggEncoder(model, file.tensors, path);
         break;
       }
       case 'pretrained':
-        if (!options.checkpoint) throw new Error("init 'pretrained' needs a UNet11 checkpoint (--pretrained PATH)");
+        if (!options.checkpoint) {
+          const name = options.architecture.model === 'unet16' ? 'UNet16' : 'UNet11';
+          throw new Error(`init 'pretrained' needs a ${name} checkpoint (--pretrained PATH)`);
+        }
         await loadWeights(model, options.checkpoint);
         break;
       default:
@@ -93,4 +189,24 @@ export async function createUNet11(options: CreateUNet11Options): Promise<UNet11
     throw e;
   }
   return model;
+}
+
+/**
+ * Load a whole-network checkpoint of either model (ours, or PyTorch's state dict in safetensors, aliases and
+ * `module.` prefixes accepted): the architecture comes from the file's keys and shapes (`detectArchitecture`).
+ */
+export async function loadCheckpoint(
+  path: string,
+  options: { device?: Device } = {},
+): Promise<{ model: TernausNetModel; architecture: Architecture }> {
+  const file = await readSafetensors(path);
+  const architecture = detectArchitecture(file.tensors, path);
+  const model = buildModel(architecture, options);
+  try {
+    loadStateDict(model, file.tensors, path);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, architecture };
 }

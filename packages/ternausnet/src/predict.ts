@@ -4,7 +4,6 @@
  * tiles blended by a weight that ramps down towards tile borders, so GPU memory is bounded by the tile size.
  */
 import { noGrad, sigmoid, type Tensor, tensor, tidy } from '@ternausnet/tensor';
-import type { UNet11 } from './unet11.ts';
 
 /** torchvision's ImageNet statistics, applied to RGB scaled to [0, 1] (the authors' `Normalize`). */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -24,6 +23,11 @@ export interface PredictOptions {
   tile?: number;
   /** Overlap between neighbouring tiles in pixels (default max(64, tile/16); tile/4 below 256). */
   overlap?: number;
+  /**
+   * Test-time augmentation: the mean of the probabilities over the four flips of each tile (none, horizontal,
+   * vertical, both), each flipped back. Four forward passes per tile; memory stays that of one tile.
+   */
+  tta?: boolean;
   /** Called after each tile with (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -79,8 +83,37 @@ function ramp(i: number, size: number, margin: number): number {
 
 const roundUp32 = (n: number) => Math.ceil(n / 32) * 32;
 
+/** `planes` planes of h×w floats mirrored horizontally and/or vertically (a flip is its own inverse). */
+function flipPlanes(src: Float32Array, planes: number, h: number, w: number, fx: boolean, fy: boolean): Float32Array {
+  if (!fx && !fy) return src;
+  const out = new Float32Array(src.length);
+  for (let c = 0; c < planes; c++)
+    for (let y = 0; y < h; y++) {
+      const sy = fy ? h - 1 - y : y;
+      for (let x = 0; x < w; x++) out[(c * h + y) * w + x] = src[(c * h + sy) * w + (fx ? w - 1 - x : x)]!;
+    }
+  return out;
+}
+
+const NO_FLIP: readonly (readonly [boolean, boolean])[] = [[false, false]];
+const ALL_FLIPS: readonly (readonly [boolean, boolean])[] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+/** Anything that maps a normalised [1, 3, H, W] batch to logits [1, 1, H, W]: UNet11, UNet16. */
+export interface SegmentationModel {
+  forward(x: Tensor): Tensor;
+}
+
 /** Probability map and binary mask for an RGB image of any size. */
-export async function predict(model: UNet11, image: RgbImage, options: PredictOptions = {}): Promise<Prediction> {
+export async function predict(
+  model: SegmentationModel,
+  image: RgbImage,
+  options: PredictOptions = {},
+): Promise<Prediction> {
   const threshold = options.threshold ?? 0.3;
   const tile = options.tile ?? 1024;
   if (!(threshold > 0 && threshold < 1)) throw new RangeError(`predict: threshold must be in (0, 1), got ${threshold}`);
@@ -106,20 +139,26 @@ export async function predict(model: UNet11, image: RgbImage, options: PredictOp
   for (const y0 of ys) {
     for (const x0 of xs) {
       const input = normalizeRegion(image, x0, y0, tw, th);
-      const prob: Tensor = noGrad(() =>
-        tidy(() => {
-          const x = tensor(input, [1, 3, th, tw]);
-          return sigmoid(model.forward(x));
-        }),
-      );
-      const p = await prob.toArray();
-      prob.dispose();
+      const flips = options.tta ? ALL_FLIPS : NO_FLIP;
+      let p: Float32Array | null = null;
+      for (const [fx, fy] of flips) {
+        const prob: Tensor = noGrad(() =>
+          tidy(() => {
+            const x = tensor(flipPlanes(input, 3, th, tw, fx, fy), [1, 3, th, tw]);
+            return sigmoid(model.forward(x));
+          }),
+        );
+        const q = flipPlanes(await prob.toArray(), 1, th, tw, fx, fy);
+        prob.dispose();
+        if (!p) p = flips.length === 1 ? q : q.map((v) => v / flips.length);
+        else for (let i = 0; i < p.length; i++) p[i] = p[i]! + q[i]! / flips.length;
+      }
       const margin = single ? 0 : overlap / 2;
       for (let y = 0; y < th && y0 + y < H; y++) {
         const wy = ramp(y, th, ys.length > 1 ? margin : 0);
         for (let x = 0; x < tw && x0 + x < W; x++) {
           const i = (y0 + y) * W + x0 + x;
-          const v = p[y * tw + x]!;
+          const v = p![y * tw + x]!;
           if (weight) {
             const w = wy * ramp(x, tw, xs.length > 1 ? margin : 0);
             acc[i]! += v * w;

@@ -118,11 +118,21 @@ export class UNet11 extends Module {
   readonly dec2: DecoderBlock;
   readonly dec1: ConvRelu;
   readonly final: Conv2d;
+  /** The alias names of the encoder convolutions in PyTorch's state dict (weights.ts reads them). */
+  readonly encoderAliases: Readonly<Record<string, number>> = ENCODER_ALIASES;
 
   constructor(options: UNet11Options = {}) {
     super();
     const rng = new Rng(options.seed ?? 0);
     const f = options.numFilters ?? 32;
+    if (f !== 32) {
+      // The authors' UNet11 takes num_filters, but its centre block expects num_filters·16 input channels where
+      // VGG11 gives 512: PyTorch fails at the first forward for any other value. Say so now.
+      throw new RangeError(
+        `UNet11: numFilters ${f} cannot work (ternaus' UNet11 feeds VGG11's 512 channels into a centre block ` +
+          `built for numFilters·16 inputs, so only 32 fits); use UNet16 for other decoder widths`,
+      );
+    }
     this.numFilters = f;
     const device = options.device;
     const dev = device ? { device } : {};

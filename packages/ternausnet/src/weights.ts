@@ -1,11 +1,15 @@
 /**
- * UNet11 weights as PyTorch state dicts in safetensors files: load (with the authors' alias keys and
+ * UNet11 / UNet16 weights as PyTorch state dicts in safetensors files: load (with the authors' alias keys and
  * DataParallel's `module.` prefix accepted), save (with the aliases, so that PyTorch's strict
  * `load_state_dict` takes our files), and the clear errors a wrong file deserves.
  */
 import { type Module, type Tensor, writeData } from '@ternausnet/tensor';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
 import { ENCODER_ALIASES, type UNet11 } from './unet11.ts';
+import { UNet16 } from './unet16.ts';
+
+/** Either TernausNet model. */
+export type TernausNetModel = UNet11 | UNet16;
 
 /** A tensor from a weight file: its shape and a (lazy) float32 view of its data. */
 export interface WeightSource {
@@ -20,24 +24,50 @@ export class StateDictError extends Error {
     readonly missing: readonly string[],
     readonly unexpected: readonly string[],
     readonly mismatched: readonly string[],
+    readonly model = 'UNet11',
   ) {
     const parts: string[] = [];
     if (missing.length) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
     if (unexpected.length) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
     if (mismatched.length) parts.push(`wrong shapes (${mismatched.length}): ${mismatched.join('; ')}`);
-    super(`${source} does not fit UNet11:\n  ${parts.join('\n  ')}`);
+    super(`${source} does not fit ${model}:\n  ${parts.join('\n  ')}`);
     this.name = 'StateDictError';
   }
 }
 
-const ALIAS_PATTERN = new RegExp(`^(${Object.keys(ENCODER_ALIASES).join('|')})\\.(weight|bias)$`);
+/**
+ * The alias names a model's PyTorch state dict gives its encoder convolutions (prefix → `encoder.N`): UNet11's
+ * `conv1` … `conv5`, UNet16's `conv1.0` … `conv5.4`. Other modules (the VGG11 classifier) use UNet11's table,
+ * whose names they do not have.
+ */
+function aliasesOf(model: Module): Readonly<Record<string, number>> {
+  const own = (model as { encoderAliases?: Readonly<Record<string, number>> }).encoderAliases;
+  return own ?? ENCODER_ALIASES;
+}
 
-/** The canonical (encoder.N.*) key for a state-dict key: strips `module.` prefixes and resolves aliases. */
-export function canonicalKey(key: string): { key: string; alias: boolean } {
+const aliasPatterns = new Map<Readonly<Record<string, number>>, RegExp>();
+function aliasPattern(aliases: Readonly<Record<string, number>>): RegExp {
+  let re = aliasPatterns.get(aliases);
+  if (!re) {
+    const names = Object.keys(aliases).map((k) => k.replace(/\./g, '\\.'));
+    re = new RegExp(`^(${names.join('|')})\\.(weight|bias)$`);
+    aliasPatterns.set(aliases, re);
+  }
+  return re;
+}
+
+/**
+ * The canonical (encoder.N.*) key for a state-dict key: strips `module.` prefixes and resolves the aliases of
+ * `aliases` (UNet11's by default).
+ */
+export function canonicalKey(
+  key: string,
+  aliases: Readonly<Record<string, number>> = ENCODER_ALIASES,
+): { key: string; alias: boolean } {
   let k = key;
   while (k.startsWith('module.')) k = k.slice('module.'.length);
-  const m = ALIAS_PATTERN.exec(k);
-  if (m) return { key: `encoder.${ENCODER_ALIASES[m[1]!]}.${m[2]}`, alias: true };
+  const m = aliasPattern(aliases).exec(k);
+  if (m) return { key: `encoder.${aliases[m[1]!]}.${m[2]}`, alias: true };
   return { key: k, alias: false };
 }
 
@@ -50,12 +80,13 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
  */
 export function loadStateDict(model: Module, dict: ReadonlyMap<string, WeightSource>, source = 'state dict'): void {
   const params = model.namedParameters();
+  const aliases = aliasesOf(model);
   // Every file entry that maps to a parameter, in file order; PyTorch copies them all, so an alias (which comes
   // after encoder.N.* in its state dicts) wins when both are present. We do the same.
   const sources = new Map<string, { from: string; t: WeightSource; alias: boolean }[]>();
   const unexpected: string[] = [];
   for (const [name, t] of dict) {
-    const { key, alias } = canonicalKey(name);
+    const { key, alias } = canonicalKey(name, aliases);
     if (!params.has(key)) {
       unexpected.push(name);
       continue;
@@ -75,14 +106,14 @@ export function loadStateDict(model: Module, dict: ReadonlyMap<string, WeightSou
     }
   }
   if (missing.length || unexpected.length || mismatched.length) {
-    throw new StateDictError(source, missing, unexpected, mismatched);
+    throw new StateDictError(source, missing, unexpected, mismatched, model instanceof UNet16 ? 'UNet16' : 'UNet11');
   }
   for (const [key, { t }] of chosen) writeData(params.get(key)!, t.toFloat32());
 }
 
 /** Read the model's parameters back to the CPU, under PyTorch's state-dict names (and the aliases). */
 export async function stateDict(
-  model: UNet11,
+  model: TernausNetModel,
   options: { aliases?: boolean } = {},
 ): Promise<Map<string, { shape: readonly number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
@@ -92,7 +123,7 @@ export async function stateDict(
   // PyTorch's order: encoder.*, then the aliases conv1.* … conv5.*, then center … final.
   for (const [k, v] of byName) if (k.startsWith('encoder.')) out.set(k, v);
   if (options.aliases ?? true) {
-    for (const [alias, index] of Object.entries(ENCODER_ALIASES)) {
+    for (const [alias, index] of Object.entries(model.encoderAliases)) {
       for (const part of ['weight', 'bias']) out.set(`${alias}.${part}`, byName.get(`encoder.${index}.${part}`)!);
     }
   }
@@ -107,11 +138,17 @@ export interface SaveWeightsOptions {
 }
 
 /** Write the model's weights as a safetensors state dict (atomically). */
-export async function saveWeights(model: UNet11, path: string, options: SaveWeightsOptions = {}): Promise<void> {
+export async function saveWeights(
+  model: TernausNetModel,
+  path: string,
+  options: SaveWeightsOptions = {},
+): Promise<void> {
   const dict = await stateDict(model, options.aliases === undefined ? {} : { aliases: options.aliases });
   await writeSafetensors(path, dict, {
     format: 'pt',
-    model: 'UNet11',
+    ...(model instanceof UNet16
+      ? { model: 'UNet16', is_deconv: String(model.deconv) }
+      : { model: 'UNet11', is_deconv: 'true' }),
     num_filters: String(model.numFilters),
     ...options.metadata,
   });

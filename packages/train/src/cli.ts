@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createUNet11, INIT_SCHEMES, type InitScheme, predict, writeSafetensors } from '@ternausnet/model';
+import { type Architecture, describeArchitecture, INIT_SCHEMES, type InitScheme } from '@ternausnet/model';
 import { initDevice } from '@ternausnet/tensor';
 import {
   carvanaPairs,
@@ -18,24 +18,28 @@ import {
   readCrop,
 } from './data/datasets.ts';
 import { SHAPE_CLASSES } from './data/shapes.ts';
-import { readRgb, writeMaskPng } from './image-io.ts';
+import { runPredictCommand } from './predict-cli.ts';
 import { describeVgg11, pretrainEncoder, STAND_IN_VGG11 } from './pretrain-encoder.ts';
-import { createProgress, type Progress } from './progress.ts';
 import { verdict, writeReport } from './report.ts';
 import { reproduce } from './reproduce.ts';
 import { type Scene, sceneData, syntheticScenes } from './scenes.ts';
 import { NonFiniteLossError, type TrainingData, train } from './trainer.ts';
 
-const USAGE = `ternausnet — TernausNet (UNet11) on WebGPU
+const USAGE = `ternausnet — TernausNet (UNet11, UNet16) on WebGPU
 
 usage:
   ternausnet predict --weights W.safetensors --input IMG --out MASK.png
-                     [--threshold 0.3] [--tile 1024] [--probabilities P.safetensors]
-  ternausnet train   --out RUN_DIR [--init lecun|imagenet|pretrained] [--vgg11 PATH] [--pretrained CKPT]
+                     [--threshold 0.3] [--tile 1024] [--tta] [--probabilities P.safetensors]
+  ternausnet predict --weights W.safetensors --input DIR|'DIR/*.tif' --out OUT_DIR [--threshold 0.3] [--tile 1024] [--tta]
+                     (every image -> OUT_DIR/NAME.png; finished masks are skipped, so a rerun resumes;
+                      exit status 1 if some image could not be read or predicted)
+  ternausnet train   --out RUN_DIR [--model unet11|unet16] [--deconv] [--num-filters 32]
+                     [--init lecun|imagenet|pretrained] [--vgg11 PATH | --vgg16 PATH] [--pretrained CKPT]
                      [--epochs N] [--batch-size N] [--crop N] [--val-crop N] [--lr 1e-3] [--warmup STEPS]
                      [--crops-per-image N] [--seed N] [--resume]
                      [--inria DIR [--val-per-city 6] | --carvana DIR | --folder DIR]
-  ternausnet reproduce --out DIR [--inria DIR [--val-per-city 6]] [--vgg11 PATH]
+  ternausnet reproduce --out DIR [--model unet11|unet16] [--deconv] [--num-filters 32]
+                     [--inria DIR [--val-per-city 6]] [--vgg11 PATH | --vgg16 PATH]
                      [--pretrained CKPT | --carvana DIR] [--epochs N] [--pretrain-epochs N] [--warmup STEPS]
                      [--quick] [--resume] ...   (without --vgg11: the stand-in encoder made here)
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
@@ -46,6 +50,10 @@ Data: --inria (AerialImageDataset/train/{images,gt}: the paper's split, first 6 
 --carvana (train/*.jpg + train_masks/*_mask.gif, split by car), --folder (images/ + masks/); without any of
 them, the embedded synthetic aerial scenes (--scenes, --val-scenes, --scene-size). Real data defaults to the
 paper's 768×768 training crops and 1440×1440 validation crops.
+
+Models: UNet11 (VGG11 encoder, the paper's; num_filters 32 only) or UNet16 (VGG16 encoder; --deconv for
+transposed-convolution upsampling, bilinear by default; any --num-filters). predict reads the architecture from
+the checkpoint's keys and shapes (PyTorch state dicts in safetensors load as they are) and prints it.
 
 Inputs must have sides that are multiples of 32 for training crops; predict pads any size.
 Environment: WEBGPU_BACKEND / WEBGPU_ADAPTER choose the adapter.`;
@@ -73,6 +81,11 @@ const OPTIONS = {
   probabilities: { type: 'string' },
   init: { type: 'string' },
   vgg11: { type: 'string' },
+  vgg16: { type: 'string' },
+  model: { type: 'string' },
+  deconv: { type: 'boolean', default: false },
+  'num-filters': { type: 'string' },
+  tta: { type: 'boolean', default: false },
   pretrained: { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
@@ -103,37 +116,38 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 async function runPredict(v: Values): Promise<void> {
   if (!v.weights || !v.input || !v.out) throw new Error('predict needs --weights, --input and --out (see --help)');
-  const threshold = num('threshold', v.threshold, 0.3);
-  const tile = int('tile', v.tile, 1024, 32);
-  await initDevice();
-  const model = await createUNet11({ scheme: 'pretrained', checkpoint: v.weights });
-  const image = await readRgb(v.input);
-  let bar: Progress | null = null;
-  const p = await predict(model, image, {
-    threshold,
-    tile,
-    onProgress: (done, total) => {
-      bar ??= createProgress({ label: `predict ${image.width}×${image.height}`, total });
-      bar.update(done);
-    },
-  });
-  (bar as Progress | null)?.stop();
-  await writeMaskPng(v.out, p.mask, p.width, p.height);
-  if (v.probabilities) {
-    await writeSafetensors(
-      v.probabilities,
-      { probabilities: { shape: [1, p.height, p.width], data: p.probabilities } },
-      {
-        source: v.input,
-        threshold: String(threshold),
-      },
-    );
+  if (v.model || v['num-filters'] || v.deconv) {
+    throw new RangeError('predict reads the architecture from the checkpoint: drop --model, --deconv, --num-filters');
   }
-  const positive = p.mask.reduce((s, x) => s + x, 0) / p.mask.length;
-  console.log(
-    `${v.out}: ${p.width}×${p.height} mask, ${(100 * positive).toFixed(2)} % building pixels (threshold ${threshold})`,
-  );
-  model.dispose();
+  await initDevice();
+  process.exitCode = await runPredictCommand({
+    weights: v.weights,
+    input: v.input,
+    out: v.out,
+    threshold: num('threshold', v.threshold, 0.3),
+    tile: int('tile', v.tile, 1024, 32),
+    tta: v.tta ?? false,
+    ...(v.probabilities ? { probabilities: v.probabilities } : {}),
+  });
+}
+
+/** --model, --deconv, --num-filters of train and reproduce (default: the paper's UNet11). */
+function architecture(v: Values): Architecture {
+  const model = v.model ?? 'unet11';
+  if (model !== 'unet11' && model !== 'unet16')
+    throw new RangeError(`--model must be unet11 or unet16, got '${model}'`);
+  const numFilters = int('num-filters', v['num-filters'], 32);
+  if (model === 'unet11') {
+    // UNet11's decoder is transposed convolutions only: --deconv is what it does anyway.
+    if (numFilters !== 32) {
+      throw new RangeError(
+        `--num-filters ${numFilters}: UNet11 works with 32 only (ternaus' centre block expects VGG11's 512 channels ` +
+          `as num_filters·16); use --model unet16 for other widths`,
+      );
+    }
+    return { model, numFilters, deconv: true };
+  }
+  return { model, numFilters, deconv: v.deconv ?? false };
 }
 
 /**
@@ -233,6 +247,8 @@ async function runTrain(v: Values): Promise<void> {
   const init = (v.init ?? 'lecun') as InitScheme;
   if (!INIT_SCHEMES.includes(init))
     throw new RangeError(`--init must be one of ${INIT_SCHEMES.join(', ')}, got '${init}'`);
+  const arch = architecture(v);
+  console.log(`model: ${describeArchitecture(arch)}`);
   await initDevice();
   const real = realPairs(v);
   const { data, seed, warmup } = real
@@ -246,7 +262,9 @@ async function runTrain(v: Values): Promise<void> {
     lr: num('lr', v.lr, 1e-3),
     warmupSteps: warmup,
     resume: v.resume ?? false,
+    architecture: arch,
     ...(v.vgg11 ? { vgg11: v.vgg11 } : {}),
+    ...(v.vgg16 ? { vgg16: v.vgg16 } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
   });
   await data.close?.();
@@ -258,6 +276,9 @@ async function runTrain(v: Values): Promise<void> {
 async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const quick = (v.quick ?? false) || quickDefault;
   const out = resolve(v.out ?? (quick ? 'results/demo' : 'results/reproduce'));
+  const arch = architecture(v);
+  const unet16 = arch.model === 'unet16';
+  console.log(`model: ${describeArchitecture(arch)}`);
   await initDevice();
   const inria = v.inria
     ? {
@@ -272,26 +293,33 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const epochs = int('epochs', v.epochs, d.epochs);
   const pretrainEpochs = int('pretrain-epochs', v['pretrain-epochs'], d.pretrainEpochs);
   const warmupSteps = syn ? syn.warmup : int('warmup', v.warmup, 0, 0);
-  const vgg11 = await vgg11File(v);
-  const encoder = await describeVgg11(vgg11);
+  // UNet16's encoder needs VGG16 weights (--vgg16): without them its `imagenet` scheme is skipped.
+  // The paper's model needs no mention; any other one does, or the table reads as UNet11's.
+  const modelContext = unet16 ? `Model: ${describeArchitecture(arch)}. ${seg.context}` : seg.context;
+  const vgg11 = unet16 ? undefined : await vgg11File(v);
+  const encoder = vgg11
+    ? await describeVgg11(vgg11)
+    : { note: v.vgg16 ? `VGG16 weights from ${v.vgg16}` : undefined, title: undefined, standIn: false };
   const t0 = performance.now();
   const { files, results } = await reproduce({
     out,
     data: seg.data,
     overlayScene,
     overlayCrop: seg.valCrop,
-    context: seg.context,
+    context: modelContext,
     epochs,
     seed: seg.seed,
     lr: num('lr', v.lr, 1e-3),
     warmupSteps,
     resume: v.resume ?? false,
-    vgg11,
-    vgg11Note: encoder.note,
-    vgg11Title: encoder.title,
+    architecture: arch,
+    ...(vgg11 ? { vgg11 } : {}),
+    ...(v.vgg16 ? { vgg16: v.vgg16 } : {}),
+    ...(encoder.note ? { vgg11Note: encoder.note } : {}),
+    ...(encoder.title ? { vgg11Title: encoder.title } : {}),
     ...(v.pretrained ? { pretrained: v.pretrained } : {}),
     onScheme: async (partial) => {
-      await writeReport(out, partial, seg.context);
+      await writeReport(out, partial, modelContext);
     },
     pretrain: async (dir) => {
       mkdirSync(dir, { recursive: true });
@@ -325,10 +353,12 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
         title = 'Pre-trained on synthetic cars (Carvana stand-in)';
       }
       // As the authors' Carvana network (TernausNet's winning entry): the encoder starts from VGG11 weights.
+      const vggFile = unet16 ? v.vgg16 : vgg11;
       const r = await train(carData, {
         runDir: dir,
-        init: 'imagenet',
-        vgg11,
+        init: vggFile ? 'imagenet' : 'lecun',
+        architecture: arch,
+        ...(unet16 ? (vggFile ? { vgg16: vggFile } : {}) : vggFile ? { vgg11: vggFile } : {}),
         seed: seg.seed,
         epochs: pretrainEpochs,
         warmupSteps,
@@ -339,7 +369,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
       return {
         checkpoint: r.finalWeights,
         note:
-          `pre-trained ${r.final.step} steps on ${what} from the ${encoder.standIn ? 'stand-in ' : ''}VGG11 encoder, ` +
+          `pre-trained ${r.final.step} steps on ${what} from ${vggFile ? `the ${encoder.standIn ? 'stand-in ' : ''}${unet16 ? 'VGG16' : 'VGG11'} encoder` : 'a LeCun-initialised network (no VGG16 file)'}, ` +
           `val IoU there ${r.final.valIoU.toFixed(3)}`,
         ...(title ? { title } : {}),
       };

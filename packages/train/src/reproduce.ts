@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createUNet11, INIT_SCHEMES, type InitScheme, predict } from '@ternausnet/model';
+import { type Architecture, INIT_SCHEMES, type InitScheme, loadCheckpoint, predict } from '@ternausnet/model';
 import { type OverlayPanel, overlayPng, SCHEME_TITLES, type SchemeResult, writeReport } from './report.ts';
 import type { Scene } from './scenes.ts';
 import { type TrainingData, train } from './trainer.ts';
@@ -24,6 +24,9 @@ export interface ReproduceOptions {
   /** Warm-up steps of every run (see TrainOptions.warmupSteps). */
   warmupSteps?: number;
   vgg11?: string;
+  /** The model trained (default UNet11); for UNet16 the `imagenet` scheme reads `vgg16`. */
+  architecture?: Architecture;
+  vgg16?: string;
   /** What the VGG11 file is (e.g. the stand-in made here), shown as the `imagenet` scheme's note and title. */
   vgg11Note?: string;
   vgg11Title?: string;
@@ -51,13 +54,16 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   for (const scheme of o.schemes ?? INIT_SCHEMES) {
     const runDir = join(o.out, 'runs', scheme);
     let note: string | undefined = scheme === 'imagenet' ? o.vgg11Note : undefined;
-    let title: string | undefined = scheme === 'imagenet' ? o.vgg11Title : undefined;
+    const unet16 = o.architecture?.model === 'unet16';
+    let title: string | undefined =
+      scheme === 'imagenet' ? (unet16 ? (o.vgg11Title ?? 'VGG16 ImageNet encoder') : o.vgg11Title) : undefined;
     let checkpoint: string | undefined;
-    if (scheme === 'imagenet' && !o.vgg11) {
-      const why =
-        'no VGG11 ImageNet weight file; pass --vgg11 PATH (README, "VGG11 ImageNet weights", shows how to make one from torchvision or timm)';
+    if (scheme === 'imagenet' && !(unet16 ? o.vgg16 : o.vgg11)) {
+      const why = unet16
+        ? 'no VGG16 ImageNet weight file; pass --vgg16 PATH (torchvision vgg16 or timm vgg16.tv_in1k names)'
+        : 'no VGG11 ImageNet weight file; pass --vgg11 PATH (README, "VGG11 ImageNet weights", shows how to make one from torchvision or timm)';
       process.stderr.write(`[reproduce] skipping 'imagenet': ${why}\n`);
-      results.push({ scheme, skipped: why });
+      results.push({ scheme, skipped: why, ...(title ? { title } : {}) });
       continue;
     }
     if (scheme === 'pretrained') {
@@ -85,6 +91,8 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
       ...(o.lr !== undefined ? { lr: o.lr } : {}),
       ...(o.warmupSteps !== undefined ? { warmupSteps: o.warmupSteps } : {}),
       ...(o.vgg11 ? { vgg11: o.vgg11 } : {}),
+      ...(o.vgg16 ? { vgg16: o.vgg16 } : {}),
+      ...(o.architecture ? { architecture: o.architecture } : {}),
       ...(checkpoint ? { pretrained: checkpoint } : {}),
       ...(o.progress !== undefined ? { progress: o.progress } : {}),
     });
@@ -107,7 +115,7 @@ export async function reproduce(o: ReproduceOptions): Promise<ReproduceResult> {
   const image = { data: crop, width: c, height: c };
   const panels: OverlayPanel[] = [];
   for (const [scheme, path] of weights) {
-    const model = await createUNet11({ scheme: 'pretrained', checkpoint: path });
+    const { model } = await loadCheckpoint(path);
     const p = await predict(model, image, { tile: Math.ceil(c / 32) * 32 });
     model.dispose();
     const title = results.find((r) => r.scheme === scheme)?.title ?? SCHEME_TITLES[scheme] ?? scheme;

@@ -7,12 +7,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  createUNet11,
+  type Architecture,
+  createModel,
+  DEFAULT_ARCHITECTURE,
   type InitScheme,
   loadWeights,
   readSafetensors,
   saveWeights,
-  type UNet11,
+  type TernausNetModel,
   writeFileAtomic,
   writeJsonAtomic,
   writeSafetensors,
@@ -63,7 +65,11 @@ export interface TrainOptions {
    */
   warmupSteps?: number;
   vgg11?: string;
+  /** `imagenet` for UNet16: its VGG16 ImageNet weight file. */
+  vgg16?: string;
   pretrained?: string;
+  /** Which model to train (default UNet11, num_filters 32). A resumed run must use the same. */
+  architecture?: Architecture;
   /** Probability threshold of the validation masks (the paper: 0.3). */
   threshold?: number;
   /** Continue the run in `runDir` from its last checkpoint. */
@@ -186,7 +192,7 @@ function formatCsv(rows: readonly EpochRecord[]): string {
 
 /** Validation loss and IoU counts over the validation set. */
 export async function evaluate(
-  model: UNet11,
+  model: TernausNetModel,
   data: TrainingData,
   threshold: number,
 ): Promise<{ loss: number; counts: IoUCounts[]; pixels: number }> {
@@ -238,10 +244,12 @@ export async function train(data: TrainingData, options: TrainOptions): Promise<
       );
     }
   }
-  const model = await createUNet11({
+  const model = await createModel({
+    architecture: options.architecture ?? DEFAULT_ARCHITECTURE,
     scheme: state ? 'lecun' : options.init,
     seed: options.seed,
     ...(options.vgg11 ? { vgg11: options.vgg11 } : {}),
+    ...(options.vgg16 ? { vgg16: options.vgg16 } : {}),
     ...(options.pretrained ? { checkpoint: options.pretrained } : {}),
     ...(options.device ? { device: options.device } : {}),
   });
