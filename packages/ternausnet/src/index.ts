@@ -1,5 +1,8 @@
-export { writeFileAtomic, writeJsonAtomic } from './files.ts';
-export { type CreateUNet11Options, createUNet11, INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
+/**
+ * The browser-safe entry of @ternausnet/model (bytes in, bytes out). Node resolves the package to `node.ts`,
+ * which adds files: readSafetensors/writeSafetensors, saveWeights/loadWeights, createUNet11 with weight paths.
+ */
+export { INIT_SCHEMES, type InitScheme, loadVgg11Encoder } from './init.ts';
 export {
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -18,13 +21,11 @@ export {
   MAX_HEADER_BYTES,
   parseSafetensors,
   type ReadOptions,
-  readSafetensors,
   type SafetensorsDtype,
   SafetensorsError,
   type SafetensorsFile,
   serializeSafetensors,
   type TensorToWrite,
-  writeSafetensors,
 } from './safetensors.ts';
 export {
   ConvRelu,
@@ -40,10 +41,11 @@ export { Vgg11Classifier, type Vgg11ClassifierOptions } from './vgg11.ts';
 export {
   canonicalKey,
   loadStateDict,
-  loadWeights,
+  loadWeightsFromBytes,
   type SaveWeightsOptions,
   StateDictError,
-  saveWeights,
+  serializeWeights,
   stateDict,
   type WeightSource,
+  weightsMetadata,
 } from './weights.ts';

@@ -6,25 +6,12 @@
  *   safetensors), the decoder `lecun`;
  * - `pretrained`: the whole network from a checkpoint (e.g. pre-trained on Carvana).
  */
-import type { Device } from '@ternausnet/tensor';
 import { writeData } from '@ternausnet/tensor';
-import { readSafetensors } from './safetensors.ts';
-import { UNet11, VGG11_CONVS } from './unet11.ts';
-import { loadWeights, StateDictError, type WeightSource } from './weights.ts';
+import { type UNet11, VGG11_CONVS } from './unet11.ts';
+import { StateDictError, type WeightSource } from './weights.ts';
 
 export type InitScheme = 'lecun' | 'imagenet' | 'pretrained';
 export const INIT_SCHEMES: readonly InitScheme[] = ['lecun', 'imagenet', 'pretrained'];
-
-export interface CreateUNet11Options {
-  scheme: InitScheme;
-  /** Seed of the `lecun` initialisation (of the decoder, for `imagenet`). */
-  seed?: number;
-  /** `imagenet`: path of a VGG11 ImageNet safetensors file (see README: how to obtain it). */
-  vgg11?: string;
-  /** `pretrained`: path of a whole-network UNet11 checkpoint. */
-  checkpoint?: string;
-  device?: Device;
-}
 
 const FEATURE_KEY = /^(?:.*\.)?features\.(\d+)\.(\w+)$/;
 /** Keys of the classifier part of VGG files, which TernausNet does not use. */
@@ -62,35 +49,4 @@ export function loadVgg11Encoder(model: UNet11, dict: ReadonlyMap<string, Weight
     throw new StateDictError(`${source} (as VGG11 ImageNet weights)`, missing, unexpected, mismatched);
   }
   for (const [k, t] of found) writeData(params.get(k)!, t.toFloat32());
-}
-
-/** A UNet11 initialised by one of the paper's schemes. */
-export async function createUNet11(options: CreateUNet11Options): Promise<UNet11> {
-  const model = new UNet11({ seed: options.seed ?? 0, ...(options.device ? { device: options.device } : {}) });
-  try {
-    switch (options.scheme) {
-      case 'lecun':
-        break;
-      case 'imagenet': {
-        if (!options.vgg11) {
-          throw new Error(
-            "init 'imagenet' needs a VGG11 ImageNet weight file (--vgg11 PATH): see README, 'VGG11 ImageNet weights'",
-          );
-        }
-        const file = await readSafetensors(options.vgg11);
-        loadVgg11Encoder(model, file.tensors, options.vgg11);
-        break;
-      }
-      case 'pretrained':
-        if (!options.checkpoint) throw new Error("init 'pretrained' needs a UNet11 checkpoint (--pretrained PATH)");
-        await loadWeights(model, options.checkpoint);
-        break;
-      default:
-        throw new RangeError(`unknown init scheme '${options.scheme as string}' (use ${INIT_SCHEMES.join(', ')})`);
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
 }
