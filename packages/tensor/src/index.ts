@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The browser-safe entry of @ternausnet/tensor: the GPU comes from `navigator.gpu` or `initDevice({ gpu })`.
  * Node resolves the package to `node.ts` instead, which adds Dawn.
