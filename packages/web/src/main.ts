@@ -69,17 +69,18 @@ async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
 /** 8-bit RGB pixels exactly as stored in the file: no colour-space conversion, no premultiplied alpha. */
 async function decodeImage(blob: Blob): Promise<RgbImage> {
   const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const { width, height } = bitmap;
   const canvas = document.createElement('canvas');
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('this browser gives no 2D canvas context');
   ctx.drawImage(bitmap, 0, 0);
-  const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-  const data = new Uint8Array(bitmap.width * bitmap.height * 3);
-  for (let i = 0, n = bitmap.width * bitmap.height; i < n; i++) data.set(rgba.subarray(4 * i, 4 * i + 3), 3 * i);
   bitmap.close();
-  return { data, width: bitmap.width, height: bitmap.height };
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(rgba.subarray(4 * i, 4 * i + 3), 3 * i);
+  return { data, width, height };
 }
 
 async function imageSource(): Promise<{ blob: Blob; name: string }> {
