@@ -5,10 +5,11 @@
  *
  * Unattended (tests, scripts): `?weights=URL&image=URL[&tile=N]` runs without clicks; when finished
  * `document.body.dataset.state` is 'done' (or 'error', with the message shown) and `window.ternausnetResult`
- * holds `{ width, height, probabilities }` (Float32Array, H×W row-major).
+ * holds `{ width, height, probabilities }` (Float32Array, H×W row-major). `&kernels=cpu|gpu` and
+ * `&variants=conv3x3=direct,...` force the kernel choice.
  */
 import { loadStateDict, type Prediction, parseSafetensors, predict, type RgbImage, UNet11 } from '@ternausnet/model';
-import { type Device, initDevice } from '@ternausnet/tensor';
+import { type Device, type DeviceOptions, initDevice, parseVariantOverrides } from '@ternausnet/tensor';
 import { drawHeatMap, drawImage, drawOverlay, maskPng } from './render.ts';
 
 declare global {
@@ -43,6 +44,7 @@ const ui = {
   heatCanvas: $<HTMLCanvasElement>('heat-canvas'),
 };
 
+const params = new URLSearchParams(location.search);
 let droppedImage: Blob | null = null;
 let droppedWeights: { bytes: Uint8Array; name: string } | null = null;
 let device: Device | null = null;
@@ -119,6 +121,19 @@ async function loadModel(weights: { bytes: Uint8Array; name: string }, dev: Devi
   return net;
 }
 
+/** `?kernels=cpu|gpu` and `?variants=conv3x3=direct,...` force the kernel choice (for comparisons). */
+function deviceOptions(): DeviceOptions {
+  const options: DeviceOptions = {};
+  const kernels = params.get('kernels');
+  if (kernels !== null) {
+    if (kernels !== 'cpu' && kernels !== 'gpu') throw new Error(`?kernels= must be 'cpu' or 'gpu', got '${kernels}'`);
+    options.kernels = kernels;
+  }
+  const variants = params.get('variants');
+  if (variants) options.variants = parseVariantOverrides(variants, '?variants=');
+  return options;
+}
+
 function render(): void {
   if (!last) return;
   const threshold = Number(ui.threshold.value);
@@ -140,7 +155,7 @@ async function segment(): Promise<void> {
     const [imageFile, weights] = await Promise.all([imageSource(), weightsSource()]);
     const image = await decodeImage(imageFile.blob);
     drawImage(ui.imageCanvas, image);
-    device ??= await initDevice();
+    device ??= await initDevice(deviceOptions());
     ui.adapter.textContent = `adapter: ${device.adapterName}`;
     const net = await loadModel(weights, device);
     setState('running', `segmenting ${image.width}×${image.height}…`);
@@ -204,7 +219,6 @@ ui.drop.addEventListener('drop', async (e) => {
   else setState('idle', `dropped; still needed: ${missing.join(' and ')}`);
 });
 
-const params = new URLSearchParams(location.search);
 const tileParam = params.get('tile');
 if (tileParam) ui.tile.value = tileParam;
 const weightsParam = params.get('weights');
