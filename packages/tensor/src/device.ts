@@ -104,7 +104,7 @@ export class Device implements KernelContext {
     const opened = opts.gpu
       ? {
           gpu: opts.gpu,
-          backend: opts.backend ?? 'injected GPU',
+          backend: 'injected GPU',
           request: opts.powerPreference ? { powerPreference: opts.powerPreference } : {},
         }
       : platform.open(opts);
