@@ -149,13 +149,15 @@ describe('the packages installed from their tarballs into another project', () =
     expect(result.weightTensors).toBe(56);
   }, 300_000);
 
-  it('type-checks a strict TypeScript consumer against the shipped .d.ts files', async () => {
+  it('type-checks strict TypeScript consumers against the shipped .d.ts files: Node, and browser code', async () => {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir, env: plainEnv() }).catch(
-      (e: { stdout: string }) => ({ stdout: e.stdout, failed: true }),
-    );
-    expect(r.stdout).toBe('');
-    expect('failed' in r).toBe(false);
+    for (const project of ['tsconfig.json', 'tsconfig.browser.json']) {
+      const r = await run(process.execPath, [tsc, '-p', project], { cwd: dir, env: plainEnv() }).catch(
+        (e: { stdout: string }) => ({ stdout: e.stdout, failed: true }),
+      );
+      expect(r.stdout, project).toBe('');
+      expect('failed' in r, project).toBe(false);
+    }
   }, 120_000);
 
   it('runs the `ternausnet` bin from the built JavaScript', async () => {
