@@ -102,7 +102,7 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
 
   for (const kind of BROWSERS) {
     const notRun = kind.executable ? '' : ` — NOT RUN: ${kind.name} is not installed (${kind.install})`;
-    describe.skipIf(!kind.executable)(`${kind.name}${notRun}`, () => {
+    describe(`${kind.name}${notRun}`, { skip: !kind.executable }, () => {
       let browser: Browser | null = null;
       beforeAll(async () => {
         browser = await launch(kind);
