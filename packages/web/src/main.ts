@@ -48,7 +48,7 @@ const params = new URLSearchParams(location.search);
 let droppedImage: Blob | null = null;
 let droppedWeights: { bytes: Uint8Array; name: string } | null = null;
 let device: Device | null = null;
-let model: { key: string; net: UNet11 } | null = null;
+let model: { bytes: Uint8Array; net: UNet11 } | null = null;
 let last: { image: RgbImage; prediction: Prediction } | null = null;
 
 function setState(state: 'idle' | 'running' | 'done' | 'error', message: string): void {
@@ -104,8 +104,8 @@ async function weightsSource(): Promise<{ bytes: Uint8Array; name: string }> {
 }
 
 async function loadModel(weights: { bytes: Uint8Array; name: string }, dev: Device): Promise<UNet11> {
-  const key = `${weights.name}:${weights.bytes.length}`;
-  if (model?.key === key) return model.net;
+  // The same bytes (a dropped file, segmented again at another tile size) keep their model; anything else loads.
+  if (model?.bytes === weights.bytes) return model.net;
   model?.net.dispose();
   model = null;
   const file = parseSafetensors(weights.bytes, weights.name);
@@ -117,7 +117,7 @@ async function loadModel(weights: { bytes: Uint8Array; name: string }, dev: Devi
     net.dispose();
     throw e;
   }
-  model = { key, net };
+  model = { bytes: weights.bytes, net };
   return net;
 }
 
