@@ -4,7 +4,9 @@
 //   1. npm dependencies: `npm ci` when node_modules is missing or older than package-lock.json;
 //   2. a WebGPU adapter: probe Dawn in a child process; on Debian/Ubuntu without one, as root, install Mesa's
 //      lavapipe (Vulkan on the CPU), from bookworm-backports on Debian 12 whose own Mesa Dawn rejects;
-//      anywhere else print exactly what to install and exit non-zero.
+//      anywhere else print exactly what to install and exit non-zero;
+//   3. browsers with WebGPU for the browser tests: on Debian as root, chromium-headless-shell and firefox-esr
+//      (apt); elsewhere print what to install (the browser tests then report themselves as not run).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -164,6 +166,36 @@ or run this script as root and it will do it.`);
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...target, 'mesa-vulkan-drivers', 'libvulkan1']);
 }
 
+const BROWSERS = [
+  {
+    name: 'Chromium (headless shell)',
+    paths: ['/usr/lib/chromium/chromium-headless-shell'],
+    pkg: 'chromium-headless-shell',
+  },
+  { name: 'Firefox ESR', paths: ['/usr/bin/firefox-esr', '/usr/bin/firefox'], pkg: 'firefox-esr' },
+];
+
+/** The browser tests' browsers: installed with apt on Debian as root, else named (the tests then say "not run"). */
+function ensureBrowsers() {
+  const missing = BROWSERS.filter((b) => !b.paths.some((p) => existsSync(p)));
+  if (missing.length === 0) return;
+  const os = osRelease();
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const pkgs = missing.map((b) => b.pkg);
+  if (process.platform === 'linux' && os.ID === 'debian' && isRoot) {
+    log(`installing browsers for the browser tests: ${pkgs.join(', ')}`);
+    run('apt-get', ['update', '-q']);
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs]);
+    return;
+  }
+  console.error(
+    `[setup] the browser tests will not run: ${missing.map((b) => b.name).join(' and ')} not found.\n` +
+      `[setup]   Debian (as root): apt-get install -y --no-install-recommends ${pkgs.join(' ')}\n` +
+      '[setup]   elsewhere: set CHROMIUM_PATH to a Chromium/Chrome with WebGPU (--enable-unsafe-webgpu) and\n' +
+      '[setup]   FIREFOX_PATH to a Firefox ≥ 141 (WebGPU); the tests never download a browser.',
+  );
+}
+
 ensureNodeModules();
 let adapter = probeAdapter();
 if (!adapter) {
@@ -172,3 +204,4 @@ if (!adapter) {
   if (!adapter) fail(`Mesa lavapipe was installed but Dawn still finds no adapter.\n${manualHelp}`);
 }
 log(`WebGPU adapter: ${adapter}`);
+if (!process.argv.includes('--no-browsers')) ensureBrowsers();

@@ -1,5 +1,6 @@
 /** The default device, so that creation functions need no device argument in the common one-device case. */
-import { Device, type DeviceOptions } from './device.ts';
+import { Device } from './device.ts';
+import type { DeviceOptions } from './platform.ts';
 
 let current: Device | null = null;
 

@@ -1,11 +1,9 @@
 /**
- * The device layer: Dawn (the `webgpu` package) behind one class that picks an adapter, asks for the adapter's
- * own limits, pools buffers, caches pipelines, batches dispatches into few submissions, and turns WebGPU's
- * asynchronous error reporting into thrown errors that name the op and its shapes.
+ * The device layer: one class over a WebGPU device that picks an adapter, asks for the adapter's own limits,
+ * pools buffers (`pool.ts`), caches pipelines, batches dispatches into few submissions (`recorder.ts`), times
+ * work (`timing.ts`), and turns WebGPU's asynchronous error reporting into thrown errors that name the op and
+ * its shapes. Browser-safe: the GPU comes from the platform (`platform.ts`; Dawn under the Node entry).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type {
   AdapterClass,
   BufferRange,
@@ -14,101 +12,17 @@ import type {
   KernelLimits,
   ScratchBuffer,
 } from '@ternausnet/kernels-wgsl';
-import { create, globals } from 'webgpu';
+import { DeviceLostError, GPUOperationError } from './errors.ts';
+import { type DeviceOptions, gpuPlatform } from './platform.ts';
 import { BufferPool, type PoolStats } from './pool.ts';
-
-Object.assign(globalThis, globals);
-
-export interface DeviceOptions {
-  /** Dawn backend: 'vulkan', 'opengles', 'metal', 'd3d12', ... Default: env WEBGPU_BACKEND, else Dawn's choice. */
-  backend?: string;
-  /** Adapter name (a substring Dawn matches, e.g. 'llvmpipe' or 'NVIDIA'). Default: env WEBGPU_ADAPTER. */
-  adapter?: string;
-  powerPreference?: GPUPowerPreference;
-  /** Kernel variant family; default from the adapter (software rasterizers are 'cpu'), env TERNAUSNET_KERNELS. */
-  kernels?: AdapterClass;
-  /**
-   * Fill every buffer handed out by the pool with NaN before use, so a kernel that leaves an output element
-   * unwritten fails its test instead of passing on stale data. For tests; costs one fill per allocation.
-   */
-  poison?: boolean;
-  /** Submit after this many dispatches (the adapter starts on them while JS encodes more). Default 32. */
-  submitEvery?: number;
-  /** Released buffers kept for reuse up to this many bytes. Default 6 GiB. */
-  maxPooledBytes?: number;
-}
+import { CommandRecorder } from './recorder.ts';
+import { type DispatchTime, profileWork, type TimingHost, timeWork } from './timing.ts';
 
 /** Everything the device knows about its resources, for leak tests and benchmarks. */
 export interface DeviceStats extends PoolStats {
   pipelines: number;
   dispatches: number;
   submits: number;
-}
-
-/** A WebGPU error (validation, out-of-memory, internal) raised by work this device encoded. */
-export class GPUOperationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GPUOperationError';
-  }
-}
-
-/** The GPU device was lost (driver reset, destroy(), out of memory at the driver level). */
-export class DeviceLostError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeviceLostError';
-  }
-}
-
-/**
- * dawn.node drives a pending promise (onSubmittedWorkDone, mapAsync) by re-arming the global `setImmediate` in
- * a tight loop: while the GPU works, the JS thread burns a whole core — on a 2-core machine with a CPU adapter,
- * half of the compute. While we await Dawn, `setImmediate` spins only for the first millisecond of a burst and then
- * polls every millisecond (measured: 1.85× faster convolutions on lavapipe; bench/NOTES.md). Other code calling
- * setImmediate meanwhile is delayed by at most 1 ms.
- */
-const realSetImmediate = globalThis.setImmediate;
-let dawnWaits = 0;
-let burstStart = 0;
-let lastCall = Number.NEGATIVE_INFINITY;
-function politeSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ...args: A): NodeJS.Immediate {
-  const now = performance.now();
-  if (now - lastCall > 5) burstStart = now;
-  lastCall = now;
-  if (now - burstStart < 1) return realSetImmediate(fn, ...args);
-  // A Timeout is not an Immediate, but callers of setImmediate only keep the handle to clear it.
-  return setTimeout(fn, 1, ...args) as unknown as NodeJS.Immediate;
-}
-
-/**
- * Await a Dawn promise with the polling throttled (see above). Exported for code that drives another WebGPU
- * client on the same Dawn instance (the benchmark's TF.js peer), so that both wait the same way.
- */
-export async function awaitDawn<T>(promise: Promise<T>): Promise<T> {
-  if (dawnWaits++ === 0) globalThis.setImmediate = politeSetImmediate as typeof setImmediate;
-  try {
-    return await promise;
-  } finally {
-    if (--dawnWaits === 0) globalThis.setImmediate = realSetImmediate;
-  }
-}
-
-const UNIFORM_SLOT = 256;
-const UNIFORM_ARENA_BYTES = 256 * 1024;
-/** Dispatches per timestamp query set in `profile()` (WebGPU allows 4096 queries per set, two per dispatch). */
-const PROFILE_SET_DISPATCHES = 2048;
-
-/** One dispatch's GPU time, from `Device.profile()`. */
-export interface DispatchTime {
-  /** The kernel's label: its name and shapes. */
-  label: string;
-  ms: number;
-}
-
-function envString(name: string): string | undefined {
-  const v = process.env[name];
-  return v === undefined || v === '' ? undefined : v;
 }
 
 function classifyAdapter(info: GPUAdapterInfo): AdapterClass {
@@ -120,11 +34,8 @@ export class Device implements KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
   readonly adapterClass: AdapterClass;
-  /**
-   * Kernel variants forced per family (`{ conv3x3: 'tiled' }`) instead of the adapter's default; also from env
-   * TERNAUSNET_VARIANTS="conv3x3=tiled,...". For tests and benchmarks.
-   */
-  variantOverrides: Record<string, string> = {};
+  /** Kernel variants forced per family (`{ conv3x3: 'tiled' }`) instead of the adapter's default. */
+  variantOverrides: Record<string, string>;
   /** Human-readable adapter name, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [vulkan, cpu kernels]`. */
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;
@@ -133,24 +44,12 @@ export class Device implements KernelContext {
 
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly submitEvery: number;
-  private encoder: GPUCommandEncoder | null = null;
-  private pass: GPUComputePassEncoder | null = null;
-  private pendingDispatches = 0;
-  private uniformArena: GPUBuffer;
-  private readonly uniformStaging = new Uint8Array(UNIFORM_ARENA_BYTES);
-  private uniformUsed = 0;
-  private readonly uniformAlign: number;
-  private dispatches = 0;
-  private submits = 0;
+  private readonly recorder: CommandRecorder;
+  private readonly waitFor: <T>(promise: Promise<T>) => Promise<T>;
   private errors: string[] = [];
   private lostMessage: string | null = null;
   private destroyed = false;
   private poisonPipeline: GPUComputePipeline | null = null;
-  /** Set while `time()` records one compute pass with timestamps. */
-  private timing: GPUQuerySet | null = null;
-  /** Set while `profile()` gives every dispatch its own timestamped pass. */
-  private profiling: { sets: GPUQuerySet[]; labels: string[] } | null = null;
 
   private constructor(
     // Dawn frees its instance when the JS GPU object is garbage-collected, even while a device created from it
@@ -163,6 +62,7 @@ export class Device implements KernelContext {
   ) {
     this.device = device;
     this.adapterInfo = adapter.info;
+    this.waitFor = gpuPlatform().waitFor;
     this.features = new Set(device.features as unknown as Iterable<string>);
     const l = device.limits;
     this.limits = {
@@ -172,25 +72,19 @@ export class Device implements KernelContext {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     };
-    this.uniformAlign = Math.max(l.minUniformBufferOffsetAlignment, 16);
-    const forced = opts.kernels ?? (envString('TERNAUSNET_KERNELS') as AdapterClass | undefined);
+    const forced = opts.kernels;
     if (forced !== undefined && forced !== 'cpu' && forced !== 'gpu') {
-      throw new RangeError(`TERNAUSNET_KERNELS / kernels must be 'cpu' or 'gpu', got '${forced}'`);
+      throw new RangeError(`kernels must be 'cpu' or 'gpu', got '${forced as string}'`);
     }
+    // Adapter classification (kernel family per adapter): one line, so that a change of classifier merges here.
     this.adapterClass = forced ?? classifyAdapter(adapter.info);
     const i = adapter.info;
     const name = i.description || [i.vendor, i.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.adapterName = `${name} [${backend}, ${this.adapterClass} kernels]`;
-    for (const pair of (envString('TERNAUSNET_VARIANTS') ?? '').split(',').filter(Boolean)) {
-      const [family, variant] = pair.split('=');
-      if (!family || !variant)
-        throw new RangeError(`TERNAUSNET_VARIANTS: expected family=variant pairs, got '${pair}'`);
-      this.variantOverrides[family] = variant;
-    }
+    this.variantOverrides = { ...opts.variants };
     this.poison = opts.poison ?? false;
-    this.submitEvery = opts.submitEvery ?? 32;
     this.pool = new BufferPool(device, l.maxBufferSize, opts.maxPooledBytes ?? 6 * 2 ** 30);
-    this.uniformArena = this.createUniformArena();
+    this.recorder = new CommandRecorder(device, opts.submitEvery ?? 32);
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.errors.push(`${ev.error.constructor.name}: ${ev.error.message}`);
     };
@@ -200,24 +94,24 @@ export class Device implements KernelContext {
   }
 
   /**
-   * Open a device. Adapter choice: `options.backend`/`options.adapter`, else env `WEBGPU_BACKEND` /
-   * `WEBGPU_ADAPTER`, else Dawn's default. Requests the adapter's own limits (the WebGPU defaults are far lower).
+   * Open a device on `options.gpu`, else the platform's GPU (`navigator.gpu` in a page; under the Node entry
+   * Dawn, with `options.backend`/`options.adapter`, else env `WEBGPU_BACKEND` / `WEBGPU_ADAPTER`). Requests the
+   * adapter's own limits (the WebGPU defaults are far lower).
    */
   static async create(options: DeviceOptions = {}): Promise<Device> {
-    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'xdg-'));
-    const backend = options.backend ?? envString('WEBGPU_BACKEND');
-    const adapterName = options.adapter ?? envString('WEBGPU_ADAPTER');
-    const flags: string[] = [];
-    if (backend) flags.push(`backend=${backend}`);
-    if (adapterName) flags.push(`adapter=${adapterName}`);
-    const gpu = create(flags);
-    const request: GPURequestAdapterOptions = {};
-    if (options.powerPreference) request.powerPreference = options.powerPreference;
-    if (backend === 'opengles') request.featureLevel = 'compatibility';
-    const adapter = await gpu.requestAdapter(request);
+    const platform = gpuPlatform();
+    const opts: DeviceOptions = { ...platform.defaults(), ...stripUndefined(options) };
+    const opened = opts.gpu
+      ? {
+          gpu: opts.gpu,
+          backend: 'injected GPU',
+          request: opts.powerPreference ? { powerPreference: opts.powerPreference } : {},
+        }
+      : platform.open(opts);
+    const adapter = await opened.gpu.requestAdapter(opened.request);
     if (!adapter) {
       throw new Error(
-        `No WebGPU adapter${backend ? ` for backend '${backend}'` : ''}${adapterName ? ` named '${adapterName}'` : ''}. ` +
+        `No WebGPU adapter${opts.backend ? ` for backend '${opts.backend}'` : ''}${opts.adapter ? ` named '${opts.adapter}'` : ''}. ` +
           `Run 'npm run setup' (it installs Mesa's lavapipe on Debian/Ubuntu) or see README.md (the paragraph after the first commands: what to install elsewhere).`,
       );
     }
@@ -236,15 +130,7 @@ export class Device implements KernelContext {
       adapter.features.has(f),
     );
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-    return new Device(gpu, adapter, device, options, backend ?? 'default backend');
-  }
-
-  private createUniformArena(): GPUBuffer {
-    return this.device.createBuffer({
-      size: UNIFORM_ARENA_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      label: 'uniform arena',
-    });
+    return new Device(opened.gpu, adapter, device, opts, opened.backend);
   }
 
   private assertUsable(): void {
@@ -274,107 +160,40 @@ export class Device implements KernelContext {
     return p;
   }
 
-  private ensurePass(): GPUComputePassEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) {
-      this.pass = this.encoder.beginComputePass(
-        this.timing
-          ? { timestampWrites: { querySet: this.timing, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
-          : {},
-      );
-    }
-    return this.pass;
-  }
-
-  /** A compute pass of its own for one dispatch, with timestamps at its start and end (see `profile()`). */
-  private profiledPass(label: string): GPUComputePassEncoder {
-    const prof = this.profiling!;
-    const index = prof.labels.length % PROFILE_SET_DISPATCHES;
-    if (index === 0)
-      prof.sets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET_DISPATCHES }));
-    prof.labels.push(label);
-    const encoder = this.endPass();
-    this.pass = encoder.beginComputePass({
-      timestampWrites: {
-        querySet: prof.sets[prof.sets.length - 1]!,
-        beginningOfPassWriteIndex: 2 * index,
-        endOfPassWriteIndex: 2 * index + 1,
-      },
-    });
-    return this.pass;
-  }
-
-  private endPass(): GPUCommandEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (this.pass) {
-      this.pass.end();
-      this.pass = null;
-    }
-    return this.encoder;
-  }
-
   dispatch(req: DispatchRequest): void {
     this.assertUsable();
-    const entries: GPUBindGroupEntry[] = req.bindings.map((r, binding) => ({
-      binding,
-      resource: { buffer: r.buffer, offset: r.offset, size: r.size },
-    }));
-    if (req.uniforms) {
-      const bytes = req.uniforms.byteLength;
-      if (bytes > UNIFORM_SLOT) throw new RangeError(`${req.label}: uniform block of ${bytes} bytes > ${UNIFORM_SLOT}`);
-      const slot = Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
-      if (this.uniformUsed + slot > UNIFORM_ARENA_BYTES) {
-        if (this.timing) throw new RangeError('time(): the timed work needs more uniform space than one submission');
-        this.flush();
-      }
-      this.uniformStaging.set(new Uint8Array(req.uniforms), this.uniformUsed);
-      entries.push({
-        binding: req.bindings.length,
-        resource: { buffer: this.uniformArena, offset: this.uniformUsed, size: bytes },
-      });
-      this.uniformUsed += slot;
-    }
-    const pass = this.profiling ? this.profiledPass(req.label) : this.ensurePass();
-    const bindGroup = this.device.createBindGroup({
-      layout: req.pipeline.getBindGroupLayout(0),
-      entries,
-      label: req.label,
-    });
-    pass.setPipeline(req.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(req.workgroups[0], req.workgroups[1] ?? 1, req.workgroups[2] ?? 1);
-    this.dispatches++;
-    if (this.profiling) this.endPass();
-    if (++this.pendingDispatches >= this.submitEvery && !this.timing) this.flush();
+    this.recorder.dispatch(req);
   }
 
   /** Encode a buffer-to-buffer copy (in order with the dispatches). */
   copy(src: BufferRange, dst: BufferRange): void {
     this.assertUsable();
-    if (src.size !== dst.size) throw new RangeError(`copy: sizes differ (${src.size} vs ${dst.size} bytes)`);
-    if (src.size === 0) return;
-    this.endPass().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size);
+    this.recorder.copy(src, dst);
   }
 
   /** Submit everything encoded so far. */
   flush(): void {
-    if (!this.encoder) return;
-    const encoder = this.endPass();
-    if (this.uniformUsed > 0) {
-      this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
-      this.uniformUsed = 0;
-    }
-    this.device.queue.submit([encoder.finish()]);
-    this.encoder = null;
-    this.pendingDispatches = 0;
-    this.submits++;
+    this.recorder.flush();
   }
 
   /** Wait until the GPU has finished all submitted work; throws any WebGPU error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await awaitDawn(this.device.queue.onSubmittedWorkDone());
+    await this.waitFor(this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
+  }
+
+  private timingHost(): TimingHost {
+    return {
+      device: this.device,
+      recorder: this.recorder,
+      hasTimestamps: this.features.has('timestamp-query'),
+      adapterName: this.adapterName,
+      sync: () => this.sync(),
+      waitFor: this.waitFor,
+      checkErrors: () => this.checkErrors(),
+      read: (range) => this.read(range),
+    };
   }
 
   /**
@@ -382,43 +201,8 @@ export class Device implements KernelContext {
    * (when the adapter has 'timestamp-query'; `gpuMs` is null otherwise) and `wallMs` is measured from submit
    * to completion. Earlier work is finished first so it does not count.
    */
-  async time(encode: () => void): Promise<{ gpuMs: number | null; wallMs: number }> {
-    await this.sync();
-    const hasTimestamps = this.features.has('timestamp-query');
-    const querySet = hasTimestamps ? this.device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
-    const resolve = hasTimestamps
-      ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC })
-      : null;
-    const readback = hasTimestamps
-      ? this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-      : null;
-    this.timing = querySet;
-    try {
-      this.endPass();
-      encode();
-      const encoder = this.endPass();
-      if (querySet && resolve && readback) {
-        encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
-        encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);
-      }
-    } finally {
-      this.timing = null;
-    }
-    const t0 = performance.now();
-    this.flush();
-    await awaitDawn(this.device.queue.onSubmittedWorkDone());
-    const wallMs = performance.now() - t0;
-    this.checkErrors();
-    let gpuMs: number | null = null;
-    if (readback) {
-      await awaitDawn(readback.mapAsync(GPUMapMode.READ));
-      const t = new BigUint64Array(readback.getMappedRange());
-      gpuMs = Number(t[1]! - t[0]!) / 1e6;
-      readback.unmap();
-    }
-    for (const b of [resolve, readback]) b?.destroy();
-    querySet?.destroy();
-    return { gpuMs, wallMs };
+  time(encode: () => void): Promise<{ gpuMs: number | null; wallMs: number }> {
+    return timeWork(this.timingHost(), encode);
   }
 
   /**
@@ -427,38 +211,8 @@ export class Device implements KernelContext {
    * passes cost a little synchronisation each, so the sum is an upper bound of the same work batched; the
    * shares are what the profile is for.
    */
-  async profile(run: () => void | Promise<void>): Promise<DispatchTime[]> {
-    if (!this.features.has('timestamp-query')) {
-      throw new Error(`profile(): adapter ${this.adapterName} has no 'timestamp-query' feature`);
-    }
-    if (this.profiling || this.timing) throw new Error('profile(): already timing');
-    await this.sync();
-    const prof: { sets: GPUQuerySet[]; labels: string[] } = { sets: [], labels: [] };
-    this.profiling = prof;
-    try {
-      await run();
-      await this.sync();
-    } finally {
-      this.profiling = null;
-    }
-    const bytes = prof.sets.length * PROFILE_SET_DISPATCHES * 16;
-    if (bytes === 0) return [];
-    const resolve = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
-    const encoder = this.endPass();
-    prof.sets.forEach((set, k) => {
-      const count = Math.min(prof.labels.length - k * PROFILE_SET_DISPATCHES, PROFILE_SET_DISPATCHES);
-      encoder.resolveQuerySet(set, 0, 2 * count, resolve, k * PROFILE_SET_DISPATCHES * 16);
-    });
-    try {
-      const t = new BigUint64Array(await this.read({ buffer: resolve, offset: 0, size: bytes }));
-      return prof.labels.map((label, i) => ({ label, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
-    } finally {
-      resolve.destroy();
-      for (const set of prof.sets) set.destroy();
-    }
+  profile(run: () => void | Promise<void>): Promise<DispatchTime[]> {
+    return profileWork(this.timingHost(), run);
   }
 
   /** A pooled storage buffer of at least `bytes`. Poisoned with NaN when the device was created with `poison`. */
@@ -533,10 +287,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
       label: 'readback',
     });
     try {
-      if (size > 0) this.endPass().copyBufferToBuffer(range.buffer, range.offset, staging, 0, size);
+      if (size > 0) this.recorder.endPass().copyBufferToBuffer(range.buffer, range.offset, staging, 0, size);
       this.flush();
       try {
-        await awaitDawn(staging.mapAsync(GPUMapMode.READ));
+        await this.waitFor(staging.mapAsync(GPUMapMode.READ));
       } catch (e) {
         this.checkErrors();
         throw e;
@@ -549,7 +303,12 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
   }
 
   stats(): DeviceStats {
-    return { ...this.pool.stats(), pipelines: this.pipelines.size, dispatches: this.dispatches, submits: this.submits };
+    return {
+      ...this.pool.stats(),
+      pipelines: this.pipelines.size,
+      dispatches: this.recorder.dispatches,
+      submits: this.recorder.submits,
+    };
   }
 
   /** Start a new `peakLiveBytes` measurement from the bytes live now. */
@@ -577,4 +336,9 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
   get isDestroyed(): boolean {
     return this.destroyed;
   }
+}
+
+/** `{ a: undefined }` must not hide a default from the environment. */
+function stripUndefined(o: DeviceOptions): DeviceOptions {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as DeviceOptions;
 }

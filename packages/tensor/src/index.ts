@@ -1,3 +1,8 @@
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * The browser-safe entry of @ternausnet/tensor: the GPU comes from `navigator.gpu` or `initDevice({ gpu })`.
+ * Node resolves the package to `node.ts` instead, which adds Dawn.
+ */
 import './methods.ts';
 
 export { isGradEnabled, noGrad, record } from './autograd.ts';
@@ -13,15 +18,8 @@ export {
   writeData,
   zeros,
 } from './creation.ts';
-export {
-  awaitDawn,
-  Device,
-  DeviceLostError,
-  type DeviceOptions,
-  type DeviceStats,
-  type DispatchTime,
-  GPUOperationError,
-} from './device.ts';
+export { Device, type DeviceStats } from './device.ts';
+export { DeviceLostError, GPUOperationError } from './errors.ts';
 export {
   Conv2d,
   ConvTranspose2d,
@@ -43,7 +41,9 @@ export { type OpDefinition, type OpReference, registeredOps } from './ops/regist
 export { concat, reshape } from './ops/shape.ts';
 export { upsampleBilinear2x } from './ops/upsample.ts';
 export { Adam, type AdamOptions } from './optim/adam.ts';
+export { type DeviceOptions, parseVariantOverrides } from './platform.ts';
 export { Rng } from './random.ts';
 export type { RefTensor } from './reference.ts';
 export * as reference from './reference.ts';
 export { DisposedTensorError, type DType, keep, Storage, Tensor, type TensorOptions, tidy } from './tensor.ts';
+export type { DispatchTime } from './timing.ts';

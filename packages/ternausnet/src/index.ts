@@ -1,17 +1,16 @@
-export { writeFileAtomic, writeJsonAtomic } from './files.ts';
+/**
+ * The browser-safe entry of @ternausnet/model (bytes in, bytes out). Node resolves the package to `node.ts`,
+ * which adds files: readSafetensors/writeSafetensors, saveWeights/loadWeights, createModel/createUNet11 and
+ * loadCheckpoint with weight paths.
+ */
 export {
   type Architecture,
   buildModel,
-  type CreateModelOptions,
-  type CreateUNet11Options,
-  createModel,
-  createUNet11,
   DEFAULT_ARCHITECTURE,
   describeArchitecture,
   detectArchitecture,
   INIT_SCHEMES,
   type InitScheme,
-  loadCheckpoint,
   loadVgg11Encoder,
   loadVggEncoder,
 } from './init.ts';
@@ -35,13 +34,11 @@ export {
   MAX_HEADER_BYTES,
   parseSafetensors,
   type ReadOptions,
-  readSafetensors,
   type SafetensorsDtype,
   SafetensorsError,
   type SafetensorsFile,
   serializeSafetensors,
   type TensorToWrite,
-  writeSafetensors,
 } from './safetensors.ts';
 export {
   ConvRelu,
@@ -65,11 +62,12 @@ export { Vgg11Classifier, type Vgg11ClassifierOptions } from './vgg11.ts';
 export {
   canonicalKey,
   loadStateDict,
-  loadWeights,
+  loadWeightsFromBytes,
   type SaveWeightsOptions,
   StateDictError,
-  saveWeights,
+  serializeWeights,
   stateDict,
   type TernausNetModel,
   type WeightSource,
+  weightsMetadata,
 } from './weights.ts';

@@ -6,26 +6,13 @@
  *   or timm `vgg11.tv_in1k`/`vgg16.tv_in1k` names, read from safetensors), the decoder `lecun`;
  * - `pretrained`: the whole network from a checkpoint (e.g. pre-trained on Carvana).
  */
-import type { Device } from '@ternausnet/tensor';
-import { writeData } from '@ternausnet/tensor';
-import { readSafetensors } from './safetensors.ts';
+import { type Device, writeData } from '@ternausnet/tensor';
 import { UNet11, VGG11_CONVS } from './unet11.ts';
 import { UNet16, VGG16_CONVS } from './unet16.ts';
-import { loadStateDict, loadWeights, StateDictError, type TernausNetModel, type WeightSource } from './weights.ts';
+import { StateDictError, type TernausNetModel, type WeightSource } from './weights.ts';
 
 export type InitScheme = 'lecun' | 'imagenet' | 'pretrained';
 export const INIT_SCHEMES: readonly InitScheme[] = ['lecun', 'imagenet', 'pretrained'];
-
-export interface CreateUNet11Options {
-  scheme: InitScheme;
-  /** Seed of the `lecun` initialisation (of the decoder, for `imagenet`). */
-  seed?: number;
-  /** `imagenet`: path of a VGG11 ImageNet safetensors file (see README: how to obtain it). */
-  vgg11?: string;
-  /** `pretrained`: path of a whole-network checkpoint. */
-  checkpoint?: string;
-  device?: Device;
-}
 
 const FEATURE_KEY = /^(?:.*\.)?features\.(\d+)\.(\w+)$/;
 /** Keys of the classifier part of VGG files, which TernausNet does not use. */
@@ -138,75 +125,4 @@ export function detectArchitecture(
   throw new RangeError(
     `${source}: neither VGG16's encoder.28 nor VGG11's encoder.18 convolution: not a UNet11/UNet16 checkpoint`,
   );
-}
-
-/** A UNet11 initialised by one of the paper's schemes. */
-export async function createUNet11(options: CreateUNet11Options): Promise<UNet11> {
-  return (await createModel({ ...options, architecture: DEFAULT_ARCHITECTURE })) as UNet11;
-}
-
-export interface CreateModelOptions extends CreateUNet11Options {
-  architecture: Architecture;
-  /** `imagenet` for UNet16: path of a VGG16 ImageNet safetensors file. */
-  vgg16?: string;
-}
-
-/** A UNet11 or UNet16 initialised by one of the paper's schemes. */
-export async function createModel(options: CreateModelOptions): Promise<TernausNetModel> {
-  const model = buildModel(options.architecture, {
-    seed: options.seed ?? 0,
-    ...(options.device ? { device: options.device } : {}),
-  });
-  const vgg = options.architecture.model === 'unet16' ? 'vgg16' : 'vgg11';
-  try {
-    switch (options.scheme) {
-      case 'lecun':
-        break;
-      case 'imagenet': {
-        const path = options[vgg];
-        if (!path) {
-          const name = vgg.toUpperCase();
-          throw new Error(
-            `init 'imagenet' needs a ${name} ImageNet weight file (--${vgg} PATH): see README, '${name} ImageNet weights'`,
-          );
-        }
-        const file = await readSafetensors(path);
-        loadVggEncoder(model, file.tensors, path);
-        break;
-      }
-      case 'pretrained':
-        if (!options.checkpoint) {
-          const name = options.architecture.model === 'unet16' ? 'UNet16' : 'UNet11';
-          throw new Error(`init 'pretrained' needs a ${name} checkpoint (--pretrained PATH)`);
-        }
-        await loadWeights(model, options.checkpoint);
-        break;
-      default:
-        throw new RangeError(`unknown init scheme '${options.scheme as string}' (use ${INIT_SCHEMES.join(', ')})`);
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
-}
-
-/**
- * Load a whole-network checkpoint of either model (ours, or PyTorch's state dict in safetensors, aliases and
- * `module.` prefixes accepted): the architecture comes from the file's keys and shapes (`detectArchitecture`).
- */
-export async function loadCheckpoint(
-  path: string,
-  options: { device?: Device } = {},
-): Promise<{ model: TernausNetModel; architecture: Architecture }> {
-  const file = await readSafetensors(path);
-  const architecture = detectArchitecture(file.tensors, path);
-  const model = buildModel(architecture, options);
-  try {
-    loadStateDict(model, file.tensors, path);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return { model, architecture };
 }

@@ -8,9 +8,10 @@
  * length, offsets inside the data section, no overlaps, no gaps, no duplicate keys, metadata string → string.
  * Every violation is a SafetensorsError naming the file, the tensor and the rule. A lying header never drives an
  * allocation: sizes are checked against the file size before anything is read.
+ *
+ * Everything here works on bytes (Uint8Array), in browsers and Node; reading and writing files is in
+ * `node/safetensors-file.ts`.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { writeFileAtomic } from './files.ts';
 
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -264,7 +265,7 @@ function parseHeader(file: string, text: string, dataBytes: number) {
   return { entries, metadata };
 }
 
-function headerLength(file: string, prefix: Uint8Array, fileBytes: number): number {
+export function headerLength(file: string, prefix: Uint8Array, fileBytes: number): number {
   if (fileBytes < 8)
     throw new SafetensorsError(
       file,
@@ -313,33 +314,6 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>', options
     });
   }
   return { tensors, metadata };
-}
-
-/** Read and validate a safetensors file. The header is checked before the data is read. */
-export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new SafetensorsError(path, 'open', `cannot open (${(e as Error).message})`);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const prefix = new Uint8Array(8);
-    readSync(fd, prefix, 0, Math.min(8, size), 0);
-    const n = headerLength(path, prefix, size);
-    const all = new Uint8Array(size);
-    let off = 0;
-    while (off < size) {
-      const r = readSync(fd, all, off, size - off, off);
-      if (r === 0) throw new SafetensorsError(path, 'truncated', `file ended after ${off} of ${size} bytes`);
-      off += r;
-    }
-    if (n > size - 8) throw new SafetensorsError(path, 'header-length', 'header past end of file');
-    return parseSafetensors(all, path, options);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface TensorToWrite {
@@ -416,9 +390,10 @@ export function serializeSafetensors(
   }
   let json = JSON.stringify(header);
   // The reference writer pads the header with spaces so the data section starts 8-byte aligned.
-  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  const encoder = new TextEncoder();
+  const pad = (8 - ((8 + encoder.encode(json).length) % 8)) % 8;
   json += ' '.repeat(pad);
-  const headerBytes = Buffer.from(json, 'utf8');
+  const headerBytes = encoder.encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -430,21 +405,4 @@ export function serializeSafetensors(
     else for (let i = 0; i < t.data.length; i++, at += 4) dv.setFloat32(at, t.data[i]!, true);
   }
   return out;
-}
-
-/**
- * Write tensors atomically: a temp file in the same directory, fsync, rename over `path`. On any error
- * the temp file is removed and an existing `path` is left untouched.
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
-  metadata: Readonly<Record<string, string>> = {},
-): Promise<void> {
-  const bytes = serializeSafetensors(tensors, metadata, path);
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    throw new SafetensorsError(path, 'write', `cannot write (${(e as Error).message})`);
-  }
 }

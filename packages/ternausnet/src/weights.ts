@@ -4,7 +4,7 @@
  * `load_state_dict` takes our files), and the clear errors a wrong file deserves.
  */
 import { type Module, type Tensor, writeData } from '@ternausnet/tensor';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { parseSafetensors, serializeSafetensors } from './safetensors.ts';
 import { ENCODER_ALIASES, type UNet11 } from './unet11.ts';
 import { UNet16 } from './unet16.ts';
 
@@ -137,25 +137,25 @@ export interface SaveWeightsOptions {
   metadata?: Record<string, string>;
 }
 
-/** Write the model's weights as a safetensors state dict (atomically). */
-export async function saveWeights(
-  model: TernausNetModel,
-  path: string,
-  options: SaveWeightsOptions = {},
-): Promise<void> {
+/** The model's weights as safetensors bytes (a PyTorch state dict; in Node `saveWeights` writes them to a file). */
+export async function serializeWeights(model: TernausNetModel, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const dict = await stateDict(model, options.aliases === undefined ? {} : { aliases: options.aliases });
-  await writeSafetensors(path, dict, {
+  return serializeSafetensors(dict, weightsMetadata(model, options));
+}
+
+/** The metadata our weight files carry: the architecture (as ternaus' constructors name it) and the caller's. */
+export function weightsMetadata(model: TernausNetModel, options: SaveWeightsOptions = {}): Record<string, string> {
+  return {
     format: 'pt',
     ...(model instanceof UNet16
       ? { model: 'UNet16', is_deconv: String(model.deconv) }
       : { model: 'UNet11', is_deconv: 'true' }),
     num_filters: String(model.numFilters),
     ...options.metadata,
-  });
+  };
 }
 
-/** Load a whole-network checkpoint (ours, or the authors' PyTorch one converted to safetensors) into any module. */
-export async function loadWeights(model: Module, path: string): Promise<void> {
-  const file = await readSafetensors(path);
-  loadStateDict(model, file.tensors, path);
+/** Load safetensors bytes (ours, or the authors' PyTorch checkpoint converted) into any module. */
+export function loadWeightsFromBytes(model: Module, bytes: Uint8Array, source = 'weights'): void {
+  loadStateDict(model, parseSafetensors(bytes, source).tensors, source);
 }

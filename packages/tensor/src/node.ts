@@ -1,0 +1,12 @@
+/**
+ * The Node entry of @ternausnet/tensor (the package's `node` export condition): the browser-safe core with
+ * Dawn (the `webgpu` package) installed as the GPU platform, so `initDevice()` opens a Dawn device and reads
+ * WEBGPU_BACKEND / WEBGPU_ADAPTER / TERNAUSNET_KERNELS / TERNAUSNET_VARIANTS as defaults.
+ */
+import { dawnPlatform } from './node/dawn.ts';
+import { setGpuPlatform } from './platform.ts';
+
+setGpuPlatform(dawnPlatform);
+
+export * from './index.ts';
+export { awaitDawn, deviceOptionsFromEnv } from './node/dawn.ts';
