@@ -22,6 +22,7 @@ import {
 } from './conv-transpose-subgroup.ts';
 import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { subgroupLanesProblem } from './subgroup-codegen.ts';
 
 export interface ConvTranspose3x3s2Args {
   /** [N, Cin, H, W]. */
@@ -78,12 +79,11 @@ export function convTransposeVariant(ctx: KernelContext): ConvTransposeVariant {
     if (forced !== 'direct' && forced !== 'subgroup') {
       throw new RangeError(`convTranspose3x3s2 variant '${forced}' unknown (direct, subgroup)`);
     }
-    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
-      throw new RangeError("convTranspose3x3s2 variant 'subgroup' needs the device feature 'subgroups'");
-    }
+    const problem = forced === 'subgroup' ? subgroupLanesProblem(ctx) : null;
+    if (problem) throw new RangeError(`convTranspose3x3s2 variant 'subgroup' cannot run here: ${problem}`);
     return forced;
   }
-  return ctx.adapterClass === 'cpu' && ctx.features.has('subgroups') ? 'subgroup' : 'direct';
+  return ctx.adapterClass === 'cpu' && subgroupLanesProblem(ctx) === null ? 'subgroup' : 'direct';
 }
 
 /** The (tap, input offset) pairs of one output parity along one axis: parity 0 -> ky 1; parity 1 -> ky 0, 2. */

@@ -20,6 +20,7 @@ import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts'
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { subgroupLanesProblem } from './subgroup-codegen.ts';
 
 /** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
 export interface ChannelSegment {
@@ -255,13 +256,12 @@ export function conv3x3Variant(ctx: KernelContext): Conv3x3Variant {
     if (!['direct', 'tiled', 'subgroup'].includes(forced)) {
       throw new RangeError(`conv3x3 variant '${forced}' unknown (direct, tiled, subgroup)`);
     }
-    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
-      throw new RangeError("conv3x3 variant 'subgroup' needs the device feature 'subgroups'");
-    }
+    const problem = forced === 'subgroup' ? subgroupLanesProblem(ctx) : null;
+    if (problem) throw new RangeError(`conv3x3 variant 'subgroup' cannot run here: ${problem}`);
     return forced as Conv3x3Variant;
   }
   if (ctx.adapterClass === 'gpu') return 'tiled';
-  return ctx.features.has('subgroups') ? 'subgroup' : 'direct';
+  return subgroupLanesProblem(ctx) === null ? 'subgroup' : 'direct';
 }
 
 interface DirectPass {

@@ -13,6 +13,7 @@ import type {
   KernelContext,
   KernelLimits,
   ScratchBuffer,
+  SubgroupSizes,
 } from '@ternausnet/kernels-wgsl';
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './pool.ts';
@@ -129,6 +130,7 @@ export class Device implements KernelContext {
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;
   readonly features: ReadonlySet<string>;
+  readonly subgroupSizes: SubgroupSizes | null;
   readonly poison: boolean;
 
   private readonly pool: BufferPool;
@@ -164,6 +166,8 @@ export class Device implements KernelContext {
     this.device = device;
     this.adapterInfo = adapter.info;
     this.features = new Set(device.features as unknown as Iterable<string>);
+    const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = adapter.info;
+    this.subgroupSizes = sgMin && sgMax ? { min: sgMin, max: sgMax } : null;
     const l = device.limits;
     this.limits = {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

@@ -7,9 +7,9 @@
  * float64: rtol 2e-5. Reductions accumulate K float32 terms: atol scales with Σ|x| · K · 2^-24 (Kahan-summed
  * kernels do much better; this is the bound for naive summation, so the test does not depend on the trick).
  */
-import { type RefTensor, registeredOps, tidy } from '@ternausnet/tensor';
+import { type Device, type RefTensor, registeredOps, tensor, tidy } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
-import { type Domain, expectClose, Rng, randomRef, toGpu, toRef, useTestDevice } from '../../../test/support/gpu.ts';
+import { type Domain, expectClose, Rng, randomRef, toRef, useTestDevice } from '../../../test/support/gpu.ts';
 
 const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 1e9));
 
@@ -322,9 +322,13 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
   // Ops whose kernels come in per-adapter variants run every case under every variant, whatever the adapter.
   const runs = CASES.flatMap((c, index) => (KERNEL_VARIANTS[c.op] ?? [null]).map((variant) => ({ c, index, variant })));
   runs.forEach(({ c, index, variant }) => {
-    const label = `${c.op}${variant ? `[${variant.family}=${variant.name}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`;
+    const lanes = variant?.lanes ? `, ${variant.lanes} lanes emulated` : '';
+    const label = `${c.op}${variant ? `[${variant.family}=${variant.name}${lanes}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`;
     it(label, async () => {
       device().variantOverrides = variant ? { [variant.family]: variant.name } : {};
+      const dev = variant?.lanes ? await emulatedLanes(device(), variant.lanes) : device();
+      const toGpu = (r: RefTensor, requiresGrad = false) =>
+        tensor(Float32Array.from(r.data), r.shape, { requiresGrad, device: dev });
       const op = registeredOps().get(c.op);
       if (!op) throw new Error(`no op ${c.op}`);
       const rng = new Rng(SEED + index * 7919);
@@ -363,7 +367,71 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
 });
 
 /** Kernel variants to run each case of an op under (family name as in `Device.variantOverrides`). */
-const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
-  conv3x3: ['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
-  convTranspose3x3s2: ['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
+const KERNEL_VARIANTS: Record<string, { family: string; name: string; lanes?: number }[]> = {
+  conv3x3: [
+    ...['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
+    { family: 'conv3x3', name: 'subgroup', lanes: 4 },
+  ],
+  convTranspose3x3s2: [
+    ...['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
+    { family: 'convTranspose3x3s2', name: 'subgroup', lanes: 4 },
+  ],
 };
+
+/**
+ * The test device as a KernelContext whose subgroups have `lanes` lanes, to run kernels generated for fewer
+ * lanes than the adapter has (4-lane kernels, as SwiftShader needs them, on lavapipe's 8). That is right only
+ * where a workgroup of `lanes` invocations is one subgroup with lane ids 0..lanes−1 (lavapipe packs it so):
+ * a probe shader checks exactly that first, and the test fails if it does not hold.
+ */
+async function emulatedLanes(device: Device, lanes: number): Promise<Device> {
+  const problem = await subgroupPackingProblem(device, lanes);
+  if (problem) throw new Error(`cannot emulate ${lanes}-lane subgroups on ${device.adapterName}: ${problem}`);
+  const sizes = { min: lanes, max: lanes };
+  return new Proxy(device, {
+    get(target, prop) {
+      if (prop === 'subgroupSizes') return sizes;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const packingChecked = new Map<number, string | null>();
+async function subgroupPackingProblem(device: Device, lanes: number): Promise<string | null> {
+  const known = packingChecked.get(lanes);
+  if (known !== undefined) return known;
+  const groups = 16;
+  const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> o: array<u32>;
+@compute @workgroup_size(${lanes})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) g: vec3<u32>,
+        @builtin(subgroup_invocation_id) sl: u32) {
+  let i = (g.x * ${lanes}u + l) * 4u;
+  o[i] = sl;
+  o[i + 1u] = subgroupAdd(1u);
+  o[i + 2u] = subgroupShuffle(l * 10u, (sl + 1u) & ${lanes - 1}u);
+  o[i + 3u] = subgroupBroadcast(l * 10u, ${lanes - 1}u);
+}`;
+  const n = groups * lanes * 4;
+  const buf = device.device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  device.dispatch({
+    label: 'subgroup packing probe',
+    pipeline: device.pipeline(code, 'subgroup packing probe'),
+    bindings: [{ buffer: buf, offset: 0, size: n * 4 }],
+    workgroups: [groups],
+  });
+  const o = new Uint32Array(await device.read({ buffer: buf, offset: 0, size: n * 4 }));
+  buf.destroy();
+  let problem: string | null = null;
+  for (let k = 0; k < groups * lanes && !problem; k++) {
+    const l = k % lanes;
+    const got = [o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]];
+    const want = [l, lanes, ((l + 1) % lanes) * 10, (lanes - 1) * 10];
+    if (got.some((v, i) => v !== want[i])) {
+      problem = `invocation ${l} of a ${lanes}-invocation workgroup saw (lane, subgroupAdd(1), shuffle, broadcast) = (${got}), expected (${want})`;
+    }
+  }
+  packingChecked.set(lanes, problem);
+  return problem;
+}
