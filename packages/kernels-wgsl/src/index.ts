@@ -12,3 +12,4 @@ export * from './layout.ts';
 export * from './maxpool.ts';
 export * from './reduce.ts';
 export * from './runtime.ts';
+export * from './variants.ts';
