@@ -1,4 +1,5 @@
 export * from './adam.ts';
+export * from './adapter.ts';
 export * from './bce-jaccard.ts';
 export * from './conv-plan.ts';
 export * from './conv-transpose.ts';

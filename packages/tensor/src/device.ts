@@ -6,14 +6,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  AdapterClass,
-  BufferRange,
-  DispatchRequest,
-  KernelContext,
-  KernelLimits,
-  ScratchBuffer,
-  SubgroupSizes,
+import {
+  type AdapterClass,
+  type AdapterProfile,
+  type BufferRange,
+  type DispatchRequest,
+  describeAdapter,
+  type KernelContext,
+  type KernelLimits,
+  type ScratchBuffer,
+  type SubgroupSizes,
 } from '@ternausnet/kernels-wgsl';
 import { create, globals } from 'webgpu';
 import { BufferPool, type PoolStats } from './pool.ts';
@@ -112,11 +114,6 @@ function envString(name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-function classifyAdapter(info: GPUAdapterInfo): AdapterClass {
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /software|llvmpipe|lavapipe|swiftshader|warp|cpu/.test(text) ? 'cpu' : 'gpu';
-}
-
 export class Device implements KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
@@ -129,6 +126,8 @@ export class Device implements KernelContext {
   /** Human-readable adapter name, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [vulkan, cpu kernels]`. */
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;
+  /** The adapter's classification and why (kernels-wgsl's describeAdapter). */
+  readonly adapterProfile: AdapterProfile;
   readonly features: ReadonlySet<string>;
   readonly subgroupSizes: SubgroupSizes | null;
   readonly poison: boolean;
@@ -166,8 +165,13 @@ export class Device implements KernelContext {
     this.device = device;
     this.adapterInfo = adapter.info;
     this.features = new Set(device.features as unknown as Iterable<string>);
-    const { subgroupMinSize: sgMin, subgroupMaxSize: sgMax } = adapter.info;
-    this.subgroupSizes = sgMin && sgMax ? { min: sgMin, max: sgMax } : null;
+    this.adapterProfile = describeAdapter(
+      adapter.info,
+      this.features,
+      adapter.limits,
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    );
+    this.subgroupSizes = this.adapterProfile.subgroupSizes;
     const l = device.limits;
     this.limits = {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -181,7 +185,7 @@ export class Device implements KernelContext {
     if (forced !== undefined && forced !== 'cpu' && forced !== 'gpu') {
       throw new RangeError(`TERNAUSNET_KERNELS / kernels must be 'cpu' or 'gpu', got '${forced}'`);
     }
-    this.adapterClass = forced ?? classifyAdapter(adapter.info);
+    this.adapterClass = forced ?? this.adapterProfile.adapterClass;
     const i = adapter.info;
     const name = i.description || [i.vendor, i.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.adapterName = `${name} [${backend}, ${this.adapterClass} kernels]`;
