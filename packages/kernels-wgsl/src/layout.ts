@@ -24,6 +24,11 @@ export function elementWindow(
   return { range: { buffer: range.buffer, offset: alignedStart, size: Math.max(size, exact) }, base };
 }
 
+/** Bytes in MiB for messages, with 3 significant digits (a limit of 256 KiB is 0.25 MiB, not 0). */
+export function mib(bytes: number): string {
+  return `${Number((bytes / 2 ** 20).toPrecision(3))} MiB`;
+}
+
 /** Largest element count a binding may hold, leaving room for the alignment slack of `elementWindow`. */
 export function maxBindingElements(ctx: KernelContext): number {
   return Math.floor((ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) / F32_BYTES);
@@ -34,8 +39,8 @@ export function assertBindable(ctx: KernelContext, what: string, elements: numbe
   const bytes = elements * F32_BYTES;
   if (bytes > ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) {
     throw new KernelLimitError(
-      `${what}: ${elements} float32 elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceed this device's ` +
-        `maxStorageBufferBindingSize of ${(ctx.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB ` +
+      `${what}: ${elements} float32 elements (${mib(bytes)}) exceed this device's ` +
+        `maxStorageBufferBindingSize of ${mib(ctx.limits.maxStorageBufferBindingSize)} ` +
         `and this kernel cannot split this operand; use a smaller batch or tile size.`,
     );
   }

@@ -39,6 +39,11 @@ export interface DeviceOptions {
   submitEvery?: number;
   /** Released buffers kept for reuse up to this many bytes. Default 6 GiB. */
   maxPooledBytes?: number;
+  /**
+   * Plan every kernel for bindings of at most this many bytes (when below the device's own limit), so that the
+   * splitting of large tensors is exercised on any adapter with small tensors. For tests.
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 /** Everything the device knows about its resources, for leak tests and benchmarks. */
@@ -173,8 +178,12 @@ export class Device implements KernelContext {
     );
     this.subgroupSizes = this.adapterProfile.subgroupSizes;
     const l = device.limits;
+    const cap = opts.maxStorageBufferBindingSize;
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 4096 && cap % 4 === 0)) {
+      throw new RangeError(`maxStorageBufferBindingSize must be a multiple of 4 bytes ≥ 4096, got ${cap}`);
+    }
     this.limits = {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, cap ?? Number.POSITIVE_INFINITY),
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
