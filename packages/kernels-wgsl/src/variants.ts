@@ -37,6 +37,7 @@ import {
   conv3x3ForwardTiling,
   conv3x3WgradDirect,
   conv3x3WgradSubgroup,
+  conv3x3WgradTiled,
 } from './conv3x3.ts';
 import type { AdapterClass, KernelContext, KernelLimits } from './runtime.ts';
 import { SUBGROUP_LANES, subgroupLanesProblem } from './subgroup-codegen.ts';
@@ -84,9 +85,9 @@ export interface KernelVariant<F extends KernelFamily = KernelFamily, P extends 
 type Rows<F extends KernelFamily> = { readonly [P in KernelPass]: readonly KernelVariant<F, P>[] };
 
 const SUBGROUP: VariantRequirements = { features: ['subgroups'], subgroupSizes: SUBGROUP_LANES };
-/** The tiled kernels: 16×16 invocations, two 1024-float tiles in workgroup memory. */
+/** The tiled kernels: 16×16 invocations, two tiles of 1024 floats (wgrad: 1040, padded rows) in workgroup memory. */
 const TILED: VariantRequirements = {
-  limits: { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 8192 },
+  limits: { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 8320 },
 };
 const ANY_ADAPTER: readonly AdapterClass[] = ['cpu', 'gpu'];
 
@@ -160,6 +161,15 @@ const CONV3X3: Rows<'conv3x3'> = {
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'wgrad',
+      name: 'tiled',
+      summary: 'GEMM over pixels: 64 co × 64 (ci, tap) block, 16-pixel steps staged in workgroup memory; split-K',
+      requires: TILED,
+      defaultFor: ['gpu'],
+      run: (ctx, a, label) => conv3x3WgradTiled(ctx, a, label),
     },
     {
       family: 'conv3x3',

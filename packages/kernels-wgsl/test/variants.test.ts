@@ -95,7 +95,7 @@ describe('variant selection', () => {
       /conv3x3 variant 'fast' unknown \(subgroup, tiled, direct\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
-      /needs maxComputeWorkgroupStorageSize ≥ 8192, the device has 4096/,
+      /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
     );
   });
 
