@@ -14,7 +14,7 @@
  * reduction over the input pixels. Tiling as conv3x3's direct kernels: an invocation per pixel × 4 channels,
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
+import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import {
   runSubgroupConvTransposeDgrad,
   runSubgroupConvTransposeForward,
@@ -23,6 +23,7 @@ import {
 import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { selectVariant } from './variants.ts';
+import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 export interface ConvTranspose3x3s2Args {
   /** [N, Cin, H, W]. */
@@ -444,6 +445,41 @@ export function convTranspose3x3s2WgradDirect(ctx: KernelContext, a: ConvTranspo
           }),
           workgroups: [Math.ceil(co.count / WG), ci.count],
         });
+      }
+    }
+  }
+}
+
+/** wgrad runner of the 'tiled' variant (GPUs): the pixel GEMM of wgrad-tiled.ts over the stride-2 gather of gy. */
+export function convTranspose3x3s2WgradTiled(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs, label: string): void {
+  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
+  const HW = H * W;
+  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
+  const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
+  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
+  for (const ci of ciChunks) {
+    for (const co of coChunks) {
+      for (let n0 = 0; n0 < N; ) {
+        // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
+        const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
+        dispatchTiledWgrad(ctx, {
+          mode: 'transpose',
+          rows: elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW),
+          cols: elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * 4 * HW, ((k - 1) * cout + co.count) * 4 * HW),
+          rowImage: cin * HW,
+          colImage: cout * 4 * HW,
+          H,
+          W,
+          images: k,
+          rowCount: ci.count,
+          colChannels: co.count,
+          gradWeight: gw,
+          outBase: gw.base + (ci.start * cout + co.start) * 9,
+          rowStride: cout,
+          accumulate: n0 > 0 || (a.accumulate ?? false),
+          label,
+        });
+        n0 += k;
       }
     }
   }

@@ -17,10 +17,11 @@
  */
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad, sumWgradSlices } from './conv3x3-subgroup.ts';
-import { elementWindow, packUniforms, uniformBlock, workgroupGrid } from './layout.ts';
+import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
+import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { selectVariant } from './variants.ts';
+import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 /** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
 export interface ChannelSegment {
@@ -558,104 +559,6 @@ export function conv3x3WgradDirect(ctx: KernelContext, a: Conv3x3WgradArgs, labe
   }
 }
 
-/**
- * GPU weight gradient ("tiled"): the GEMM gw[co, k] = Σ_q gy[co, q] · X[k, q] with k = (ci, ky, kx) over the
- * bound channels, q over the pixels of every image in the bound window, and X the im2col view of the input
- * gathered on the fly, tiled like the tiled forward: a workgroup of 16×16 invocations owns a 64 (co) × 64 (k)
- * block of the gradient and walks the pixels in steps of 16, staging a 16×64 gradient tile and a 16×64 im2col
- * tile in workgroup memory (consecutive invocations load consecutive pixels; rows padded to 65 floats so the
- * column-wise stores do not all hit one bank), then each invocation accumulates its 4×4 block: 256 FMAs per
- * invocation per 8 global loads. The reduction (N·H·W, long) over few output blocks (Cout·Cin·9 / 4096, often
- * under the GPU's core count) is split over S workgroups writing partial sums, added by `sumWgradSlices`.
- */
-const WGRAD_TILED_UNIFORMS = uniformBlock([
-  'xBase',
-  'gBase',
-  'xImage',
-  'gImage',
-  'H',
-  'W',
-  'HW',
-  'Q',
-  'qPer',
-  'K',
-  'coCount',
-  'outBase',
-  'outRow',
-  'sliceStride',
-  'accumulate',
-]);
-
-const WGRAD_TILED_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${WGRAD_TILED_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-var<workgroup> gs: array<f32, 1040>;
-var<workgroup> xs: array<f32, 1040>;
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let k0 = wid.x * 64u;
-  let co0 = wid.y * 64u;
-  let slice = wid.z;
-  let qBegin = slice * u.qPer;
-  let qEnd = min(qBegin + u.qPer, u.Q);
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var q0 = qBegin; q0 < qEnd; q0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = tid + r * 256u;
-      let kk = idx % 16u;
-      let m = idx / 16u;
-      let q = q0 + kk;
-      var gv = 0.0;
-      var xv = 0.0;
-      if (q < qEnd) {
-        let img = q / u.HW;
-        let p = q - img * u.HW;
-        let co = co0 + m;
-        if (co < u.coCount) { gv = gy[u.gBase + img * u.gImage + co * u.HW + p]; }
-        let k = k0 + m;
-        if (k < u.K) {
-          let ci = k / 9u;
-          let t = k - ci * 9u;
-          let py = p / u.W;
-          let iy = i32(py) + i32(t / 3u) - 1;
-          let ix = i32(p - py * u.W) + i32(t % 3u) - 1;
-          if (iy >= 0 && iy < i32(u.H) && ix >= 0 && ix < i32(u.W)) {
-            xv = x[u.xBase + img * u.xImage + ci * u.HW + u32(iy) * u.W + u32(ix)];
-          }
-        }
-      }
-      gs[kk * 65u + m] = gv;
-      xs[kk * 65u + m] = xv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let row = kk * 65u;
-      let xv = vec4<f32>(xs[row + lid.x * 4u], xs[row + lid.x * 4u + 1u], xs[row + lid.x * 4u + 2u],
-                         xs[row + lid.x * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) { acc[i] += gs[row + lid.y * 4u + i] * xv; }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let co = co0 + lid.y * 4u + i;
-    if (co >= u.coCount) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let k = k0 + lid.x * 4u + j;
-      if (k >= u.K) { continue; }
-      let o = u.outBase + slice * u.sliceStride + co * u.outRow + k;
-      var v = acc[i][j];
-      if (u.accumulate != 0u) { v += gw[o]; }
-      gw[o] = v;
-    }
-  }
-}`;
-
 /** wgrad runner of the 'tiled' variant (GPUs). */
 export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
   const cin = totalChannels(a.input);
@@ -667,8 +570,6 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
   for (const seg of a.input) {
     for (const ci of channelChunks(ctx, seg.channels, HW, `${label} input`)) {
       for (const co of coChunks) {
-        const K = ci.count * 9;
-        const n9 = co.count * K;
         const outBase = gw.base + (co.start * cin + ciOffset + ci.start) * 9;
         for (let n0 = 0; n0 < a.batch; ) {
           // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
@@ -683,58 +584,23 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
             ((k - 1) * seg.channels + ci.count) * HW,
           );
           const g = elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * HW, ((k - 1) * cout + co.count) * HW);
-          const Q = k * HW;
-          const blocks = Math.ceil(K / 64) * Math.ceil(co.count / 64);
-          // Enough workgroups to fill a GPU (≥ 256), each with at least 256 pixels of reduction.
-          const S = Math.max(1, Math.min(64, Math.ceil(256 / blocks), Math.floor(Q / 256)));
-          const qPer = Math.ceil(Q / S / 16) * 16;
-          const accumulate = (a.accumulate ?? false) || n0 > 0;
-          const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${label} partial sums`) : null;
-          const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
-          const shape = {
-            xBase: x.base,
-            gBase: g.base,
-            xImage: seg.channels * HW,
-            gImage: cout * HW,
+          dispatchTiledWgrad(ctx, {
+            mode: 'conv',
+            rows: g,
+            cols: x,
+            rowImage: cout * HW,
+            colImage: seg.channels * HW,
             H,
             W,
-            HW,
-            Q,
-            qPer,
-            K,
-          };
-          ctx.dispatch({
-            label: part ? `${label} (split ${S})` : label,
-            pipeline: ctx.pipeline(WGRAD_TILED_SOURCE, label),
-            bindings: [x.range, g.range, part ? part.range : gw.range],
-            uniforms: WGRAD_TILED_UNIFORMS.pack(
-              part
-                ? { ...shape, coCount: co.count, outBase: part.base, outRow: K, sliceStride: n9, accumulate: 0 }
-                : {
-                    ...shape,
-                    coCount: co.count,
-                    outBase,
-                    outRow: cin * 9,
-                    sliceStride: 0,
-                    accumulate: accumulate ? 1 : 0,
-                  },
-            ),
-            workgroups: [Math.ceil(K / 64), Math.ceil(co.count / 64), S],
+            images: k,
+            rowCount: co.count,
+            colChannels: ci.count,
+            gradWeight: gw,
+            outBase,
+            rowStride: cin,
+            accumulate: (a.accumulate ?? false) || n0 > 0,
+            label,
           });
-          if (partial) {
-            sumWgradSlices(ctx, {
-              partial: partial.range,
-              S,
-              outer: co.count,
-              inner: ci.count,
-              gradWeight: gw,
-              outBase,
-              rowStride: cin,
-              accumulate,
-              label,
-            });
-          }
-          partial?.release();
           n0 += k;
         }
       }

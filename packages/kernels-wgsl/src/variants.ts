@@ -26,6 +26,7 @@ import {
   convTranspose3x3s2ForwardSubgroup,
   convTranspose3x3s2WgradDirect,
   convTranspose3x3s2WgradSubgroup,
+  convTranspose3x3s2WgradTiled,
 } from './conv-transpose.ts';
 import {
   type Conv3x3DgradArgs,
@@ -233,6 +234,15 @@ const CONV_TRANSPOSE: Rows<'convTranspose3x3s2'> = {
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       run: (ctx, a, label) => convTranspose3x3s2WgradSubgroup(ctx, a, label),
+    },
+    {
+      family: 'convTranspose3x3s2',
+      pass: 'wgrad',
+      name: 'tiled',
+      summary: 'GEMM over input pixels: 64 ci × 64 (co, tap) block, stride-2 gather of gy in workgroup memory; split-K',
+      requires: TILED,
+      defaultFor: ['gpu'],
+      run: (ctx, a, label) => convTranspose3x3s2WgradTiled(ctx, a, label),
     },
     {
       family: 'convTranspose3x3s2',

@@ -59,6 +59,9 @@ describe('variant selection', () => {
     }
     expect(selectVariant(nvidia(), 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(intel(), 'conv3x3', 'dgrad').name).toBe('tiled');
+    // No pass of a GPU falls back to a one-invocation-per-weight kernel: both weight gradients are tiled.
+    expect(selectVariant(nvidia(), 'conv3x3', 'wgrad').name).toBe('tiled');
+    expect(selectVariant(nvidia(), 'convTranspose3x3s2', 'wgrad').name).toBe('tiled');
     // A CPU adapter whose lane count the kernels are not written for falls back to the baseline.
     expect(selectVariant(context('cpu', ['subgroups'], { min: 16, max: 16 }), 'conv3x3', 'forward').name).toBe(
       'direct',
@@ -108,6 +111,7 @@ describe('variant selection', () => {
       { family: 'conv3x3', variant: 'tiled' },
       { family: 'conv3x3', variant: 'direct' },
       { family: 'convTranspose3x3s2', variant: 'direct' },
+      { family: 'convTranspose3x3s2', variant: 'tiled' },
     ]);
     expect(runnableVariants(swiftshader()).filter((r) => r.variant === 'subgroup')).toHaveLength(2);
     for (const ctx of [lavapipe(), swiftshader(), firefoxLavapipe(), nvidia(), intel()]) {
