@@ -24,17 +24,27 @@
  */
 import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { blockAlignedChunks, packConv3x3Weights, subgroupBlock, sumWgradSlices } from './conv3x3-subgroup.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  broadcastQuadFmas,
+  elementWindow,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
+  LINEAR_WORKGROUP_WGSL,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+import {
+  broadcastQuadFmas,
   packedWeight,
+  quadLoad,
   storeTapAccumulators,
+  stripQuadPosition,
   subgroupLanes,
+  tapAccumulators,
   weightLoads,
+  wgradKernelHeader,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
@@ -448,17 +458,7 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
-  out(WGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
   out(`  let coRaw = wid.x * ${lanes}u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;`);
   // Strips run over the dispatch's images in turn (strip st: strip st % nStrips of image st / nStrips).
@@ -468,24 +468,15 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   out('  if (cib < u.nCIB) {');
   out(`  let cBase = cib * ${Rci}u;`);
   for (let c = 0; c < Rci; c++) out(`  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
-  for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  for (const line of tapAccumulators(Rci)) out(line);
   out('  for (var st = st0; st < st1; st++) {');
   out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
   out('    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;');
   out('    let xImg = u.xBase + img * u.xImage;');
   for (let c = 0; c < Rci; c++) out(`    let xp${c} = xImg + xc${c};`);
   // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
-  out(`    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`);
-  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
-  for (let c = 0; c < Rci; c++) {
-    if (s.vec) out(`    let m${c} = select(vec4<f32>(0.0), x4[(xp${c} + py * W + px) >> 2u], pOK);`);
-    else {
-      const quad = [0, 1, 2, 3].map(
-        (i) => `select(0.0, x1[xp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
-      );
-      out(`    let m${c} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`);
-    }
-  }
+  for (const line of stripQuadPosition(lanes)) out(line);
+  for (let c = 0; c < Rci; c++) out(quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec));
   // The quads of the strip in turn: their position from the lane that owns them (no division per quad).
   for (let ky = 0; ky < 3; ky++) out(`    var tail${ky} = 0.0;`);
   for (let j = 0; j < lanes; j++) {

@@ -20,7 +20,15 @@ import {
   runSubgroupConvTransposeForward,
   runSubgroupConvTransposeWgrad,
 } from './conv-transpose-subgroup.ts';
-import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
+import {
+  elementWindow,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { selectVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -94,9 +102,6 @@ const FORWARD_UNIFORMS = uniformBlock([
   'cout',
   'flags',
 ]);
-const FLAG_BIAS = 1;
-const FLAG_ACCUMULATE = 2;
-const FLAG_RELU = 4;
 
 /** One output parity class (py, px): its tap set is unrolled; shapes and the epilogue flags are uniforms. */
 const forwardSource = memoSource(({ py, px }: { py: number; px: number }): string => {

@@ -16,17 +16,27 @@
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  broadcastQuadFmas,
+  elementWindow,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
+  LINEAR_WORKGROUP_WGSL,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+import {
+  broadcastQuadFmas,
   packedWeight,
+  quadLoad,
   storeTapAccumulators,
+  stripQuadPosition,
   subgroupLanes,
+  tapAccumulators,
   weightLoads,
+  wgradKernelHeader,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
@@ -469,17 +479,7 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const last = lanes - 1;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
-  out(WGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
   out(`  let ciRaw = wid.x * ${lanes}u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;`);
   // Strips run over the images of the dispatch one after the other: strip st is strip st % nStrips of image
@@ -490,24 +490,15 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   out('  if (cob < u.nCOB) {');
   out(`  let coBase = cob * ${Rco}u;`);
   for (let c = 0; c < Rco; c++) out(`  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`);
-  for (let c = 0; c < Rco; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  for (const line of tapAccumulators(Rco)) out(line);
   out('  for (var st = st0; st < st1; st++) {');
   out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
   out('    let xPlane = u.xBase + img * u.xImage + ci * HW;');
   out('    let gImg = u.gBase + img * u.gImage;');
   for (let c = 0; c < Rco; c++) out(`    let gp${c} = gImg + gc${c};`);
-  out(`    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`);
-  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
+  for (const line of stripQuadPosition(lanes)) out(line);
   // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
-  for (let c = 0; c < Rco; c++) {
-    if (s.vec) out(`    let gq${c} = select(vec4<f32>(0.0), g4[(gp${c} + py * W + px) >> 2u], pOK);`);
-    else {
-      const quad = [0, 1, 2, 3].map(
-        (i) => `select(0.0, g1[gp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
-      );
-      out(`    let gq${c} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`);
-    }
-  }
+  for (let c = 0; c < Rco; c++) out(quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec));
   // Quad j's position (from the lane that owns it) and this lane's three input rows there.
   const rows = (j: number) => {
     out(`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`);

@@ -94,6 +94,14 @@ export function uniformBlock<K extends string>(
 }
 
 /**
+ * Epilogue flags of the convolution kernels that take their epilogue as a uniform (branching on them is free next
+ * to the main loop, and saves a pipeline per combination).
+ */
+export const FLAG_BIAS = 1;
+export const FLAG_ACCUMULATE = 2;
+export const FLAG_RELU = 4;
+
+/**
  * Memoise a WGSL generator on its (small, JSON-serialisable) specialisation key: generating a large unrolled
  * shader on every dispatch would cost more JS time than encoding the dispatch, and the device's pipeline cache
  * is keyed by the source text.

@@ -43,11 +43,6 @@ export function subgroupLanes(ctx: KernelContext, what: string): number {
   return ctx.subgroupSizes!.min;
 }
 
-/** Epilogue flags of the forward kernels (uniform: branching on them is free next to the main loop). */
-export const FLAG_BIAS = 1;
-export const FLAG_ACCUMULATE = 2;
-export const FLAG_RELU = 4;
-
 /**
  * Loads of one reduction channel's 9R packed weights (vec4 `wo + i`, i < 9R/4), spread over the lanes: lane l
  * loads vec4 l, l + L, ... into wv0, wv1, ... (the last load clamped to the block).
@@ -97,4 +92,52 @@ export function storeTapAccumulators(count: number, guard: (c: number) => string
     lines.push('  }');
   }
   return lines;
+}
+
+/**
+ * The opening of a subgroup weight-gradient kernel (conv3x3 and transposed conv): the input as vec4 and scalar
+ * views (x4, x1: the vec4 one for aligned quads, the scalar one for halos and ragged rows), the output gradient
+ * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
+ */
+export function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
+  return [
+    'enable subgroups;',
+    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
+    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
+    '@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;',
+    '@group(0) @binding(3) var<storage, read> g1: array<f32>;',
+    '@group(0) @binding(4) var<storage, read_write> gw: array<f32>;',
+    uniformsWgsl,
+    '@group(0) @binding(5) var<uniform> u: Params;',
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {',
+    '  _ = &x4; _ = &x1; _ = &g4; _ = &g1;',
+  ];
+}
+
+/** Zeroed tap accumulators a{c}_{t} of `count` channels. */
+export function tapAccumulators(count: number): string[] {
+  const lines: string[] = [];
+  for (let c = 0; c < count; c++) for (let t = 0; t < 9; t++) lines.push(`  var a${c}_${t} = 0.0;`);
+  return lines;
+}
+
+/** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
+export function stripQuadPosition(lanes: number): string[] {
+  return [
+    `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
+    '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
+  ];
+}
+
+/**
+ * `name` = this lane's quad (py, px) of the plane at `plane`, read through the vec4 view `v4` when rows are whole
+ * quads (`vec`), else lane by lane through `v1`; zero past the plane (pOK) and past the row end.
+ */
+export function quadLoad(name: string, v4: string, v1: string, plane: string, vec: boolean): string {
+  if (vec) return `    let ${name} = select(vec4<f32>(0.0), ${v4}[(${plane} + py * W + px) >> 2u], pOK);`;
+  const quad = [0, 1, 2, 3].map(
+    (i) => `select(0.0, ${v1}[${plane} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
+  );
+  return `    let ${name} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`;
 }
