@@ -5,22 +5,15 @@
  * a float32 sum of K products of magnitude ≤ 1 rounds by ~K·2^-24 per partial sum, growing like √K for random
  * data, so atol = 4·K^1.5·2^-24 forward; gradients sum |gy|-weighted terms: atol = Σ|gy|·2^-22·n_gy / n_grad.
  */
+import { runnableVariants } from '@ternausnet/kernels-wgsl';
 import { type Device, type RefTensor, Rng, registeredOps, type Tensor, tensor, tidy } from '@ternausnet/tensor';
 
-/**
- * Kernel variants per family, as in packages/tensor/test/ops.test.ts, and what each needs of the adapter.
- * TODO(lead): replace with kernels-wgsl's `runnableVariants(ctx)` when it lands (issue 12).
- */
-const KERNEL_VARIANTS: Record<string, { name: string; needs?: string }[]> = {
-  conv3x3: [{ name: 'direct' }, { name: 'tiled' }, { name: 'subgroup', needs: 'subgroups' }],
-  convTranspose3x3s2: [{ name: 'direct' }, { name: 'subgroup', needs: 'subgroups' }],
-};
-
-/** The variants of each op's kernel family that `device` can run; `[null]` = the op has one kernel. */
-export function runnableVariants(device: Pick<Device, 'features'>, op: string): (string | null)[] {
-  const variants = KERNEL_VARIANTS[op];
-  if (!variants) return [null];
-  return variants.filter((v) => !v.needs || device.features.has(v.needs)).map((v) => v.name);
+/** The variants of each op's kernel family that `device` can run (the variant table's word); `[null]` = one kernel. */
+function variantsFor(device: Device, op: string): (string | null)[] {
+  const names = runnableVariants(device)
+    .filter((v) => v.family === op)
+    .map((v) => v.variant);
+  return names.length > 0 ? names : [null];
 }
 
 interface OpCase {
@@ -122,7 +115,7 @@ export async function runOpChecks(device: Device, seed: number): Promise<OpCheck
   for (const [index, c] of CASES.entries()) {
     const op = registeredOps().get(c.op);
     if (!op) throw new Error(`no registered op '${c.op}'`);
-    for (const variant of runnableVariants(device, c.op)) {
+    for (const variant of variantsFor(device, c.op)) {
       const label = `${c.op}${variant ? `[${variant}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${JSON.stringify(c.attrs)}`;
       const failures: string[] = [];
       device.variantOverrides = variant ? { [c.op]: variant } : {};

@@ -5,7 +5,7 @@
  * channels are a reduction (later chunks accumulate into the output). A single channel plane larger than one
  * binding cannot be split this way: that is a clear error asking for tiled inference.
  */
-import { elementWindow, maxBindingElements } from './layout.ts';
+import { elementWindow, maxBindingElements, mib } from './layout.ts';
 import { type BufferRange, type KernelContext, KernelLimitError } from './runtime.ts';
 
 export interface ChannelChunk {
@@ -26,8 +26,8 @@ export function channelChunks(
   const perChunk = Math.floor(limit / Math.max(1, plane));
   if (perChunk < 1) {
     throw new KernelLimitError(
-      `${what}: one channel plane of ${plane} floats (${((plane * 4) / 2 ** 20).toFixed(1)} MiB) exceeds this ` +
-        `device's maxStorageBufferBindingSize (${(ctx.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB); ` +
+      `${what}: one channel plane of ${plane} floats (${mib(plane * 4)}) exceeds this ` +
+        `device's maxStorageBufferBindingSize (${mib(ctx.limits.maxStorageBufferBindingSize)}); ` +
         `run the model tile by tile (predict's --tile option) on images this large.`,
     );
   }

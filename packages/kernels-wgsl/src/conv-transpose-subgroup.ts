@@ -23,19 +23,29 @@
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
 import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
+import { blockAlignedChunks, packConv3x3Weights, subgroupBlock, sumWgradSlices } from './conv3x3-subgroup.ts';
 import {
-  blockAlignedChunks,
-  broadcastQuadFmas,
+  elementWindow,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
-  packConv3x3Weights,
-  storeTapAccumulators,
-  subgroupBlock,
-  sumWgradSlices,
-} from './conv3x3-subgroup.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
+  LINEAR_WORKGROUP_WGSL,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import {
+  broadcastQuadFmas,
+  packedWeight,
+  quadLoad,
+  storeTapAccumulators,
+  stripQuadPosition,
+  subgroupLanes,
+  tapAccumulators,
+  weightLoads,
+  wgradKernelHeader,
+} from './subgroup-codegen.ts';
 
 /** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
 const FORWARD_R = 4;
@@ -43,6 +53,8 @@ const FORWARD_R = 4;
 interface ForwardKey {
   vec: boolean;
   needExtra: boolean;
+  /** Subgroup lanes the source is written for. */
+  lanes: number;
 }
 
 const FORWARD_UNIFORMS = uniformBlock([
@@ -61,20 +73,9 @@ const FORWARD_UNIFORMS = uniformBlock([
   'flags',
 ]);
 
-/** Broadcast of element k of the 9R weights this subgroup loaded (vec4 k/4 sits in lane (k/4) % 8). */
-const packedWeight = (k: number) => `subgroupBroadcast(wv${Math.floor(k / 32)}[${k % 4}], ${Math.floor(k / 4) % 8}u)`;
-
-/** Loads of the 9R packed weights of one reduction channel: ⌈9R/32⌉ vec4 per lane, clamped to the block. */
-function weightLoads(R: number): string[] {
-  const nW4 = (9 * R) / 4;
-  return Array.from({ length: Math.ceil(nW4 / 8) }, (_, j) => {
-    const idx = nW4 >= 8 * (j + 1) ? `sl + ${8 * j}u` : `min(sl + ${8 * j}u, ${nW4 - 1}u)`;
-    return `    let wv${j} = w4[wo + ${idx}];`;
-  });
-}
-
 export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
   const R = FORWARD_R;
+  const { lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
   out('enable subgroups;');
@@ -86,16 +87,16 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
   out(FORWARD_UNIFORMS.wgsl);
   out('@group(0) @binding(5) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
-  out('@compute @workgroup_size(8)');
+  out(`@compute @workgroup_size(${lanes})`);
   out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
   out('        @builtin(subgroup_invocation_id) sl: u32) {');
   out('  _ = &x4; _ = &x1; _ = &bias;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  out('  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * 32u + sl * 4u;');
+  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
   out('  let p = min(pRaw, u.HWq - 4u);');
   out('  let py = p / Wq; let px = p % Wq;');
   out('  let cb = wid.z;');
-  out('  let sNext = (sl + 1u) & 7u;');
+  out(`  let sNext = (sl + 1u) & ${lanes - 1}u;`);
   out('  let rOK = px + 4u < W; let dOK = py + 1u < H;');
   out('  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;');
   if (s.needExtra) out('  let ex = min(px + 4u, W - 1u);');
@@ -104,26 +105,26 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
   out('  var xo = 0u;');
   out('  var wo = u.woBase + cb * u.blockStride;');
   out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (const line of weightLoads(R)) out(line);
+  for (const line of weightLoads(R, lanes)) out(line);
   for (let d = 0; d < 2; d++) {
     const rowOK = d === 0 ? '' : 'dOK';
     const guard = (v: string) => (rowOK ? `select(vec4<f32>(0.0), ${v}, ${rowOK})` : v);
     if (s.vec) out(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
     else {
-      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`    let m${d} = ${guard(`vec4<f32>(${lanes})`)};`);
+      const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
+      out(`    let m${d} = ${guard(`vec4<f32>(${quad})`)};`);
     }
     out(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
     if (s.needExtra) {
       // Strips that end mid-row: lane 7's right neighbour is the next strip's, so it loads it itself.
       const e = `x1[xo + ro${d} + ex]`;
-      out(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == 7u);`);
+      out(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == ${lanes - 1}u);`);
     }
     out(`    r${d} = select(0.0, r${d}, rOK);`);
     out(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
   }
   // x00 = m0, x01 = s0, x10 = m1, x11 = s1; packed weight (t, r) is element t·R + r.
-  const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r)})`;
+  const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
   for (let r = 0; r < R; r++) {
     out(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
     out(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
@@ -183,7 +184,8 @@ export function runSubgroupConvTransposeForward(
   const coChunks = blockAlignedChunks(ctx, cout, 4 * HW, R, `${label} output`);
   const bias = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
   const Wq = Math.ceil(W / 4) * 4;
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  const lanes = subgroupLanes(ctx, label);
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
@@ -194,7 +196,11 @@ export function runSubgroupConvTransposeForward(
           (first && bias ? FLAG_BIAS : 0) |
           (first ? 0 : FLAG_ACCUMULATE) |
           (k === ciChunks.length - 1 && a.relu ? FLAG_RELU : 0);
-        const source = convTransposeForwardSource({ vec: W % 4 === 0 && x.base % 4 === 0, needExtra: 32 % Wq !== 0 });
+        const source = convTransposeForwardSource({
+          vec: W % 4 === 0 && x.base % 4 === 0,
+          needExtra: (4 * lanes) % Wq !== 0,
+          lanes,
+        });
         ctx.dispatch({
           label,
           pipeline: ctx.pipeline(source, label),
@@ -228,6 +234,7 @@ interface DgradKey {
   R: number;
   vec: boolean;
   needExtra: boolean;
+  lanes: number;
 }
 
 const DGRAD_UNIFORMS = uniformBlock([
@@ -246,7 +253,7 @@ const DGRAD_UNIFORMS = uniformBlock([
 ]);
 
 export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
-  const { R } = s;
+  const { R, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
   out('enable subgroups;');
@@ -257,16 +264,16 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   out(DGRAD_UNIFORMS.wgsl);
   out('@group(0) @binding(4) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
-  out('@compute @workgroup_size(8)');
+  out(`@compute @workgroup_size(${lanes})`);
   out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
   out('        @builtin(subgroup_invocation_id) sl: u32) {');
   out('  _ = &g4; _ = &g1;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out('  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * 32u + sl * 4u;');
+  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
   out('  let p = min(pRaw, u.HWq - 4u);');
   out('  let py = p / Wq; let px = p % Wq;');
   out('  let cb = wid.z;');
-  out('  let sPrev = (sl + 7u) & 7u;');
+  out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u;`);
   out('  let lOK = px != 0u;');
   out('  let c0 = 2u * px;');
   for (let ky = 0; ky < 3; ky++) {
@@ -279,7 +286,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   out('  var xo = 0u;');
   out('  var wo = u.woBase + cb * u.blockStride;');
   out('  for (var co = 0u; co < u.redCount; co++) {');
-  for (const line of weightLoads(R)) out(line);
+  for (const line of weightLoads(R, lanes)) out(line);
   for (let ky = 0; ky < 3; ky++) {
     out('    {');
     if (s.vec) {
@@ -288,8 +295,8 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
     } else {
       // Columns past the row end belong to pixels past W, which are not stored: clamped loads, any finite value.
       for (let h = 0; h < 2; h++) {
-        const lanes = [0, 1, 2, 3].map((i) => `g1[xo + go${ky} + cc${4 * h + i}]`).join(', ');
-        out(`      let v${h} = x4ok(vec4<f32>(${lanes}), ok${ky});`);
+        const quad = [0, 1, 2, 3].map((i) => `g1[xo + go${ky} + cc${4 * h + i}]`).join(', ');
+        out(`      let v${h} = x4ok(vec4<f32>(${quad}), ok${ky});`);
       }
     }
     out('      var l = subgroupShuffle(v1.w, sPrev);');
@@ -301,7 +308,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
     out('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
     out('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
     out('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
-    const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r)})`;
+    const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
     for (let r = 0; r < R; r++) {
       out(`      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`);
     }
@@ -342,7 +349,8 @@ export function runSubgroupConvTransposeDgrad(
   const redChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
   const outChunks = blockAlignedChunks(ctx, cin, HW, R, `${label} gradInput`);
   const Wq = Math.ceil(W / 4) * 4;
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  const lanes = subgroupLanes(ctx, label);
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
   for (let n = 0; n < N; n++) {
     for (const oc of outChunks) {
       redChunks.forEach((rc, k) => {
@@ -351,7 +359,8 @@ export function runSubgroupConvTransposeDgrad(
         const source = convTransposeDgradSource({
           R,
           vec: W % 4 === 0 && gy.base % 4 === 0,
-          needExtra: 32 % Wq !== 0,
+          needExtra: (4 * lanes) % Wq !== 0,
+          lanes,
         });
         ctx.dispatch({
           label,
@@ -394,15 +403,22 @@ interface WgradParams {
  * The measured choice: Rci = 16 (4 below 16 channels; bench/NOTES.md), CIL = 4 for H·W ≤ 64, S so that there
  * are ≥ 64 workgroups.
  */
-function chooseWgradParams(cin: number, cout: number, H: number, W: number, images: number): WgradParams {
+function chooseWgradParams(
+  cin: number,
+  cout: number,
+  H: number,
+  W: number,
+  images: number,
+  lanes: number,
+): WgradParams {
   const HW = H * W;
   // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile
   // (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s).
   const Rci = cin >= 16 ? 16 : 4;
-  const nWG0 = Math.ceil(cout / 8) * Math.ceil(cin / Rci);
+  const nWG0 = Math.ceil(cout / lanes) * Math.ceil(cin / Rci);
   const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
   const nWG = nWG0 / CIL;
-  const strips = images * Math.ceil((H * Math.ceil(W / 4) * 4) / 32);
+  const strips = images * Math.ceil((H * Math.ceil(W / 4) * 4) / (4 * lanes));
   const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
   return { Rci, S, CIL };
 }
@@ -412,6 +428,7 @@ function chooseWgradParams(cin: number, cout: number, H: number, W: number, imag
 interface WgradKey {
   Rci: number;
   vec: boolean;
+  lanes: number;
 }
 
 const WGRAD_UNIFORMS = uniformBlock([
@@ -438,22 +455,12 @@ const WGRAD_UNIFORMS = uniformBlock([
 ]);
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
-  const { Rci } = s;
+  const { Rci, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
-  out(WGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out('@compute @workgroup_size(8)');
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out('  let coRaw = wid.x * 8u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;');
+  out(`  let coRaw = wid.x * ${lanes}u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;`);
   // Strips run over the dispatch's images in turn (strip st: strip st % nStrips of image st / nStrips).
   out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
   out('  for (var cg = 0u; cg < u.CIL; cg++) {');
@@ -461,27 +468,18 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   out('  if (cib < u.nCIB) {');
   out(`  let cBase = cib * ${Rci}u;`);
   for (let c = 0; c < Rci; c++) out(`  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
-  for (let c = 0; c < Rci; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  for (const line of tapAccumulators(Rci)) out(line);
   out('  for (var st = st0; st < st1; st++) {');
   out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
   out('    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;');
   out('    let xImg = u.xBase + img * u.xImage;');
   for (let c = 0; c < Rci; c++) out(`    let xp${c} = xImg + xc${c};`);
   // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
-  out('    let pRaw = ls * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
-  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
-  for (let c = 0; c < Rci; c++) {
-    if (s.vec) out(`    let m${c} = select(vec4<f32>(0.0), x4[(xp${c} + py * W + px) >> 2u], pOK);`);
-    else {
-      const lanes = [0, 1, 2, 3].map(
-        (i) => `select(0.0, x1[xp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
-      );
-      out(`    let m${c} = select(vec4<f32>(0.0), vec4<f32>(${lanes.join(', ')}), pOK);`);
-    }
-  }
+  for (const line of stripQuadPosition(lanes)) out(line);
+  for (let c = 0; c < Rci; c++) out(quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec));
   // The quads of the strip in turn: their position from the lane that owns them (no division per quad).
   for (let ky = 0; ky < 3; ky++) out(`    var tail${ky} = 0.0;`);
-  for (let j = 0; j < 8; j++) {
+  for (let j = 0; j < lanes; j++) {
     out('    {');
     out(`      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`);
     out('      let lOK = qx != 0u; let c0 = 2u * qx;');
@@ -493,8 +491,8 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
         out(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
       } else {
         for (let h = 0; h < 2; h++) {
-          const lanes = [0, 1, 2, 3].map((i) => `g1[go${ky} + min(c0 + ${4 * h + i}u, Wo - 1u)]`).join(', ');
-          out(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${ky});`);
+          const quad = [0, 1, 2, 3].map((i) => `g1[go${ky} + min(c0 + ${4 * h + i}u, Wo - 1u)]`).join(', ');
+          out(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
         }
       }
       // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
@@ -534,7 +532,8 @@ export function runSubgroupConvTransposeWgrad(
   const HW = H * W;
   const Wq = Math.ceil(W / 4) * 4;
   const HWq = H * Wq;
-  const nStrips = Math.ceil(HWq / 32);
+  const lanes = subgroupLanes(ctx, label);
+  const nStrips = Math.ceil(HWq / (4 * lanes));
   const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
   const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
@@ -545,7 +544,7 @@ export function runSubgroupConvTransposeWgrad(
       for (let n0 = 0; n0 < N; ) {
         // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
         const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
-        const params = chooseWgradParams(ci.count, co.count, H, W, k);
+        const params = chooseWgradParams(ci.count, co.count, H, W, k, lanes);
         const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
         const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
         const x = elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW);
@@ -553,6 +552,7 @@ export function runSubgroupConvTransposeWgrad(
         const source = convTransposeWgradSource({
           Rci: params.Rci,
           vec: W % 4 === 0 && x.base % 4 === 0 && gy.base % 4 === 0,
+          lanes,
         });
         const stripsTotal = k * nStrips;
         const shape = {
@@ -574,7 +574,7 @@ export function runSubgroupConvTransposeWgrad(
           coCount: co.count,
         };
         const grid: [number, number, number] = [
-          Math.ceil(co.count / 8),
+          Math.ceil(co.count / lanes),
           Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
           params.S,
         ];

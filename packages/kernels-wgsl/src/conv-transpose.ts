@@ -14,14 +14,24 @@
  * reduction over the input pixels. Tiling as conv3x3's direct kernels: an invocation per pixel × 4 channels,
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
+import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import {
   runSubgroupConvTransposeDgrad,
   runSubgroupConvTransposeForward,
   runSubgroupConvTransposeWgrad,
 } from './conv-transpose-subgroup.ts';
-import { elementWindow, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
+import {
+  elementWindow,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { selectVariant } from './variants.ts';
+import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 export interface ConvTranspose3x3s2Args {
   /** [N, Cin, H, W]. */
@@ -69,23 +79,6 @@ export interface ConvTranspose3x3s2WgradArgs {
 const WG = 64;
 const COB = 4;
 
-/** 'subgroup' (CPU adapters with subgroups: conv-transpose-subgroup.ts) or 'direct' (the baseline, any adapter). */
-export type ConvTransposeVariant = 'direct' | 'subgroup';
-
-export function convTransposeVariant(ctx: KernelContext): ConvTransposeVariant {
-  const forced = ctx.variantOverrides?.convTranspose3x3s2;
-  if (forced !== undefined) {
-    if (forced !== 'direct' && forced !== 'subgroup') {
-      throw new RangeError(`convTranspose3x3s2 variant '${forced}' unknown (direct, subgroup)`);
-    }
-    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
-      throw new RangeError("convTranspose3x3s2 variant 'subgroup' needs the device feature 'subgroups'");
-    }
-    return forced;
-  }
-  return ctx.adapterClass === 'cpu' && ctx.features.has('subgroups') ? 'subgroup' : 'direct';
-}
-
 /** The (tap, input offset) pairs of one output parity along one axis: parity 0 -> ky 1; parity 1 -> ky 0, 2. */
 function taps(parity: number): { k: number; d: number }[] {
   return parity === 0
@@ -109,9 +102,6 @@ const FORWARD_UNIFORMS = uniformBlock([
   'cout',
   'flags',
 ]);
-const FLAG_BIAS = 1;
-const FLAG_ACCUMULATE = 2;
-const FLAG_RELU = 4;
 
 /** One output parity class (py, px): its tap set is unrolled; shapes and the epilogue flags are uniforms. */
 const forwardSource = memoSource(({ py, px }: { py: number; px: number }): string => {
@@ -166,14 +156,26 @@ ${body}  }
 }`;
 });
 
+/** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x3s2Args): void {
+  const v = selectVariant(ctx, 'convTranspose3x3s2', 'forward');
+  v.run(
+    ctx,
+    a,
+    `convTranspose3x3s2Forward:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
+  );
+}
+
+/** Forward runner of the 'subgroup' variant (conv-transpose-subgroup.ts). */
+export function convTranspose3x3s2ForwardSubgroup(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
+  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
+  runSubgroupConvTransposeForward(ctx, { N, cin, cout, H, W }, a, label);
+}
+
+/** Forward runner of the 'direct' variant. */
+export function convTranspose3x3s2ForwardDirect(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
-  const label = `convTranspose3x3s2Forward [${N},${cin},${H},${W}] -> ${cout}`;
-  if (convTransposeVariant(ctx) === 'subgroup') {
-    runSubgroupConvTransposeForward(ctx, { N, cin, cout, H, W }, a, label);
-    return;
-  }
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
@@ -282,14 +284,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }`;
 
+/** The input gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs): void {
+  const v = selectVariant(ctx, 'convTranspose3x3s2', 'dgrad');
+  v.run(
+    ctx,
+    a,
+    `convTranspose3x3s2Dgrad:${v.name} [${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`,
+  );
+}
+
+/** dgrad runner of the 'subgroup' variant. */
+export function convTranspose3x3s2DgradSubgroup(
+  ctx: KernelContext,
+  a: ConvTranspose3x3s2DgradArgs,
+  label: string,
+): void {
+  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
+  runSubgroupConvTransposeDgrad(ctx, { N, cin, cout, H, W }, a, label);
+}
+
+/** dgrad runner of the 'direct' variant. */
+export function convTranspose3x3s2DgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs, label: string): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
-  const label = `convTranspose3x3s2Dgrad [${N},${cout},${2 * H},${2 * W}] -> ${cin}`;
-  if (convTransposeVariant(ctx) === 'subgroup') {
-    runSubgroupConvTransposeDgrad(ctx, { N, cin, cout, H, W }, a, label);
-    return;
-  }
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
@@ -381,14 +399,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 }`;
 
+/** The weight gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs): void {
+  const v = selectVariant(ctx, 'convTranspose3x3s2', 'wgrad');
+  v.run(
+    ctx,
+    a,
+    `convTranspose3x3s2Wgrad:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
+  );
+}
+
+/** wgrad runner of the 'subgroup' variant. */
+export function convTranspose3x3s2WgradSubgroup(
+  ctx: KernelContext,
+  a: ConvTranspose3x3s2WgradArgs,
+  label: string,
+): void {
+  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
+  runSubgroupConvTransposeWgrad(ctx, { N, cin, cout, H, W }, a, label);
+}
+
+/** wgrad runner of the 'direct' variant. */
+export function convTranspose3x3s2WgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs, label: string): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
-  const label = `convTranspose3x3s2Wgrad [${N},${cin},${H},${W}] -> ${cout}`;
-  if (convTransposeVariant(ctx) === 'subgroup') {
-    runSubgroupConvTransposeWgrad(ctx, { N, cin, cout, H, W }, a, label);
-    return;
-  }
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
@@ -416,6 +450,41 @@ export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s
           }),
           workgroups: [Math.ceil(co.count / WG), ci.count],
         });
+      }
+    }
+  }
+}
+
+/** wgrad runner of the 'tiled' variant (GPUs): the pixel GEMM of wgrad-tiled.ts over the stride-2 gather of gy. */
+export function convTranspose3x3s2WgradTiled(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs, label: string): void {
+  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
+  const HW = H * W;
+  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
+  const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
+  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
+  for (const ci of ciChunks) {
+    for (const co of coChunks) {
+      for (let n0 = 0; n0 < N; ) {
+        // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
+        const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
+        dispatchTiledWgrad(ctx, {
+          mode: 'transpose',
+          rows: elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW),
+          cols: elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * 4 * HW, ((k - 1) * cout + co.count) * 4 * HW),
+          rowImage: cin * HW,
+          colImage: cout * 4 * HW,
+          H,
+          W,
+          images: k,
+          rowCount: ci.count,
+          colChannels: co.count,
+          gradWeight: gw,
+          outBase: gw.base + (ci.start * cout + co.start) * 9,
+          rowStride: cout,
+          accumulate: n0 > 0 || (a.accumulate ?? false),
+          label,
+        });
+        n0 += k;
       }
     }
   }

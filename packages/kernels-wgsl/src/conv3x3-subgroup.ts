@@ -16,8 +16,28 @@
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock, workgroupGrid } from './layout.ts';
+import {
+  elementWindow,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  LINEAR_WORKGROUP_WGSL,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import {
+  broadcastQuadFmas,
+  packedWeight,
+  quadLoad,
+  storeTapAccumulators,
+  stripQuadPosition,
+  subgroupLanes,
+  tapAccumulators,
+  weightLoads,
+  wgradKernelHeader,
+} from './subgroup-codegen.ts';
 
 /** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
 export function subgroupBlock(cout: number): number {
@@ -129,9 +149,11 @@ export function packConv3x3Weights(
 /** What the forward/dgrad source is specialised on; everything else (shapes, epilogue flags) is a uniform. */
 export interface SubgroupConvKey {
   R: number;
+  /** Subgroup lanes the source is written for (the adapter's fixed subgroup size; see subgroupLanes). */
+  lanes: number;
   /** Input and output windows start 16-byte aligned and W % 4 == 0: whole-row vec4 loads and stores. */
   vec: boolean;
-  /** 32 % Wq != 0: 32-pixel strips start mid-row, so lanes 0 and 7 load their outer halo themselves. */
+  /** 4·lanes % Wq != 0: strips start mid-row, so the first and last lane load their outer halo themselves. */
   needExtra: boolean;
 }
 
@@ -150,16 +172,10 @@ const CONV_UNIFORMS = uniformBlock([
   'blockStride',
   'flags',
 ]);
-/** Epilogue flags (uniform: branching on them is free next to the main loop, and saves 8× the pipelines). */
-export const FLAG_BIAS = 1;
-export const FLAG_ACCUMULATE = 2;
-export const FLAG_RELU = 4;
 
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
-  const { R, needExtra } = s;
-  const nW4 = (9 * R) / 4;
-  const nWop = Math.ceil(nW4 / 8);
+  const { R, needExtra, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
   out('enable subgroups;');
@@ -172,20 +188,20 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   out(CONV_UNIFORMS.wgsl);
   out('@group(0) @binding(5) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
-  out('@compute @workgroup_size(8)');
+  out(`@compute @workgroup_size(${lanes})`);
   out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
   out('        @builtin(subgroup_invocation_id) sl: u32) {');
   // Keep every binding in the 'auto' layout even when this variant does not read it (the caller binds all).
   out('  _ = &x4; _ = &x1; _ = &bias;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
-  out('  let pRaw = tile * 32u + sl * 4u;');
+  out(`  let pRaw = tile * ${4 * lanes}u + sl * 4u;`);
   // Lanes past the plane compute a duplicate of the last quad and never store it.
   out('  let p = min(pRaw, u.HWq - 4u);');
   out('  let py = p / Wq; let px = p % Wq;');
   out('  let cb = wid.z;');
   out('  let lOK = px != 0u; let rOK = px + 4u < W;');
-  out('  let sPrev = (sl + 7u) & 7u; let sNext = (sl + 1u) & 7u;');
+  out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`);
   if (needExtra) out('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
   for (let d = 0; d < 3; d++) {
     // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
@@ -199,22 +215,19 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   out('  var xo = 0u;');
   out('  var wo = u.woBase + cb * u.blockStride;');
   out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (let j = 0; j < nWop; j++) {
-    const idx = nW4 >= 8 * (j + 1) ? `sl + ${8 * j}u` : `min(sl + ${8 * j}u, ${nW4 - 1}u)`;
-    out(`    let wv${j} = w4[wo + ${idx}];`);
-  }
-  const weight = (k: number) => `subgroupBroadcast(wv${Math.floor(k / 32)}[${k % 4}], ${Math.floor(k / 4) % 8}u)`;
+  for (const line of weightLoads(R, lanes)) out(line);
+  const weight = (k: number) => packedWeight(k, lanes);
   for (let d = 0; d < 3; d++) {
     out('    {');
     if (s.vec) out(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
     else {
-      const lanes = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`      let m = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ok${d});`);
+      const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
+      out(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
     }
     out('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
     if (needExtra) {
       out(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
-      out('      l = select(l, e, sl == 0u); r = select(r, e, sl == 7u);');
+      out(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
     }
     out('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
     out('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
@@ -224,7 +237,7 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     }
     out('    }');
   }
-  out(`    xo += u.HW; wo += ${nW4}u;`);
+  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
   out('  }');
   out('  if (pRaw < u.HWq) {');
   out('    let ob = u.yBase + py * W + px;');
@@ -294,7 +307,8 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
   const coChunks = blockAlignedChunks(ctx, p.outChannels, HW, R, `${p.label} output`);
   const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
   const Wq = Math.ceil(W / 4) * 4;
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / 32));
+  const lanes = subgroupLanes(ctx, p.label);
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
@@ -305,7 +319,7 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
         // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
         const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
         const vec = W % 4 === 0 && x.base % 4 === 0 && y.base % 4 === 0;
-        const source = subgroupConvSource({ R, vec, needExtra: 32 % Wq !== 0 });
+        const source = subgroupConvSource({ R, lanes, vec, needExtra: (4 * lanes) % Wq !== 0 });
         const flags =
           (addBias ? FLAG_BIAS : 0) |
           (first ? 0 : FLAG_ACCUMULATE) |
@@ -429,6 +443,8 @@ export interface SubgroupWgradPass {
  */
 export interface WgradKey {
   vec: boolean;
+  /** Subgroup lanes the source is written for. */
+  lanes: number;
 }
 
 /** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
@@ -459,21 +475,13 @@ const WGRAD_UNIFORMS = uniformBlock([
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const Rco = WGRAD_RCO;
+  const { lanes } = s;
+  const last = lanes - 1;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> gw: array<f32>;');
-  out(WGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out('@compute @workgroup_size(8)');
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &g4; _ = &g1;');
+  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
-  out('  let ciRaw = wid.x * 8u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;');
+  out(`  let ciRaw = wid.x * ${lanes}u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;`);
   // Strips run over the images of the dispatch one after the other: strip st is strip st % nStrips of image
   // st / nStrips, so one dispatch (and one write of gw) covers a whole batch of small planes.
   out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
@@ -482,24 +490,15 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   out('  if (cob < u.nCOB) {');
   out(`  let coBase = cob * ${Rco}u;`);
   for (let c = 0; c < Rco; c++) out(`  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`);
-  for (let c = 0; c < Rco; c++) for (let t = 0; t < 9; t++) out(`  var a${c}_${t} = 0.0;`);
+  for (const line of tapAccumulators(Rco)) out(line);
   out('  for (var st = st0; st < st1; st++) {');
   out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
   out('    let xPlane = u.xBase + img * u.xImage + ci * HW;');
   out('    let gImg = u.gBase + img * u.gImage;');
   for (let c = 0; c < Rco; c++) out(`    let gp${c} = gImg + gc${c};`);
-  out('    let pRaw = ls * 32u + sl * 4u; let pOK = pRaw < u.HWq;');
-  out('    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;');
+  for (const line of stripQuadPosition(lanes)) out(line);
   // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
-  for (let c = 0; c < Rco; c++) {
-    if (s.vec) out(`    let gq${c} = select(vec4<f32>(0.0), g4[(gp${c} + py * W + px) >> 2u], pOK);`);
-    else {
-      const lanes = [0, 1, 2, 3].map(
-        (i) => `select(0.0, g1[gp${c} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
-      );
-      out(`    let gq${c} = select(vec4<f32>(0.0), vec4<f32>(${lanes.join(', ')}), pOK);`);
-    }
-  }
+  for (let c = 0; c < Rco; c++) out(quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec));
   // Quad j's position (from the lane that owns it) and this lane's three input rows there.
   const rows = (j: number) => {
     out(`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`);
@@ -509,23 +508,24 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
       if (s.vec) {
         out(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
       } else {
-        const lanes = [0, 1, 2, 3]
+        const quad = [0, 1, 2, 3]
           .map((i) => `select(0.0, x1[ro${j}_${d} + min(qx${j} + ${i}u, W - 1u)], qx${j} + ${i}u < W)`)
           .join(', ');
-        out(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${lanes}), ry${j}_${d} < H);`);
+        out(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
       }
     }
   };
   rows(0);
-  for (let j = 0; j < 8; j++) {
-    if (j < 7) rows(j + 1);
+  for (let j = 0; j < lanes; j++) {
+    if (j < last) rows(j + 1);
     out('    {');
     for (let d = 0; d < 3; d++) {
       const ok = `ry${j}_${d} < H`;
       // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
       const left = j === 0 ? `select(0.0, x1[ro0_${d} + max(qx0, 1u) - 1u], ${ok})` : `m${j - 1}_${d}.w`;
       // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
-      const right = j === 7 ? `select(0.0, x1[ro7_${d} + min(qx7 + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
+      const right =
+        j === last ? `select(0.0, x1[ro${last}_${d} + min(qx${last} + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
       out(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
       out(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
       out(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
@@ -550,54 +550,21 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   return L.join('\n');
 });
 
-/**
- * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
- * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
- */
-export function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
-  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
-  const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
-  for (let t = 0; t < 9; t++) {
-    const a = `a${c}_${t}`;
-    const w = window(t);
-    lines.push(
-      `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
-    );
-  }
-  return lines;
-}
-
-/**
- * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
- * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
- * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
- */
-export function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
-  const lines = ['  let keep = u.accumulate != 0u;'];
-  for (let c = 0; c < count; c++) {
-    lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
-    const taps = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    lines.push(`    if (keep) { ${taps.map((t) => `a${c}_${t} += gw[o + ${t}u];`).join(' ')} }`);
-    for (const t of taps) lines.push(`    gw[o + ${t}u] = a${c}_${t};`);
-    lines.push('  }');
-  }
-  return lines;
-}
-
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
   const Rco = WGRAD_RCO;
   const { N, H, W } = p;
   const HW = H * W;
   const Wq = Math.ceil(W / 4) * 4;
   const HWq = H * Wq;
-  const nStrips = Math.ceil(HWq / 32);
+  const lanes = subgroupLanes(ctx, p.label);
+  const nStrips = Math.ceil(HWq / (4 * lanes));
   const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
   const coChunks = channelChunks(ctx, p.outChannels, HW, `${p.label} gradOut`);
   const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
   for (const co of coChunks) {
     for (const ci of ciChunks) {
       const nCOB = Math.ceil(co.count / Rco);
-      const nWG0 = Math.ceil(ci.count / 8) * nCOB;
+      const nWG0 = Math.ceil(ci.count / lanes) * nCOB;
       const COL = HW <= 64 ? Math.min(4, nCOB) : 1;
       const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
       const n9 = co.count * ci.count * 9;
@@ -645,14 +612,14 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
         };
         ctx.dispatch({
           label: part ? `${p.label} (split ${S})` : p.label,
-          pipeline: ctx.pipeline(subgroupWgradSource({ vec }), p.label),
+          pipeline: ctx.pipeline(subgroupWgradSource({ vec, lanes }), p.label),
           bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
           uniforms: WGRAD_UNIFORMS.pack(
             part
               ? { ...shape, outBase: part.base, sliceStride: n9, outCin: ci.count, accumulate: 0 }
               : { ...shape, outBase, sliceStride: 0, outCin: p.weightCin, accumulate: accumulate ? 1 : 0 },
           ),
-          workgroups: [Math.ceil(ci.count / 8), Math.ceil(nCOB / COL), S],
+          workgroups: [Math.ceil(ci.count / lanes), Math.ceil(nCOB / COL), S],
         });
         if (partial) {
           sumWgradSlices(ctx, {

@@ -16,10 +16,12 @@
  * channels, so skip connections need no concatenation copy.
  */
 
-import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
+import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { selectVariant } from './variants.ts';
+import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 /** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
 export interface ChannelSegment {
@@ -234,12 +236,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
-/**
- * Kernel variants: 'subgroup' (CPU adapters with the subgroups feature: conv3x3-subgroup.ts), 'tiled'
- * (GPUs: workgroup-memory implicit GEMM, forward and dgrad), 'direct' (the readable baseline, any adapter).
- */
-export type Conv3x3Variant = 'direct' | 'tiled' | 'subgroup';
-
 const VARIANTS: Record<
   'direct' | 'tiled',
   { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
@@ -247,22 +243,6 @@ const VARIANTS: Record<
   direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
   tiled: { source: tiledSource, pixelsPerGroup: 64, channelsPerGroup: 64 },
 };
-
-/** The variant for this adapter (or forced by `ctx.variants`, as the tests and the benchmark do). */
-export function conv3x3Variant(ctx: KernelContext): Conv3x3Variant {
-  const forced = ctx.variantOverrides?.conv3x3;
-  if (forced !== undefined) {
-    if (!['direct', 'tiled', 'subgroup'].includes(forced)) {
-      throw new RangeError(`conv3x3 variant '${forced}' unknown (direct, tiled, subgroup)`);
-    }
-    if (forced === 'subgroup' && !ctx.features.has('subgroups')) {
-      throw new RangeError("conv3x3 variant 'subgroup' needs the device feature 'subgroups'");
-    }
-    return forced as Conv3x3Variant;
-  }
-  if (ctx.adapterClass === 'gpu') return 'tiled';
-  return ctx.features.has('subgroups') ? 'subgroup' : 'direct';
-}
 
 interface DirectPass {
   input: BufferRange;
@@ -284,6 +264,7 @@ function runDirect(
   bias: BufferRange | null,
   dims: { N: number; H: number; W: number; wOut: number; wIn: number },
   epilogue: { firstWrites: boolean; relu: boolean },
+  tiling: 'direct' | 'tiled',
 ): void {
   const { N, H, W } = dims;
   const hw = H * W;
@@ -291,8 +272,7 @@ function runDirect(
   const coChunks = channelChunks(ctx, pass.outChannels, hw, `${label} output`);
   const w = elementWindow(ctx, weight, 0, dims.wOut * dims.wIn * 9);
   const b = bias ? elementWindow(ctx, bias, 0, dims.wOut) : null;
-  const picked = conv3x3Variant(ctx);
-  const variant = VARIANTS[picked === 'tiled' ? 'tiled' : 'direct'];
+  const variant = VARIANTS[tiling];
   const pixelGrid = workgroupGrid(ctx, Math.ceil(hw / variant.pixelsPerGroup));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
@@ -329,33 +309,50 @@ function runDirect(
 const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
+/** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
+  const v = selectVariant(ctx, 'conv3x3', 'forward');
+  v.run(
+    ctx,
+    a,
+    `conv3x3Forward:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
+  );
+}
+
+/** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */
+export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
   const cin = totalChannels(a.input);
-  const label = `conv3x3Forward [${a.batch},${cin},${a.height},${a.width}] -> ${a.outChannels}`;
-  if (conv3x3Variant(ctx) === 'subgroup') {
-    const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
-    let offset = 0;
-    a.input.forEach((seg, i) => {
-      runSubgroupConv(ctx, {
-        input: seg.range,
-        inChannels: seg.channels,
-        ciOffset: offset,
-        out: a.out,
-        outChannels: a.outChannels,
-        weights,
-        bias: i === 0 ? a.bias : null,
-        N: a.batch,
-        H: a.height,
-        W: a.width,
-        firstWrites: i === 0,
-        relu: a.relu && i === a.input.length - 1,
-        label,
-      });
-      offset += seg.channels;
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
+  let offset = 0;
+  a.input.forEach((seg, i) => {
+    runSubgroupConv(ctx, {
+      input: seg.range,
+      inChannels: seg.channels,
+      ciOffset: offset,
+      out: a.out,
+      outChannels: a.outChannels,
+      weights,
+      bias: i === 0 ? a.bias : null,
+      N: a.batch,
+      H: a.height,
+      W: a.width,
+      firstWrites: i === 0,
+      relu: a.relu && i === a.input.length - 1,
+      label,
     });
-    weights.release();
-    return;
-  }
+    offset += seg.channels;
+  });
+  weights.release();
+}
+
+/** Forward runner of the 'direct' and 'tiled' variants. */
+export function conv3x3ForwardTiling(
+  ctx: KernelContext,
+  a: Conv3x3ForwardArgs,
+  label: string,
+  tiling: 'direct' | 'tiled',
+): void {
+  const cin = totalChannels(a.input);
   let ciOffset = 0;
   a.input.forEach((seg, i) => {
     runDirect(
@@ -367,43 +364,61 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
       a.bias,
       { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
       { firstWrites: i === 0, relu: a.relu && i === a.input.length - 1 },
+      tiling,
     );
     ciOffset += seg.channels;
   });
 }
 
+/** The input gradient under the adapter's variant (variants.ts). */
 export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
+  const v = selectVariant(ctx, 'conv3x3', 'dgrad');
+  v.run(
+    ctx,
+    a,
+    `conv3x3Dgrad:${v.name} [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${totalChannels(a.gradInput)}`,
+  );
+}
+
+/** dgrad runner of the 'subgroup' variant. */
+export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
   const cin = totalChannels(a.gradInput);
-  const label = `conv3x3Dgrad [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${cin}`;
-  if (conv3x3Variant(ctx) === 'subgroup') {
-    let offset = 0;
-    for (const seg of a.gradInput) {
-      if (!seg.range) {
-        offset += seg.channels;
-        continue;
-      }
-      // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
-      const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
-      runSubgroupConv(ctx, {
-        input: a.gradOut,
-        inChannels: a.outChannels,
-        ciOffset: 0,
-        out: seg.range,
-        outChannels: seg.channels,
-        weights,
-        bias: null,
-        N: a.batch,
-        H: a.height,
-        W: a.width,
-        firstWrites: true,
-        relu: false,
-        label,
-      });
-      weights.release();
+  let offset = 0;
+  for (const seg of a.gradInput) {
+    if (!seg.range) {
       offset += seg.channels;
+      continue;
     }
-    return;
+    // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
+    const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
+    runSubgroupConv(ctx, {
+      input: a.gradOut,
+      inChannels: a.outChannels,
+      ciOffset: 0,
+      out: seg.range,
+      outChannels: seg.channels,
+      weights,
+      bias: null,
+      N: a.batch,
+      H: a.height,
+      W: a.width,
+      firstWrites: true,
+      relu: false,
+      label,
+    });
+    weights.release();
+    offset += seg.channels;
   }
+}
+
+/** dgrad runner of the 'direct' and 'tiled' variants. */
+export function conv3x3DgradTiling(
+  ctx: KernelContext,
+  a: Conv3x3DgradArgs,
+  label: string,
+  tiling: 'direct' | 'tiled',
+): void {
+  const cin = totalChannels(a.gradInput);
   let ciOffset = 0;
   for (const seg of a.gradInput) {
     if (!seg.range) {
@@ -427,6 +442,7 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
       null,
       { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
       { firstWrites: true, relu: false },
+      tiling,
     );
     ciOffset += seg.channels;
   }
@@ -476,33 +492,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/** The weight gradient under the adapter's variant (variants.ts). */
 export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
+  const v = selectVariant(ctx, 'conv3x3', 'wgrad');
+  v.run(
+    ctx,
+    a,
+    `conv3x3Wgrad:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
+  );
+}
+
+/** wgrad runner of the 'subgroup' variant. */
+export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
+  const cin = totalChannels(a.input);
+  let offset = 0;
+  for (const seg of a.input) {
+    runSubgroupWgrad(ctx, {
+      input: seg.range,
+      inChannels: seg.channels,
+      ciOffset: offset,
+      gradOut: a.gradOut,
+      outChannels: a.outChannels,
+      gradWeight: a.gradWeight,
+      weightCin: cin,
+      N: a.batch,
+      H: a.height,
+      W: a.width,
+      accumulate: a.accumulate ?? false,
+      label,
+    });
+    offset += seg.channels;
+  }
+}
+
+/** wgrad runner of the 'direct' variant. */
+export function conv3x3WgradDirect(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
   const cin = totalChannels(a.input);
   const H = a.height;
   const W = a.width;
   const hw = H * W;
-  const label = `conv3x3Wgrad [${a.batch},${cin},${H},${W}] -> ${a.outChannels}`;
-  if (conv3x3Variant(ctx) === 'subgroup') {
-    let offset = 0;
-    for (const seg of a.input) {
-      runSubgroupWgrad(ctx, {
-        input: seg.range,
-        inChannels: seg.channels,
-        ciOffset: offset,
-        gradOut: a.gradOut,
-        outChannels: a.outChannels,
-        gradWeight: a.gradWeight,
-        weightCin: cin,
-        N: a.batch,
-        H,
-        W,
-        accumulate: a.accumulate ?? false,
-        label,
-      });
-      offset += seg.channels;
-    }
-    return;
-  }
   const gw = elementWindow(ctx, a.gradWeight, 0, a.outChannels * cin * 9);
   const coChunks = channelChunks(ctx, a.outChannels, hw, `${label} gradOut`);
   let ciOffset = 0;
@@ -528,5 +556,55 @@ export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
     // Other segments cover other weight columns: the first image of each segment writes them.
     ciOffset += seg.channels;
     first = !a.accumulate;
+  }
+}
+
+/** wgrad runner of the 'tiled' variant (GPUs). */
+export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
+  const cin = totalChannels(a.input);
+  const { height: H, width: W, outChannels: cout } = a;
+  const HW = H * W;
+  const gw = elementWindow(ctx, a.gradWeight, 0, cout * cin * 9);
+  const coChunks = channelChunks(ctx, cout, HW, `${label} gradOut`);
+  let ciOffset = 0;
+  for (const seg of a.input) {
+    for (const ci of channelChunks(ctx, seg.channels, HW, `${label} input`)) {
+      for (const co of coChunks) {
+        const outBase = gw.base + (co.start * cin + ciOffset + ci.start) * 9;
+        for (let n0 = 0; n0 < a.batch; ) {
+          // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
+          const k = Math.min(
+            imagesPerWindow(ctx, seg.channels, HW, ci, a.batch - n0),
+            imagesPerWindow(ctx, cout, HW, co, a.batch - n0),
+          );
+          const x = elementWindow(
+            ctx,
+            seg.range,
+            (n0 * seg.channels + ci.start) * HW,
+            ((k - 1) * seg.channels + ci.count) * HW,
+          );
+          const g = elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * HW, ((k - 1) * cout + co.count) * HW);
+          dispatchTiledWgrad(ctx, {
+            mode: 'conv',
+            rows: g,
+            cols: x,
+            rowImage: cout * HW,
+            colImage: seg.channels * HW,
+            H,
+            W,
+            images: k,
+            rowCount: co.count,
+            colChannels: ci.count,
+            gradWeight: gw,
+            outBase,
+            rowStride: cin,
+            accumulate: (a.accumulate ?? false) || n0 > 0,
+            label,
+          });
+          n0 += k;
+        }
+      }
+    }
+    ciOffset += seg.channels;
   }
 }

@@ -4,6 +4,7 @@
  * selectors stay internal; `test/surface.test.ts` keeps the runtime names at 30 or fewer.
  */
 export { type AdamArgs, adamUpdate } from './adam.ts';
+export { type AdapterKind, type AdapterProfile, describeAdapter } from './adapter.ts';
 export {
   type BceJaccardArgs,
   type BceJaccardBackwardArgs,
@@ -15,7 +16,6 @@ export {
   type ConvTranspose3x3s2Args,
   type ConvTranspose3x3s2DgradArgs,
   type ConvTranspose3x3s2WgradArgs,
-  type ConvTransposeVariant,
   convTranspose3x3s2Dgrad,
   convTranspose3x3s2Forward,
   convTranspose3x3s2Wgrad,
@@ -40,7 +40,6 @@ export {
   type ChannelSegment,
   type Conv3x3DgradArgs,
   type Conv3x3ForwardArgs,
-  type Conv3x3Variant,
   type Conv3x3WgradArgs,
   conv3x3Dgrad,
   conv3x3Forward,
@@ -65,6 +64,7 @@ export {
   KernelLimitError,
   type KernelLimits,
   type ScratchBuffer,
+  type SubgroupSizes,
 } from './runtime.ts';
 export {
   type UpsampleBilinear2xArgs,
@@ -72,3 +72,13 @@ export {
   upsampleBilinear2xBackward,
   upsampleBilinear2xForward,
 } from './upsample-bilinear.ts';
+export {
+  describeVariants,
+  type KernelFamily,
+  type KernelPass,
+  runnableVariants,
+  type VariantRow,
+  type VariantStatus,
+  variantProblem,
+  variantRows,
+} from './variants.ts';

@@ -24,6 +24,11 @@ export function elementWindow(
   return { range: { buffer: range.buffer, offset: alignedStart, size: Math.max(size, exact) }, base };
 }
 
+/** Bytes in MiB for messages, with 3 significant digits (a limit of 256 KiB is 0.25 MiB, not 0). */
+export function mib(bytes: number): string {
+  return `${Number((bytes / 2 ** 20).toPrecision(3))} MiB`;
+}
+
 /** Largest element count a binding may hold, leaving room for the alignment slack of `elementWindow`. */
 export function maxBindingElements(ctx: KernelContext): number {
   return Math.floor((ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) / F32_BYTES);
@@ -34,8 +39,8 @@ export function assertBindable(ctx: KernelContext, what: string, elements: numbe
   const bytes = elements * F32_BYTES;
   if (bytes > ctx.limits.maxStorageBufferBindingSize - ctx.limits.minStorageBufferOffsetAlignment) {
     throw new KernelLimitError(
-      `${what}: ${elements} float32 elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceed this device's ` +
-        `maxStorageBufferBindingSize of ${(ctx.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB ` +
+      `${what}: ${elements} float32 elements (${mib(bytes)}) exceed this device's ` +
+        `maxStorageBufferBindingSize of ${mib(ctx.limits.maxStorageBufferBindingSize)} ` +
         `and this kernel cannot split this operand; use a smaller batch or tile size.`,
     );
   }
@@ -87,6 +92,14 @@ export function uniformBlock<K extends string>(
     pack: (values) => packUniforms(fields.map((f) => values[f])),
   };
 }
+
+/**
+ * Epilogue flags of the convolution kernels that take their epilogue as a uniform (branching on them is free next
+ * to the main loop, and saves a pipeline per combination).
+ */
+export const FLAG_BIAS = 1;
+export const FLAG_ACCUMULATE = 2;
+export const FLAG_RELU = 4;
 
 /**
  * Memoise a WGSL generator on its (small, JSON-serialisable) specialisation key: generating a large unrolled

@@ -10,7 +10,15 @@
  * Shapes are baked into the shader; the index of the input element is recovered by decomposing the kept and
  * reduced coordinates with constant divisors.
  */
-import { assertBindable, elementWindow, LINEAR_WORKGROUP_WGSL, packUniforms, workgroupGrid } from './layout.ts';
+import {
+  assertBindable,
+  elementWindow,
+  F32_BYTES,
+  LINEAR_WORKGROUP_WGSL,
+  maxBindingElements,
+  packUniforms,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface ReduceSumArgs {
@@ -141,6 +149,10 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
   const { O, R } = geometry(inShape, axes);
   if (O === 0) return;
   const n = O * R;
+  if (n > maxBindingElements(ctx) && inShape.length > 1) {
+    reduceSumByLeadingAxis(ctx, args, n, O);
+    return;
+  }
   assertBindable(ctx, `reduceSum [${inShape}]`, n);
   const scale = args.scale ?? 1;
   const acc = args.accumulate ? 1 : 0;
@@ -193,4 +205,36 @@ export function reduceSum(ctx: KernelContext, args: ReduceSumArgs): void {
     workgroups: S <= 256 ? workgroupGrid(ctx, Math.ceil(O / WG)) : workgroupGrid(ctx, O),
   });
   tmp.release();
+}
+
+/**
+ * An input larger than one binding (a conv bias gradient over a large batch) is reduced in blocks of its
+ * leading axis, each block as large as one binding holds: a reduced leading axis makes later blocks add into
+ * the same output, a kept one gives each block its own output rows. A single leading slice too large for a
+ * binding is split again along its own leading axis.
+ */
+function reduceSumByLeadingAxis(ctx: KernelContext, args: ReduceSumArgs, n: number, O: number): void {
+  const [lead, ...rest] = args.inShape as [number, ...number[]];
+  const sliceN = n / lead;
+  const reducedLead = args.axes.includes(0);
+  const outPerSlice = reducedLead ? O : O / lead;
+  const sub = (r: BufferRange, start: number, count: number): BufferRange => ({
+    buffer: r.buffer,
+    offset: r.offset + start * F32_BYTES,
+    size: count * F32_BYTES,
+  });
+  const per = Math.floor(maxBindingElements(ctx) / sliceN);
+  const block = Math.max(1, per);
+  for (let i = 0; i < lead; i += block) {
+    const k = Math.min(block, lead - i);
+    reduceSum(ctx, {
+      ...args,
+      input: sub(args.input, i * sliceN, k * sliceN),
+      // One leading slice per call when even one does not fit: drop the leading axis and split the slice.
+      inShape: per >= 1 ? [k, ...rest] : rest,
+      axes: per >= 1 ? args.axes : args.axes.filter((a) => a !== 0).map((a) => a - 1),
+      out: reducedLead ? args.out : sub(args.out, i * outPerSlice, k * outPerSlice),
+      accumulate: reducedLead ? (args.accumulate ?? false) || i > 0 : args.accumulate,
+    });
+  }
 }

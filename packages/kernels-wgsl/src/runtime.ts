@@ -16,6 +16,11 @@ export interface BufferRange {
 /** What selects a kernel variant: CPU adapters (lavapipe) want barrier-free register blocking, GPUs want tiling. */
 export type AdapterClass = 'cpu' | 'gpu';
 
+export interface SubgroupSizes {
+  readonly min: number;
+  readonly max: number;
+}
+
 export interface KernelLimits {
   readonly maxStorageBufferBindingSize: number;
   readonly maxComputeWorkgroupsPerDimension: number;
@@ -41,6 +46,12 @@ export interface KernelContext {
   readonly adapterClass: AdapterClass;
   /** Features of the device (kernels using e.g. 'subgroups' check for them). */
   readonly features: ReadonlySet<string>;
+  /**
+   * The adapter's subgroup sizes (`adapter.info.subgroupMinSize/MaxSize`), or null/absent when unknown. WGSL
+   * cannot ask for a subgroup size, so a kernel written for L lanes runs only where min == max == L
+   * (variants.ts): lavapipe has 8, SwiftShader 4, GPUs 32 or 64 or a range (Intel 8–32).
+   */
+  readonly subgroupSizes?: SubgroupSizes | null;
   /**
    * Force a kernel variant per family (e.g. `{ conv3x3: 'tiled' }`), overriding the adapter's default: the tests
    * check every variant on whatever adapter they run on, and the benchmark compares them.

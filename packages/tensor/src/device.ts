@@ -4,13 +4,16 @@
  * work (`timing.ts`), and turns WebGPU's asynchronous error reporting into thrown errors that name the op and
  * its shapes. Browser-safe: the GPU comes from the platform (`platform.ts`; Dawn under the Node entry).
  */
-import type {
-  AdapterClass,
-  BufferRange,
-  DispatchRequest,
-  KernelContext,
-  KernelLimits,
-  ScratchBuffer,
+import {
+  type AdapterClass,
+  type AdapterProfile,
+  type BufferRange,
+  type DispatchRequest,
+  describeAdapter,
+  type KernelContext,
+  type KernelLimits,
+  type ScratchBuffer,
+  type SubgroupSizes,
 } from '@ternausnet/kernels-wgsl';
 import { DeviceLostError, GPUOperationError } from './errors.ts';
 import { type DeviceOptions, gpuPlatform } from './platform.ts';
@@ -25,11 +28,6 @@ export interface DeviceStats extends PoolStats {
   submits: number;
 }
 
-function classifyAdapter(info: GPUAdapterInfo): AdapterClass {
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /software|llvmpipe|lavapipe|swiftshader|warp|cpu/.test(text) ? 'cpu' : 'gpu';
-}
-
 export class Device implements KernelContext {
   readonly device: GPUDevice;
   readonly limits: KernelLimits;
@@ -39,7 +37,10 @@ export class Device implements KernelContext {
   /** Human-readable adapter name, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [vulkan, cpu kernels]`. */
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;
+  /** The adapter's classification and why (kernels-wgsl's describeAdapter). */
+  readonly adapterProfile: AdapterProfile;
   readonly features: ReadonlySet<string>;
+  readonly subgroupSizes: SubgroupSizes | null;
   readonly poison: boolean;
 
   private readonly pool: BufferPool;
@@ -64,9 +65,20 @@ export class Device implements KernelContext {
     this.adapterInfo = adapter.info;
     this.waitFor = gpuPlatform().waitFor;
     this.features = new Set(device.features as unknown as Iterable<string>);
+    this.adapterProfile = describeAdapter(
+      adapter.info,
+      this.features,
+      adapter.limits,
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    );
+    this.subgroupSizes = this.adapterProfile.subgroupSizes;
     const l = device.limits;
+    const cap = opts.maxStorageBufferBindingSize;
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 4096 && cap % 4 === 0)) {
+      throw new RangeError(`maxStorageBufferBindingSize must be a multiple of 4 bytes ≥ 4096, got ${cap}`);
+    }
     this.limits = {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, cap ?? Number.POSITIVE_INFINITY),
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
@@ -76,8 +88,8 @@ export class Device implements KernelContext {
     if (forced !== undefined && forced !== 'cpu' && forced !== 'gpu') {
       throw new RangeError(`kernels must be 'cpu' or 'gpu', got '${forced as string}'`);
     }
-    // Adapter classification (kernel family per adapter): one line, so that a change of classifier merges here.
-    this.adapterClass = forced ?? classifyAdapter(adapter.info);
+    // The class from the adapter's real properties (kernels-wgsl's describeAdapter), unless forced.
+    this.adapterClass = forced ?? this.adapterProfile.adapterClass;
     const i = adapter.info;
     const name = i.description || [i.vendor, i.device].filter(Boolean).join(' ') || 'unknown adapter';
     this.adapterName = `${name} [${backend}, ${this.adapterClass} kernels]`;

@@ -29,6 +29,11 @@ export interface DeviceOptions {
   submitEvery?: number;
   /** Released buffers kept for reuse up to this many bytes. Default 6 GiB. */
   maxPooledBytes?: number;
+  /**
+   * Plan every kernel for bindings of at most this many bytes (when below the device's own limit), so that the
+   * splitting of large tensors is exercised on any adapter with small tensors. For tests.
+   */
+  maxStorageBufferBindingSize?: number;
 }
 
 /** A GPU to open, and how to ask it for an adapter. */

@@ -1,136 +1,158 @@
 /**
- * Tensors larger than one storage binding (maxStorageBufferBindingSize, 128 MiB on lavapipe): the kernels
- * must split the work, never fail silently. [1, 40, 1024, 1024] float32 is 168 MB. Checked at sampled elements
- * against float64 computations on the CPU (the full reference would take minutes).
+ * Tensors larger than one storage binding (maxStorageBufferBindingSize: 128 MiB on lavapipe, 1–4 GiB on GPUs):
+ * the kernels must split the work by image and channel range, never fail silently. The device here is told
+ * to plan for 256 KiB bindings (Device option `maxStorageBufferBindingSize`), so the split is tested on any
+ * adapter, with tensors small enough to check every element against the ops' float64 references, under every
+ * kernel variant this adapter can run.
  */
-import { add, conv3x3, convTranspose3x3s2, maxPool2x2, Rng, sum, tensor, tidy } from '@ternausnet/tensor';
-import { describe, expect, it } from 'vitest';
-import { useTestDevice } from '../../../test/support/gpu.ts';
+import { KernelLimitError, runnableVariants } from '@ternausnet/kernels-wgsl';
+import {
+  add,
+  conv3x3,
+  convTranspose3x3s2,
+  type Device,
+  initDevice,
+  maxPool2x2,
+  type RefTensor,
+  Rng,
+  registeredOps,
+  sum,
+  type Tensor,
+  tensor,
+  tidy,
+} from '@ternausnet/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose, randomRef } from '../../../test/support/gpu.ts';
 
-describe('tensors over the binding limit', () => {
-  const device = useTestDevice();
+const BINDING = 256 * 1024;
+const FLOATS = BINDING / 4;
 
-  it('conv3x3, max-pool and elementwise ops split a 168 MB activation correctly', async () => {
-    const [N, C, H, W] = [1, 40, 1024, 1024];
-    const plane = H * W;
-    expect(N * C * plane * 4).toBeGreaterThan(device().limits.maxStorageBufferBindingSize);
-    const rng = new Rng(7);
-    const xs = new Float32Array(N * C * plane);
-    for (let i = 0; i < xs.length; i++) xs[i] = ((Math.imul(i + 1, 2654435761) >>> 8) / 2 ** 24) * 2 - 1;
-    const ws = Float32Array.from({ length: 3 * C * 9 }, () => rng.uniform(-0.1, 0.1));
-    const bs = Float32Array.from([0.1, -0.2, 0.3]);
-    const x = tensor(xs, [N, C, H, W], { requiresGrad: true });
-    const w = tensor(ws, [3, C, 3, 3]);
-    const b = tensor(bs, [3]);
+describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)`, () => {
+  let device: Device | null = null;
+  beforeAll(async () => {
+    device = await initDevice({ poison: true, maxStorageBufferBindingSize: BINDING });
+  });
+  afterAll(async () => {
+    await device?.destroy();
+  });
+  const dev = () => device!;
+  const gpu = (r: RefTensor, requiresGrad = false) =>
+    tensor(Float32Array.from(r.data), r.shape, { requiresGrad, device: dev() });
+  const ref = async (t: Tensor): Promise<RefTensor> => ({
+    shape: [...t.shape],
+    data: Float64Array.from(await t.toArray()),
+  });
+  const variantsOf = (family: string) => {
+    const names = runnableVariants(dev())
+      .filter((v) => v.family === family)
+      .map((v) => v.variant);
+    console.log(`${family}: split checked under ${names.join(', ')} on ${dev().adapterName}`);
+    expect(names.length).toBeGreaterThan(0);
+    return names;
+  };
 
-    const { y, pooled, doubled } = tidy(() => ({
-      y: conv3x3(x, w, b),
-      pooled: maxPool2x2(x),
-      doubled: add(x, x),
-    }));
-    const [yv, pv, dv] = await Promise.all([y.toArray(), pooled.toArray(), doubled.toArray()]);
-    const at = (c: number, yy: number, xx: number) =>
-      yy < 0 || yy >= H || xx < 0 || xx >= W ? 0 : xs[c * plane + yy * W + xx]!;
-    for (let s = 0; s < 200; s++) {
-      const co = rng.int(3);
-      const oy = s < 4 ? [0, H - 1, 0, H - 1][s]! : rng.int(H);
-      const ox = s < 4 ? [0, 0, W - 1, W - 1][s]! : rng.int(W);
-      let ref = bs[co]!;
-      for (let ci = 0; ci < C; ci++)
-        for (let ky = 0; ky < 3; ky++)
-          for (let kx = 0; kx < 3; kx++)
-            ref += at(ci, oy + ky - 1, ox + kx - 1) * ws[((co * C + ci) * 3 + ky) * 3 + kx]!;
-      // K = 360 products of |x·w| ≤ 0.1: float32 rounding stays far below 1e-4.
-      expect(Math.abs(yv[co * plane + oy * W + ox]! - ref)).toBeLessThan(1e-4);
-      const c = rng.int(C);
-      const py = rng.int(H / 2);
-      const px = rng.int(W / 2);
-      const m = Math.max(
-        at(c, 2 * py, 2 * px),
-        at(c, 2 * py, 2 * px + 1),
-        at(c, 2 * py + 1, 2 * px),
-        at(c, 2 * py + 1, 2 * px + 1),
-      );
-      expect(pv[((c * H) / 2) * (W / 2) + py * (W / 2) + px]).toBe(m);
-      const i = rng.int(xs.length);
-      expect(dv[i]).toBe(xs[i]! * 2);
+  it('the kernels plan for the injected limit; a plane larger than one binding is a clear error', () => {
+    expect(dev().limits.maxStorageBufferBindingSize).toBe(BINDING);
+    const x = tensor(new Float32Array(300 * 300).fill(1), [1, 1, 300, 300], { device: dev() });
+    const w = tensor(new Float32Array(9).fill(1), [1, 1, 3, 3], { device: dev() });
+    let error: unknown = null;
+    try {
+      tidy(() => conv3x3(x, w, null));
+    } catch (e) {
+      error = e;
     }
-    // The very last elements are in the last chunk of every split.
-    expect(dv[xs.length - 1]).toBe(xs[xs.length - 1]! * 2);
+    expect(error).toBeInstanceOf(KernelLimitError);
+    expect(String(error)).toMatch(/one channel plane of 90000 floats .*exceeds .*0\.25 MiB.*predict's --tile/);
+    x.dispose();
+    w.dispose();
+  });
 
+  it('conv3x3 (forward, dgrad, wgrad), max-pool and elementwise ops split input, output and gradients', async () => {
+    // [2, 24, 45, 67]: 72 360 floats per image > 65 536 per binding, as are the output and both gradients.
+    const [N, C, H, W, Co] = [2, 24, 45, 67, 24];
+    expect(C * H * W).toBeGreaterThan(FLOATS);
+    const rng = new Rng(7);
+    const xr = randomRef([N, C, H, W], rng);
+    const wr = randomRef([Co, C, 3, 3], rng, 'any', 0.1);
+    const br = randomRef([Co], rng);
+    const gr = randomRef([N, Co, H, W], rng);
+    const conv = registeredOps().get('conv3x3')!.reference;
+    const attrs = { segments: 1, bias: true, relu: false } as never;
+    const yRef = conv.forward([xr, wr, br], attrs);
+    const [gxRef, gwRef, gbRef] = conv.backward([xr, wr, br], attrs, gr);
+    // K = 216 products per output (|x·w| ≤ 0.1), K = 216 per input gradient, N·H·W = 6030 per weight gradient.
+    const atol = 4 * 216 ** 1.5 * 2 ** -24;
+    for (const variant of variantsOf('conv3x3')) {
+      dev().variantOverrides = { conv3x3: variant };
+      const x = gpu(xr, true);
+      const w = gpu(wr, true);
+      const b = gpu(br, true);
+      const y = tidy(() => conv3x3(x, w, b));
+      y.backward(gpu(gr));
+      const what = `conv3x3 ${variant}`;
+      expectClose((await ref(y)).data, yRef.data, { atol, rtol: 2e-5 }, `${what} forward`);
+      expectClose((await ref(x.grad!)).data, gxRef!.data, { atol, rtol: 5e-5 }, `${what} dgrad`);
+      expectClose(
+        (await ref(w.grad!)).data,
+        gwRef!.data,
+        { atol: 4 * 6030 ** 1.5 * 2 ** -24, rtol: 5e-5 },
+        `${what} wgrad`,
+      );
+      expectClose((await ref(b.grad!)).data, gbRef!.data, { atol: 1e-3, rtol: 5e-5 }, `${what} bias grad`);
+      for (const t of [x, w, b, y]) t.dispose();
+    }
+    dev().variantOverrides = {};
+
+    const x = gpu(xr, true);
+    const { pooled, doubled } = tidy(() => ({ pooled: maxPool2x2(x), doubled: add(x, x) }));
+    const poolRef = registeredOps()
+      .get('maxPool2x2')!
+      .reference.forward([xr], {} as never);
+    expect(Array.from(await pooled.toArray())).toEqual(Array.from(poolRef.data, Math.fround));
+    const d = await doubled.toArray();
+    expect(Array.from(d)).toEqual(Array.from(xr.data, (v) => 2 * v));
     // Backward through the pool: the gradient of Σ pool(x) is 1 at each window's maximum, 0 elsewhere.
     tidy(() => sum(maxPool2x2(x)).backward());
     const g = await x.grad!.toArray();
-    let ones = 0;
-    for (let k = 0; k < g.length; k++) ones += g[k]!;
-    expect(ones).toBe(N * C * (H / 2) * (W / 2));
-    for (const t of [x, w, b, y, pooled, doubled]) t.dispose();
+    expect(g.reduce((p, v) => p + v, 0)).toBe(N * C * Math.floor(H / 2) * Math.floor(W / 2));
+    for (const t of [x, pooled, doubled]) t.dispose();
   });
 
-  it('the transposed convolution splits a 168 MB output (forward, dgrad, wgrad)', async () => {
-    // [1, 6, 512, 512] -> [1, 40, 1024, 1024]: the output and its gradient exceed one binding; the input does not.
-    const [C, Co, H, W] = [6, 40, 512, 512];
-    const Ho = 2 * H;
-    const Wo = 2 * W;
-    expect(Co * Ho * Wo * 4).toBeGreaterThan(device().limits.maxStorageBufferBindingSize);
+  it('the transposed convolution splits its output and gradients (forward, dgrad, wgrad)', async () => {
+    // [2, 6, 23, 34] -> [2, 24, 46, 68]: 75 072 floats per output image > 65 536 per binding.
+    const [N, C, H, W, Co] = [2, 6, 23, 34, 24];
+    expect(Co * 4 * H * W).toBeGreaterThan(FLOATS);
     const rng = new Rng(11);
-    const hash = (i: number, k: number) => ((Math.imul(i + k, 2654435761) >>> 8) / 2 ** 24) * 2 - 1;
-    const xs = Float32Array.from({ length: C * H * W }, (_, i) => hash(i, 1));
-    const gs = Float32Array.from({ length: Co * Ho * Wo }, (_, i) => hash(i, 7) * 0.01);
-    const ws = Float32Array.from({ length: C * Co * 9 }, () => rng.uniform(-0.2, 0.2));
-    const x = tensor(xs, [1, C, H, W], { requiresGrad: true });
-    const w = tensor(ws, [C, Co, 3, 3], { requiresGrad: true });
-    const gy = tensor(gs, [1, Co, Ho, Wo]);
-    const y = tidy(() => convTranspose3x3s2(x, w, null));
-    y.backward(gy);
-    const [yv, gx, gw] = await Promise.all([y.toArray(), x.grad!.toArray(), w.grad!.toArray()]);
-    // The (input pixel, tap) pairs that reach output (oy, ox): oy = 2·iy − 1 + ky.
-    const taps = (o: number, n: number) =>
-      [0, 1, 2].map((k) => ({ k, i: (o + 1 - k) / 2 })).filter(({ i }) => Number.isInteger(i) && i >= 0 && i < n);
-    for (let s = 0; s < 100; s++) {
-      const co = s === 0 ? Co - 1 : rng.int(Co);
-      const oy = s === 0 ? Ho - 1 : rng.int(Ho);
-      const ox = s === 0 ? Wo - 1 : rng.int(Wo);
-      let ref = 0;
-      for (let ci = 0; ci < C; ci++)
-        for (const ty of taps(oy, H))
-          for (const tx of taps(ox, W))
-            ref += xs[(ci * H + ty.i) * W + tx.i]! * ws[((ci * Co + co) * 3 + ty.k) * 3 + tx.k]!;
-      // At most 6·4 products of |x·w| ≤ 0.2.
-      expect(Math.abs(yv[(co * Ho + oy) * Wo + ox]! - ref)).toBeLessThan(1e-5);
-      const ci = rng.int(C);
-      const iy = rng.int(H);
-      const ix = rng.int(W);
-      let gref = 0;
-      for (let c2 = 0; c2 < Co; c2++)
-        for (let ky = 0; ky < 3; ky++)
-          for (let kx = 0; kx < 3; kx++) {
-            const gy2 = 2 * iy - 1 + ky;
-            const gx2 = 2 * ix - 1 + kx;
-            if (gy2 >= 0 && gx2 >= 0) gref += gs[(c2 * Ho + gy2) * Wo + gx2]! * ws[((ci * Co + c2) * 3 + ky) * 3 + kx]!;
-          }
-      // 360 products of |g·w| ≤ 0.002.
-      expect(Math.abs(gx[(ci * H + iy) * W + ix]! - gref)).toBeLessThan(1e-5);
+    const xr = randomRef([N, C, H, W], rng);
+    const wr = randomRef([C, Co, 3, 3], rng, 'any', 0.2);
+    const gr = randomRef([N, Co, 2 * H, 2 * W], rng);
+    const convT = registeredOps().get('convTranspose3x3s2')!.reference;
+    const attrs = { bias: false, relu: false } as never;
+    const yRef = convT.forward([xr, wr], attrs);
+    const [gxRef, gwRef] = convT.backward([xr, wr], attrs, gr);
+    for (const variant of variantsOf('convTranspose3x3s2')) {
+      dev().variantOverrides = { convTranspose3x3s2: variant };
+      const x = gpu(xr, true);
+      const w = gpu(wr, true);
+      const y = tidy(() => convTranspose3x3s2(x, w, null));
+      y.backward(gpu(gr));
+      const what = `convTranspose3x3s2 ${variant}`;
+      // Forward: ≤ 24 products per output; dgrad: 216 per input pixel; wgrad: N·H·W = 1564 per weight.
+      expectClose((await ref(y)).data, yRef.data, { atol: 1e-5, rtol: 2e-5 }, `${what} forward`);
+      expectClose(
+        (await ref(x.grad!)).data,
+        gxRef!.data,
+        { atol: 4 * 216 ** 1.5 * 2 ** -24, rtol: 5e-5 },
+        `${what} dgrad`,
+      );
+      expectClose(
+        (await ref(w.grad!)).data,
+        gwRef!.data,
+        { atol: 4 * 1564 ** 1.5 * 2 ** -24, rtol: 5e-5 },
+        `${what} wgrad`,
+      );
+      for (const t of [x, w, y]) t.dispose();
     }
-    // A few weight-gradient elements: each sums 262 144 products (|x·g| ≤ 0.01) in float32.
-    for (let s = 0; s < 3; s++) {
-      const ci = rng.int(C);
-      const co = s === 0 ? Co - 1 : rng.int(Co);
-      const t = rng.int(9);
-      const [ky, kx] = [Math.floor(t / 3), t % 3];
-      let ref = 0;
-      let mag = 0;
-      for (let iy = 0; iy < H; iy++)
-        for (let ix = 0; ix < W; ix++) {
-          const oy = 2 * iy - 1 + ky;
-          const ox = 2 * ix - 1 + kx;
-          if (oy < 0 || ox < 0) continue;
-          const v = xs[(ci * H + iy) * W + ix]! * gs[(co * Ho + oy) * Wo + ox]!;
-          ref += v;
-          mag += Math.abs(v);
-        }
-      expect(Math.abs(gw[((ci * Co + co) * 3 + ky) * 3 + kx]! - ref)).toBeLessThan(1e-5 * mag);
-    }
-    for (const t of [x, w, gy, y]) t.dispose();
+    dev().variantOverrides = {};
   });
 });

@@ -7,9 +7,16 @@
  * float64: rtol 2e-5. Reductions accumulate K float32 terms: atol scales with Σ|x| · K · 2^-24 (Kahan-summed
  * kernels do much better; this is the bound for naive summation, so the test does not depend on the trick).
  */
-import { type RefTensor, registeredOps, tidy } from '@ternausnet/tensor';
+import {
+  describeVariants,
+  type KernelContext,
+  type KernelFamily,
+  variantProblem,
+  variantRows,
+} from '@ternausnet/kernels-wgsl';
+import { type Device, type RefTensor, registeredOps, tensor, tidy } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
-import { type Domain, expectClose, Rng, randomRef, toGpu, toRef, useTestDevice } from '../../../test/support/gpu.ts';
+import { type Domain, expectClose, Rng, randomRef, toRef, useTestDevice } from '../../../test/support/gpu.ts';
 
 const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 1e9));
 
@@ -349,12 +356,45 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
     expect(missing).toEqual([]);
   });
 
-  // Ops whose kernels come in per-adapter variants run every case under every variant, whatever the adapter.
-  const runs = CASES.flatMap((c, index) => (KERNEL_VARIANTS[c.op] ?? [null]).map((variant) => ({ c, index, variant })));
+  it('every kernel pass has a runnable variant here; the table says why the others cannot run', () => {
+    const rows = describeVariants(device());
+    console.log(
+      `kernel variants on ${device().adapterName} (subgroups: ${JSON.stringify(device().subgroupSizes)}):\n` +
+        rows
+          .map((r) => `  ${r.family}.${r.pass} ${r.variant}${r.isDefault ? ' (default)' : ''}: ${r.problem ?? 'runs'}`)
+          .join('\n'),
+    );
+    for (const family of new Set(rows.map((r) => r.family))) {
+      for (const pass of new Set(rows.map((r) => r.pass))) {
+        const here = rows.filter((r) => r.family === family && r.pass === pass);
+        expect(here.filter((r) => r.problem === null).length, `${family}.${pass}`).toBeGreaterThan(0);
+        expect(here.filter((r) => r.isDefault).length, `${family}.${pass}`).toBe(1);
+      }
+    }
+  });
+
+  // Ops whose kernels come in per-adapter variants run every case under every row of the variant table
+  // (variants.ts) that this adapter can run; a subgroup row runs once per lane count it is generated for
+  // (natively where the adapter has that many lanes, else emulated, see emulatedLanes). What cannot run is
+  // skipped with the reason in the report, never passed silently.
+  const runs = CASES.flatMap((c, index) => variantRuns(c.op).map((variant) => ({ c, index, variant })));
   runs.forEach(({ c, index, variant }) => {
-    const label = `${c.op}${variant ? `[${variant.family}=${variant.name}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`;
-    it(label, async () => {
+    const lanes = variant?.lanes ? `, ${variant.lanes} lanes` : '';
+    const label = `${c.op}${variant ? `[${variant.family}=${variant.name}${lanes}]` : ''} ${c.shapes.map((s) => `[${s}]`).join(' ')} ${c.attrs ? JSON.stringify(c.attrs) : ''}`;
+    it(label, async (test) => {
       device().variantOverrides = variant ? { [variant.family]: variant.name } : {};
+      let dev: Device = device();
+      if (variant) {
+        const problem = await variantRunProblem(dev, variant);
+        if (problem) {
+          console.log(`skipped ${label}: ${problem}`);
+          test.skip(problem);
+          return;
+        }
+        if (variant.lanes && variant.lanes !== dev.subgroupSizes?.min) dev = emulatedLanes(dev, variant.lanes);
+      }
+      const toGpu = (r: RefTensor, requiresGrad = false) =>
+        tensor(Float32Array.from(r.data), r.shape, { requiresGrad, device: dev });
       const op = registeredOps().get(c.op);
       if (!op) throw new Error(`no op ${c.op}`);
       const rng = new Rng(SEED + index * 7919);
@@ -392,8 +432,99 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
   });
 });
 
-/** Kernel variants to run each case of an op under (family name as in `Device.variantOverrides`). */
-const KERNEL_VARIANTS: Record<string, { family: string; name: string }[]> = {
-  conv3x3: ['direct', 'tiled', 'subgroup'].map((name) => ({ family: 'conv3x3', name })),
-  convTranspose3x3s2: ['direct', 'subgroup'].map((name) => ({ family: 'convTranspose3x3s2', name })),
-};
+interface VariantRun {
+  family: KernelFamily;
+  name: string;
+  /** For rows generated per subgroup lane count: the lane count of this run. */
+  lanes?: number;
+}
+
+/** The runs of an op's cases: one per row name of its family in the variant table (per lane count). */
+function variantRuns(op: string): (VariantRun | null)[] {
+  if (!variantRows().some((row) => row.family === op)) return [null];
+  const family = op as KernelFamily;
+  const runs = new Map<string, VariantRun>();
+  for (const row of variantRows(family)) {
+    for (const lanes of row.requires.subgroupSizes ?? [undefined]) {
+      runs.set(`${row.name}/${lanes}`, { family, name: row.name, ...(lanes ? { lanes } : {}) });
+    }
+  }
+  return [...runs.values()];
+}
+
+/** Why this run cannot happen on this device, or null. */
+async function variantRunProblem(device: Device, run: VariantRun): Promise<string | null> {
+  let ctx: KernelContext = device;
+  if (run.lanes) {
+    const sizes = device.subgroupSizes;
+    if (!device.features.has('subgroups')) return "no 'subgroups' feature";
+    if (!sizes || sizes.min !== sizes.max) return `subgroup sizes ${JSON.stringify(sizes)} are not fixed`;
+    if (run.lanes > sizes.min) return `${run.lanes} lanes cannot be emulated on ${sizes.min}-lane subgroups`;
+    if (run.lanes < sizes.min) {
+      const packing = await subgroupPackingProblem(device, run.lanes);
+      if (packing) return `cannot emulate ${run.lanes} lanes: ${packing}`;
+      ctx = emulatedLanes(device, run.lanes);
+    }
+  }
+  for (const row of variantRows(run.family).filter((r) => r.name === run.name)) {
+    const problem = variantProblem(ctx, row);
+    if (problem) return `${row.family}.${row.pass} ${row.name} ${problem}`;
+  }
+  return null;
+}
+
+/**
+ * The test device as a KernelContext whose subgroups have `lanes` lanes, to run kernels generated for fewer
+ * lanes than the adapter has (4-lane kernels, as SwiftShader needs them, on lavapipe's 8). That is right only
+ * where a workgroup of `lanes` invocations is one subgroup with lane ids 0..lanes−1 (lavapipe packs it so):
+ * `subgroupPackingProblem` checks exactly that with a probe shader first.
+ */
+function emulatedLanes(device: Device, lanes: number): Device {
+  const sizes = { min: lanes, max: lanes };
+  return new Proxy(device, {
+    get(target, prop) {
+      if (prop === 'subgroupSizes') return sizes;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const packingChecked = new Map<number, string | null>();
+async function subgroupPackingProblem(device: Device, lanes: number): Promise<string | null> {
+  const known = packingChecked.get(lanes);
+  if (known !== undefined) return known;
+  const groups = 16;
+  const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> o: array<u32>;
+@compute @workgroup_size(${lanes})
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) g: vec3<u32>,
+        @builtin(subgroup_invocation_id) sl: u32) {
+  let i = (g.x * ${lanes}u + l) * 4u;
+  o[i] = sl;
+  o[i + 1u] = subgroupAdd(1u);
+  o[i + 2u] = subgroupShuffle(l * 10u, (sl + 1u) & ${lanes - 1}u);
+  o[i + 3u] = subgroupBroadcast(l * 10u, ${lanes - 1}u);
+}`;
+  const n = groups * lanes * 4;
+  const buf = device.device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  device.dispatch({
+    label: 'subgroup packing probe',
+    pipeline: device.pipeline(code, 'subgroup packing probe'),
+    bindings: [{ buffer: buf, offset: 0, size: n * 4 }],
+    workgroups: [groups],
+  });
+  const o = new Uint32Array(await device.read({ buffer: buf, offset: 0, size: n * 4 }));
+  buf.destroy();
+  let problem: string | null = null;
+  for (let k = 0; k < groups * lanes && !problem; k++) {
+    const l = k % lanes;
+    const got = [o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]];
+    const want = [l, lanes, ((l + 1) % lanes) * 10, (lanes - 1) * 10];
+    if (got.some((v, i) => v !== want[i])) {
+      problem = `invocation ${l} of a ${lanes}-invocation workgroup saw (lane, subgroupAdd(1), shuffle, broadcast) = (${got}), expected (${want})`;
+    }
+  }
+  packingChecked.set(lanes, problem);
+  return problem;
+}

@@ -1,0 +1,143 @@
+/**
+ * WGSL generation shared by the subgroup kernels (conv3x3-subgroup.ts, conv-transpose-subgroup.ts), and the
+ * one rule for the lane count they are written for.
+ *
+ * These kernels use one subgroup as the workgroup: lane l owns a quad of 4 pixels, a strip is 4·L pixels, halo
+ * columns come from lanes l ± 1 (shuffles modulo L) and values loaded by one lane reach all by
+ * `subgroupBroadcast(v, lane)`. All of that is only right if every workgroup of L invocations is exactly one
+ * subgroup with lane ids 0..L−1. WGSL has no way to request a subgroup size, so the lane count L must be the
+ * adapter's only size: subgroupMinSize == subgroupMaxSize == L. On SwiftShader (4 lanes) an 8-lane kernel
+ * split each workgroup over two subgroups and read other lanes' registers: wrong values, NaN.
+ */
+import type { KernelContext } from './runtime.ts';
+
+/**
+ * Lane counts the subgroup kernels are generated and tested for: 8 natively on lavapipe, 4 by emulation there
+ * (a 4-invocation workgroup inside one 8-lane subgroup: ops.test.ts) and in Chromium's SwiftShader. Wider
+ * subgroups (GPUs' 32/64) would unroll the weight-gradient strip loop 4–8× further for adapters that use the
+ * tiled kernels anyway.
+ */
+export const SUBGROUP_LANES: readonly number[] = [4, 8];
+
+/**
+ * Why a kernel written for a fixed lane count from `supported` cannot run on this context, or null when it can.
+ * The subgroups feature is checked too: without it the sizes mean nothing.
+ */
+export function subgroupLanesProblem(ctx: KernelContext, supported: readonly number[] = SUBGROUP_LANES): string | null {
+  if (!ctx.features.has('subgroups')) return "the device has no 'subgroups' feature";
+  const sizes = ctx.subgroupSizes;
+  if (!sizes) return 'the adapter does not report its subgroup sizes (KernelContext.subgroupSizes)';
+  if (sizes.min !== sizes.max) {
+    return `the adapter's subgroups have ${sizes.min} to ${sizes.max} lanes and WGSL cannot fix the size`;
+  }
+  if (!supported.includes(sizes.min)) {
+    return `the adapter's subgroups have ${sizes.min} lanes; these kernels are generated for ${supported.join(' or ')}`;
+  }
+  return null;
+}
+
+/** The lane count to generate a subgroup kernel for; throws (naming why) where no such kernel is correct. */
+export function subgroupLanes(ctx: KernelContext, what: string): number {
+  const problem = subgroupLanesProblem(ctx);
+  if (problem) throw new RangeError(`${what}: no subgroup kernel is correct on this adapter: ${problem}`);
+  return ctx.subgroupSizes!.min;
+}
+
+/**
+ * Loads of one reduction channel's 9R packed weights (vec4 `wo + i`, i < 9R/4), spread over the lanes: lane l
+ * loads vec4 l, l + L, ... into wv0, wv1, ... (the last load clamped to the block).
+ */
+export function weightLoads(R: number, lanes: number): string[] {
+  const nW4 = (9 * R) / 4;
+  return Array.from({ length: Math.ceil(nW4 / lanes) }, (_, j) => {
+    const idx = nW4 >= lanes * (j + 1) ? `sl + ${lanes * j}u` : `min(sl + ${lanes * j}u, ${nW4 - 1}u)`;
+    return `    let wv${j} = w4[wo + ${idx}];`;
+  });
+}
+
+/** Element k of the 9R weights loaded by `weightLoads`, made uniform: vec4 k/4 sits in lane (k/4) mod L. */
+export function packedWeight(k: number, lanes: number): string {
+  return `subgroupBroadcast(wv${Math.floor(k / (4 * lanes))}[${k % 4}], ${Math.floor(k / 4) % lanes}u)`;
+}
+
+/**
+ * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
+ * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
+ */
+export function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
+  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
+  const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
+  for (let t = 0; t < 9; t++) {
+    const a = `a${c}_${t}`;
+    const w = window(t);
+    lines.push(
+      `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
+ * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
+ * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
+ */
+export function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
+  const lines = ['  let keep = u.accumulate != 0u;'];
+  for (let c = 0; c < count; c++) {
+    lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
+    const taps = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    lines.push(`    if (keep) { ${taps.map((t) => `a${c}_${t} += gw[o + ${t}u];`).join(' ')} }`);
+    for (const t of taps) lines.push(`    gw[o + ${t}u] = a${c}_${t};`);
+    lines.push('  }');
+  }
+  return lines;
+}
+
+/**
+ * The opening of a subgroup weight-gradient kernel (conv3x3 and transposed conv): the input as vec4 and scalar
+ * views (x4, x1: the vec4 one for aligned quads, the scalar one for halos and ragged rows), the output gradient
+ * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
+ */
+export function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
+  return [
+    'enable subgroups;',
+    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
+    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
+    '@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;',
+    '@group(0) @binding(3) var<storage, read> g1: array<f32>;',
+    '@group(0) @binding(4) var<storage, read_write> gw: array<f32>;',
+    uniformsWgsl,
+    '@group(0) @binding(5) var<uniform> u: Params;',
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {',
+    '  _ = &x4; _ = &x1; _ = &g4; _ = &g1;',
+  ];
+}
+
+/** Zeroed tap accumulators a{c}_{t} of `count` channels. */
+export function tapAccumulators(count: number): string[] {
+  const lines: string[] = [];
+  for (let c = 0; c < count; c++) for (let t = 0; t < 9; t++) lines.push(`  var a${c}_${t} = 0.0;`);
+  return lines;
+}
+
+/** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
+export function stripQuadPosition(lanes: number): string[] {
+  return [
+    `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
+    '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
+  ];
+}
+
+/**
+ * `name` = this lane's quad (py, px) of the plane at `plane`, read through the vec4 view `v4` when rows are whole
+ * quads (`vec`), else lane by lane through `v1`; zero past the plane (pOK) and past the row end.
+ */
+export function quadLoad(name: string, v4: string, v1: string, plane: string, vec: boolean): string {
+  if (vec) return `    let ${name} = select(vec4<f32>(0.0), ${v4}[(${plane} + py * W + px) >> 2u], pOK);`;
+  const quad = [0, 1, 2, 3].map(
+    (i) => `select(0.0, ${v1}[${plane} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
+  );
+  return `    let ${name} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`;
+}

@@ -1,0 +1,124 @@
+/**
+ * Variant selection on literal contexts (no GPU): which row each kind of adapter gets, and the errors for rows
+ * forced where they cannot run. The kernels themselves are checked under every runnable row by
+ * packages/tensor/test/ops.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  type AdapterClass,
+  describeVariants,
+  type KernelContext,
+  runnableVariants,
+  type SubgroupSizes,
+} from '../src/index.ts';
+import { selectVariant } from '../src/variants.ts';
+
+function context(
+  adapterClass: AdapterClass,
+  features: string[],
+  subgroupSizes: SubgroupSizes | null,
+  variantOverrides: Record<string, string> = {},
+  workgroupStorage = 32768,
+): KernelContext {
+  const none = () => {
+    throw new Error('selection must not dispatch');
+  };
+  return {
+    device: {} as GPUDevice,
+    limits: {
+      maxStorageBufferBindingSize: 2 ** 27,
+      maxComputeWorkgroupsPerDimension: 65535,
+      minStorageBufferOffsetAlignment: 256,
+      maxComputeInvocationsPerWorkgroup: 1024,
+      maxComputeWorkgroupStorageSize: workgroupStorage,
+    },
+    adapterClass,
+    features: new Set(features),
+    subgroupSizes,
+    variantOverrides,
+    pipeline: none,
+    dispatch: none,
+    scratch: none,
+  };
+}
+
+const lavapipe = () => context('cpu', ['subgroups'], { min: 8, max: 8 });
+const swiftshader = () => context('cpu', ['subgroups'], { min: 4, max: 4 });
+const firefoxLavapipe = () => context('cpu', [], null);
+const nvidia = () => context('gpu', ['subgroups'], { min: 32, max: 32 });
+const intel = () => context('gpu', ['subgroups'], { min: 8, max: 32 });
+
+describe('variant selection', () => {
+  it('defaults: subgroup kernels on CPU adapters with a fixed 4 or 8 lanes, direct without, tiled on GPUs', () => {
+    for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
+      expect(selectVariant(lavapipe(), 'conv3x3', pass).name).toBe('subgroup');
+      expect(selectVariant(swiftshader(), 'conv3x3', pass).name).toBe('subgroup');
+      expect(selectVariant(firefoxLavapipe(), 'conv3x3', pass).name).toBe('direct');
+      expect(selectVariant(lavapipe(), 'convTranspose3x3s2', pass).name).toBe('subgroup');
+      expect(selectVariant(firefoxLavapipe(), 'convTranspose3x3s2', pass).name).toBe('direct');
+    }
+    expect(selectVariant(nvidia(), 'conv3x3', 'forward').name).toBe('tiled');
+    expect(selectVariant(intel(), 'conv3x3', 'dgrad').name).toBe('tiled');
+    // No pass of a GPU falls back to a one-invocation-per-weight kernel: both weight gradients are tiled.
+    expect(selectVariant(nvidia(), 'conv3x3', 'wgrad').name).toBe('tiled');
+    expect(selectVariant(nvidia(), 'convTranspose3x3s2', 'wgrad').name).toBe('tiled');
+    // A CPU adapter whose lane count the kernels are not written for falls back to the baseline.
+    expect(selectVariant(context('cpu', ['subgroups'], { min: 16, max: 16 }), 'conv3x3', 'forward').name).toBe(
+      'direct',
+    );
+    expect(selectVariant(context('cpu', ['subgroups'], { min: 4, max: 8 }), 'conv3x3', 'forward').name).toBe('direct');
+  });
+
+  it('forcing a subgroup kernel where the lane count is not the one it is written for is a clear error', () => {
+    const force = { conv3x3: 'subgroup' };
+    expect(() =>
+      selectVariant(context('gpu', ['subgroups'], { min: 8, max: 32 }, force), 'conv3x3', 'forward'),
+    ).toThrow(
+      /conv3x3\.forward variant 'subgroup' cannot run on this adapter: .*8 to 32 lanes and WGSL cannot fix the size/,
+    );
+    expect(() => selectVariant(context('gpu', ['subgroups'], { min: 32, max: 32 }, force), 'conv3x3', 'wgrad')).toThrow(
+      /subgroups have 32 lanes; these kernels are generated for 4 or 8/,
+    );
+    expect(() => selectVariant(context('cpu', [], null, force), 'conv3x3', 'dgrad')).toThrow(
+      /needs the device feature 'subgroups'/,
+    );
+    expect(() => selectVariant(context('cpu', ['subgroups'], null, force), 'conv3x3', 'dgrad')).toThrow(
+      /does not report its subgroup sizes/,
+    );
+  });
+
+  it('overrides: family-wide and per pass; unknown names and unmet limits are errors', () => {
+    expect(
+      selectVariant(context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'tiled' }), 'conv3x3', 'dgrad').name,
+    ).toBe('tiled');
+    const perPass = context('gpu', [], null, { conv3x3: 'tiled', 'conv3x3.wgrad': 'direct' });
+    expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
+    expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
+    expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
+      /conv3x3 variant 'fast' unknown \(subgroup, tiled, direct\)/,
+    );
+    expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
+      /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
+    );
+  });
+
+  it('describeVariants and runnableVariants list what runs, with one default per pass', () => {
+    const rows = describeVariants(firefoxLavapipe());
+    const sub = rows.filter((r) => r.variant === 'subgroup');
+    expect(sub.length).toBeGreaterThan(0);
+    for (const r of sub) expect(r.problem).toMatch(/subgroups/);
+    expect(runnableVariants(firefoxLavapipe())).toEqual([
+      { family: 'conv3x3', variant: 'tiled' },
+      { family: 'conv3x3', variant: 'direct' },
+      { family: 'convTranspose3x3s2', variant: 'direct' },
+      { family: 'convTranspose3x3s2', variant: 'tiled' },
+    ]);
+    expect(runnableVariants(swiftshader()).filter((r) => r.variant === 'subgroup')).toHaveLength(2);
+    for (const ctx of [lavapipe(), swiftshader(), firefoxLavapipe(), nvidia(), intel()]) {
+      const all = describeVariants(ctx);
+      for (const key of new Set(all.map((r) => `${r.family}.${r.pass}`))) {
+        expect(all.filter((r) => `${r.family}.${r.pass}` === key && r.isDefault)).toHaveLength(1);
+      }
+    }
+  });
+});
