@@ -134,6 +134,7 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
           'conv3x3[tiled]',
           ...(subgroups ? ['conv3x3[subgroup]', 'convTranspose3x3s2[subgroup]'] : []),
           'convTranspose3x3s2[direct]',
+          'convTranspose3x3s2[tiled]',
           'maxPool2x2[]',
         ];
         expect([...ran].sort()).toEqual(expected.sort());
