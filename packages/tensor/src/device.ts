@@ -90,9 +90,7 @@ export class Device implements KernelContext {
     }
     // The class from the adapter's real properties (kernels-wgsl's describeAdapter), unless forced.
     this.adapterClass = forced ?? this.adapterProfile.adapterClass;
-    const i = adapter.info;
-    const name = i.description || [i.vendor, i.device].filter(Boolean).join(' ') || 'unknown adapter';
-    this.adapterName = `${name} [${backend}, ${this.adapterClass} kernels]`;
+    this.adapterName = `${this.adapterProfile.name} [${backend}, ${this.adapterClass} kernels]`;
     this.variantOverrides = { ...opts.variants };
     this.poison = opts.poison ?? false;
     this.pool = new BufferPool(device, l.maxBufferSize, opts.maxPooledBytes ?? 6 * 2 ** 30);
