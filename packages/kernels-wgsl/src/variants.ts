@@ -28,6 +28,7 @@ import {
   convTranspose3x3s2WgradSubgroup,
   convTranspose3x3s2WgradTiled,
 } from './conv-transpose.ts';
+import { convTranspose3x3s2DgradTiled, convTranspose3x3s2ForwardTiled } from './conv-transpose-tiled.ts';
 import {
   type Conv3x3DgradArgs,
   type Conv3x3ForwardArgs,
@@ -198,6 +199,15 @@ const CONV_TRANSPOSE: Rows<'convTranspose3x3s2'> = {
     {
       family: 'convTranspose3x3s2',
       pass: 'forward',
+      name: 'tiled',
+      summary: 'per output parity a GEMM over (ci, real tap): 64×64 output tile, 16-deep k-steps in workgroup memory',
+      requires: TILED,
+      defaultFor: ['gpu'],
+      run: (ctx, a, label) => convTranspose3x3s2ForwardTiled(ctx, a, label),
+    },
+    {
+      family: 'convTranspose3x3s2',
+      pass: 'forward',
       name: 'direct',
       summary: 'one dispatch per output parity, an invocation per pixel × 4 channels (the baseline)',
       requires: {},
@@ -214,6 +224,15 @@ const CONV_TRANSPOSE: Rows<'convTranspose3x3s2'> = {
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       run: (ctx, a, label) => convTranspose3x3s2DgradSubgroup(ctx, a, label),
+    },
+    {
+      family: 'convTranspose3x3s2',
+      pass: 'dgrad',
+      name: 'tiled',
+      summary: 'GEMM over (co, tap): 64 ci × 64 pixel tile, stride-2 gather of gradOut staged in workgroup memory',
+      requires: TILED,
+      defaultFor: ['gpu'],
+      run: (ctx, a, label) => convTranspose3x3s2DgradTiled(ctx, a, label),
     },
     {
       family: 'convTranspose3x3s2',

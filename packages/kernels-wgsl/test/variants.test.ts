@@ -59,9 +59,13 @@ describe('variant selection', () => {
     }
     expect(selectVariant(nvidia(), 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(intel(), 'conv3x3', 'dgrad').name).toBe('tiled');
-    // No pass of a GPU falls back to a one-invocation-per-weight kernel: both weight gradients are tiled.
-    expect(selectVariant(nvidia(), 'conv3x3', 'wgrad').name).toBe('tiled');
-    expect(selectVariant(nvidia(), 'convTranspose3x3s2', 'wgrad').name).toBe('tiled');
+    // No pass of a GPU falls back to a direct kernel: every pass of both families has a tiled default there.
+    for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
+      for (const family of ['conv3x3', 'convTranspose3x3s2'] as const) {
+        expect(selectVariant(nvidia(), family, pass).name, `${family}.${pass}`).toBe('tiled');
+        expect(selectVariant(intel(), family, pass).name, `${family}.${pass}`).toBe('tiled');
+      }
+    }
     // A CPU adapter whose lane count the kernels are not written for falls back to the baseline.
     expect(selectVariant(context('cpu', ['subgroups'], { min: 16, max: 16 }), 'conv3x3', 'forward').name).toBe(
       'direct',
@@ -110,8 +114,8 @@ describe('variant selection', () => {
     expect(runnableVariants(firefoxLavapipe())).toEqual([
       { family: 'conv3x3', variant: 'tiled' },
       { family: 'conv3x3', variant: 'direct' },
-      { family: 'convTranspose3x3s2', variant: 'direct' },
       { family: 'convTranspose3x3s2', variant: 'tiled' },
+      { family: 'convTranspose3x3s2', variant: 'direct' },
     ]);
     expect(runnableVariants(swiftshader()).filter((r) => r.variant === 'subgroup')).toHaveLength(2);
     for (const ctx of [lavapipe(), swiftshader(), firefoxLavapipe(), nvidia(), intel()]) {

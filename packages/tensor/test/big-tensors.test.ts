@@ -155,4 +155,25 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     }
     dev().variantOverrides = {};
   });
+
+  it('the transposed convolution splits its input channels, bias on the first chunk and ReLU on the last', async () => {
+    // [1, 40, 40, 42]: 67 200 input floats > 65 536 per binding, so the reduction runs in two channel chunks.
+    const [N, C, H, W, Co] = [1, 40, 40, 42, 3];
+    expect(C * H * W).toBeGreaterThan(FLOATS);
+    const rng = new Rng(12);
+    const xr = randomRef([N, C, H, W], rng);
+    const wr = randomRef([C, Co, 3, 3], rng, 'any', 0.2);
+    const br = randomRef([Co], rng);
+    const attrs = { bias: true, relu: true } as never;
+    const yRef = registeredOps().get('convTranspose3x3s2')!.reference.forward([xr, wr, br], attrs);
+    for (const variant of variantsOf('convTranspose3x3s2')) {
+      dev().variantOverrides = { convTranspose3x3s2: variant };
+      const [x, w, b] = [gpu(xr), gpu(wr), gpu(br)];
+      const y = tidy(() => convTranspose3x3s2(x, w, b, { relu: true }));
+      // ≤ 4 taps × 40 channels + bias per output.
+      expectClose((await ref(y)).data, yRef.data, { atol: 1e-5, rtol: 2e-5 }, `convTranspose3x3s2 ${variant} forward`);
+      for (const t of [x, w, b, y]) t.dispose();
+    }
+    dev().variantOverrides = {};
+  });
 });

@@ -174,7 +174,7 @@ describe('tensor core', () => {
       });
     for (const [conv, convT] of [
       ['direct', 'direct'],
-      ['tiled', 'direct'],
+      ['tiled', 'tiled'],
       ['subgroup', 'subgroup'],
     ] as const) {
       device().variantOverrides = { conv3x3: conv, convTranspose3x3s2: convT };
