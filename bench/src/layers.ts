@@ -21,15 +21,23 @@ export interface LayerShape {
   width: number;
 }
 
-export function unet11Layers(size: number, batch: number): LayerShape[] {
+/**
+ * An empty layer list for an input of `size` (checked: a multiple of 32), with `add` for any layer (square input
+ * of side `s`) and the two kinds both models use most.
+ */
+function layerList(size: number, batch: number) {
   if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
   const L: LayerShape[] = [];
-  const conv = (name: string, segments: number[], cout: number, s: number) =>
-    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
-  const pool = (name: string, c: number, s: number) =>
-    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
-  const up = (name: string, cin: number, cout: number, s: number) =>
-    L.push({ name, kind: 'convTranspose3x3s2', batch, segments: [cin], cout, height: s, width: s });
+  const add = (name: string, kind: LayerKind, segments: number[], cout: number, s: number) =>
+    L.push({ name, kind, batch, segments, cout, height: s, width: s });
+  const conv = (name: string, segments: number[], cout: number, s: number) => add(name, 'conv3x3', segments, cout, s);
+  const pool = (name: string, c: number, s: number) => add(name, 'maxPool2x2', [c], c, s);
+  return { L, add, conv, pool };
+}
+
+export function unet11Layers(size: number, batch: number): LayerShape[] {
+  const { L, add, conv, pool } = layerList(size, batch);
+  const up = (name: string, cin: number, cout: number, s: number) => add(name, 'convTranspose3x3s2', [cin], cout, s);
   const s = size;
   conv('encoder.0', [3], 64, s);
   pool('pool1', 64, s);
@@ -55,18 +63,13 @@ export function unet11Layers(size: number, batch: number): LayerShape[] {
   conv('dec2.block.0.conv', [64, 128], 128, s / 2);
   up('dec2.block.1', 128, 32, s / 2);
   conv('dec1.conv', [32, 64], 32, s);
-  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [32], cout: 1, height: s, width: s });
+  add('final', 'conv1x1', [32], 1, s);
   return L;
 }
 
 /** UNet16's kernel calls (num_filters `f`; `deconv`: 4×4 transposed convolutions, else bilinear upsampling). */
 export function unet16Layers(size: number, batch: number, f: number, deconv: boolean): LayerShape[] {
-  if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
-  const L: LayerShape[] = [];
-  const conv = (name: string, segments: number[], cout: number, s: number) =>
-    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
-  const pool = (name: string, c: number, s: number) =>
-    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
+  const { L, add, conv, pool } = layerList(size, batch);
   const s = size;
   const stages: [number[], number, number][] = [
     [[0, 2], 64, s],
@@ -87,26 +90,10 @@ export function unet16Layers(size: number, batch: number, f: number, deconv: boo
   const block = (name: string, segs: number[], mid: number, cout: number, side: number) => {
     if (deconv) {
       conv(`${name}.block.0.conv`, segs, mid, side);
-      L.push({
-        name: `${name}.block.1`,
-        kind: 'convTranspose4x4s2',
-        batch,
-        segments: [mid],
-        cout,
-        height: side,
-        width: side,
-      });
+      add(`${name}.block.1`, 'convTranspose4x4s2', [mid], cout, side);
     } else {
       for (const [j, sc] of segs.entries()) {
-        L.push({
-          name: `${name}.up.${j}`,
-          kind: 'upsampleBilinear2x',
-          batch,
-          segments: [sc],
-          cout: sc,
-          height: side,
-          width: side,
-        });
+        add(`${name}.up.${j}`, 'upsampleBilinear2x', [sc], sc, side);
       }
       conv(`${name}.block.1.conv`, segs, mid, 2 * side);
       conv(`${name}.block.2.conv`, [mid], cout, 2 * side);
@@ -118,7 +105,7 @@ export function unet16Layers(size: number, batch: number, f: number, deconv: boo
   block('dec3', [8 * f, 256], 8 * f, 2 * f, s / 4);
   block('dec2', [2 * f, 128], 4 * f, f, s / 2);
   conv('dec1.conv', [f, 64], f, s);
-  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [f], cout: 1, height: s, width: s });
+  add('final', 'conv1x1', [f], 1, s);
   return L;
 }
 
