@@ -23,7 +23,7 @@ export interface LayerShape {
 
 /**
  * An empty layer list for an input of `size` (checked: a multiple of 32), with `add` for any layer (square input
- * of side `s`) and the two kinds both models use most.
+ * of side `s`), `conv` (3×3) and `encoder`, the parts both models share.
  */
 function layerList(size: number, batch: number) {
   if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
@@ -31,27 +31,30 @@ function layerList(size: number, batch: number) {
   const add = (name: string, kind: LayerKind, segments: number[], cout: number, s: number) =>
     L.push({ name, kind, batch, segments, cout, height: s, width: s });
   const conv = (name: string, segments: number[], cout: number, s: number) => add(name, 'conv3x3', segments, cout, s);
-  const pool = (name: string, c: number, s: number) => add(name, 'maxPool2x2', [c], c, s);
-  return { L, add, conv, pool };
+  /**
+   * The VGG encoder: stage k (the `features` indices of its convolutions) at side size/2^k, then its max-pool.
+   * Both VGGs widen to 64, 128, 256, 512, 512 channels over the five stages.
+   */
+  const encoder = (stages: readonly (readonly number[])[]) => {
+    let c = 3;
+    stages.forEach((indices, k) => {
+      const cout = [64, 128, 256, 512, 512][k]!;
+      const side = size / 2 ** k;
+      for (const i of indices) {
+        add(`encoder.${i}`, 'conv3x3', [c], cout, side);
+        c = cout;
+      }
+      add(`pool${k + 1}`, 'maxPool2x2', [cout], cout, side);
+    });
+  };
+  return { L, add, conv, encoder };
 }
 
 export function unet11Layers(size: number, batch: number): LayerShape[] {
-  const { L, add, conv, pool } = layerList(size, batch);
+  const { L, add, conv, encoder } = layerList(size, batch);
   const up = (name: string, cin: number, cout: number, s: number) => add(name, 'convTranspose3x3s2', [cin], cout, s);
   const s = size;
-  conv('encoder.0', [3], 64, s);
-  pool('pool1', 64, s);
-  conv('encoder.3', [64], 128, s / 2);
-  pool('pool2', 128, s / 2);
-  conv('encoder.6', [128], 256, s / 4);
-  conv('encoder.8', [256], 256, s / 4);
-  pool('pool3', 256, s / 4);
-  conv('encoder.11', [256], 512, s / 8);
-  conv('encoder.13', [512], 512, s / 8);
-  pool('pool4', 512, s / 8);
-  conv('encoder.16', [512], 512, s / 16);
-  conv('encoder.18', [512], 512, s / 16);
-  pool('pool5', 512, s / 16);
+  encoder([[0], [3], [6, 8], [11, 13], [16, 18]]);
   conv('center.block.0.conv', [512], 512, s / 32);
   up('center.block.1', 512, 256, s / 32);
   conv('dec5.block.0.conv', [256, 512], 512, s / 16);
@@ -69,23 +72,15 @@ export function unet11Layers(size: number, batch: number): LayerShape[] {
 
 /** UNet16's kernel calls (num_filters `f`; `deconv`: 4×4 transposed convolutions, else bilinear upsampling). */
 export function unet16Layers(size: number, batch: number, f: number, deconv: boolean): LayerShape[] {
-  const { L, add, conv, pool } = layerList(size, batch);
+  const { L, add, conv, encoder } = layerList(size, batch);
   const s = size;
-  const stages: [number[], number, number][] = [
-    [[0, 2], 64, s],
-    [[5, 7], 128, s / 2],
-    [[10, 12, 14], 256, s / 4],
-    [[17, 19, 21], 512, s / 8],
-    [[24, 26, 28], 512, s / 16],
-  ];
-  let c = 3;
-  stages.forEach(([indices, cout, side], k) => {
-    for (const i of indices) {
-      conv(`encoder.${i}`, [c], cout, side);
-      c = cout;
-    }
-    pool(`pool${k + 1}`, cout, side);
-  });
+  encoder([
+    [0, 2],
+    [5, 7],
+    [10, 12, 14],
+    [17, 19, 21],
+    [24, 26, 28],
+  ]);
   // DecoderBlockV2 on the segments `segs` at side `side` (its input), producing side·2.
   const block = (name: string, segs: number[], mid: number, cout: number, side: number) => {
     if (deconv) {
