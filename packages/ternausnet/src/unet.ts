@@ -58,6 +58,33 @@ export interface VggConv {
 }
 
 /**
+ * torchvision's VGG configuration (`cfgs` in torchvision/models/vgg.py): the output channels of a 3×3
+ * convolution, or 'M' for a 2×2 max-pool.
+ */
+export type VggConfig = readonly (number | 'M')[];
+
+/**
+ * The convolutions of torchvision's VGG `features` for `cfg`, by stage (the convolutions before each max-pool).
+ * Every convolution is followed by a ReLU, so a convolution's `features` index steps by 2, or 3 over a pool.
+ */
+export function vggStages(cfg: VggConfig): VggConv[][] {
+  const stages: VggConv[][] = [[]];
+  let index = 0;
+  let cin = 3;
+  for (const v of cfg) {
+    if (v === 'M') {
+      index += 1;
+      stages.push([]);
+    } else {
+      stages.at(-1)!.push({ index, cin, cout: v });
+      index += 2;
+      cin = v;
+    }
+  }
+  return stages.filter((stage) => stage.length > 0);
+}
+
+/**
  * The encoder (`encoder.N`, registered first and drawn first from the RNG, as in PyTorch) and the forward pass.
  * A subclass registers `center`, `dec5` … `dec1` and `final` after `super()`, in PyTorch's order, since that
  * order is the state dict's and the RNG's.
@@ -79,22 +106,24 @@ export abstract class VggUNet extends Module {
   /** How many of `encoder`'s convolutions each of the five stages runs. */
   private readonly stageSizes: readonly number[];
 
+  /** `stages`: the VGG's convolutions by stage (`vggStages`). */
   protected constructor(
     modelName: string,
-    convs: readonly VggConv[],
-    stageSizes: readonly number[],
+    stages: readonly (readonly VggConv[])[],
     numFilters: number,
     rng: Rng,
     device?: Device,
   ) {
     super();
     this.modelName = modelName;
-    this.stageSizes = stageSizes;
+    this.stageSizes = stages.map((stage) => stage.length);
     this.numFilters = numFilters;
     const encoder = this.registerModule('encoder', new ModuleList());
-    this.encoder = convs.map(({ index, cin, cout }) =>
-      encoder.add(String(index), new Conv2d(cin, cout, 3, { rng, ...(device ? { device } : {}) })),
-    );
+    this.encoder = stages
+      .flat()
+      .map(({ index, cin, cout }) =>
+        encoder.add(String(index), new Conv2d(cin, cout, 3, { rng, ...(device ? { device } : {}) })),
+      );
   }
 
   /** Logits [N, 1, H, W] for an ImageNet-normalised RGB batch [N, 3, H, W] (H, W multiples of 32). */

@@ -6,19 +6,14 @@
  * a convolution over two channel segments, so no concatenated tensor is ever materialised.
  */
 import { Conv2d, ConvTranspose2d, type Device, Module, ModuleList, Rng, type Tensor } from '@ternausnet/tensor';
-import { ConvRelu, VggUNet } from './unet.ts';
+import { ConvRelu, type VggConfig, type VggConv, VggUNet, vggStages } from './unet.ts';
 
-/** The VGG11 `features` indices of its eight 3×3 convolutions, and their channel counts. */
-export const VGG11_CONVS = [
-  { index: 0, cin: 3, cout: 64 },
-  { index: 3, cin: 64, cout: 128 },
-  { index: 6, cin: 128, cout: 256 },
-  { index: 8, cin: 256, cout: 256 },
-  { index: 11, cin: 256, cout: 512 },
-  { index: 13, cin: 512, cout: 512 },
-  { index: 16, cin: 512, cout: 512 },
-  { index: 18, cin: 512, cout: 512 },
-] as const;
+/** VGG11 (torchvision's configuration 'A'): eight 3×3 convolutions in five stages. */
+const VGG11_CFG: VggConfig = [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'];
+const VGG11_STAGES = vggStages(VGG11_CFG);
+
+/** The VGG11 `features` indices of its eight convolutions (0, 3, 6, 8, 11, 13, 16, 18), and their channels. */
+export const VGG11_CONVS: readonly VggConv[] = VGG11_STAGES.flat();
 
 /**
  * The names under which the authors' UNet11 also exposes the encoder convolutions (`self.conv1 =
@@ -83,8 +78,7 @@ export class UNet11 extends VggUNet {
     }
     const rng = new Rng(options.seed ?? 0);
     const device = options.device;
-    // Stages conv1, conv2 of one convolution, conv3 … conv5 of two (`conv3s`, `conv3`, …).
-    super('UNet11', VGG11_CONVS, [1, 1, 2, 2, 2], f, rng, device);
+    super('UNet11', VGG11_STAGES, f, rng, device);
     this.center = this.registerModule('center', new DecoderBlock(f * 16, f * 16, f * 8, rng, device));
     this.dec5 = this.registerModule('dec5', new DecoderBlock(f * (16 + 8), f * 16, f * 8, rng, device));
     this.dec4 = this.registerModule('dec4', new DecoderBlock(f * (16 + 8), f * 16, f * 4, rng, device));

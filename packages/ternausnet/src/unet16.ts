@@ -19,41 +19,23 @@ import {
   type Tensor,
   upsampleBilinear2x,
 } from '@ternausnet/tensor';
-import { ConvRelu, VggUNet } from './unet.ts';
+import { ConvRelu, type VggConfig, type VggConv, VggUNet, vggStages } from './unet.ts';
 
-/** The VGG16 `features` indices of its thirteen 3×3 convolutions, and their channel counts. */
-export const VGG16_CONVS = [
-  { index: 0, cin: 3, cout: 64 },
-  { index: 2, cin: 64, cout: 64 },
-  { index: 5, cin: 64, cout: 128 },
-  { index: 7, cin: 128, cout: 128 },
-  { index: 10, cin: 128, cout: 256 },
-  { index: 12, cin: 256, cout: 256 },
-  { index: 14, cin: 256, cout: 256 },
-  { index: 17, cin: 256, cout: 512 },
-  { index: 19, cin: 512, cout: 512 },
-  { index: 21, cin: 512, cout: 512 },
-  { index: 24, cin: 512, cout: 512 },
-  { index: 26, cin: 512, cout: 512 },
-  { index: 28, cin: 512, cout: 512 },
-] as const;
+/** VGG16 (torchvision's configuration 'D'): thirteen 3×3 convolutions in five stages. */
+const VGG16_CFG: VggConfig = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'];
+const VGG16_STAGES = vggStages(VGG16_CFG);
+
+/** The VGG16 `features` indices of its thirteen convolutions (0, 2 | 5, 7 | 10, 12, 14 | 17, … | 24, 26, 28). */
+export const VGG16_CONVS: readonly VggConv[] = VGG16_STAGES.flat();
 
 /**
- * The encoder stages: the authors write `self.conv1 = nn.Sequential(self.encoder[0], self.relu,
- * self.encoder[2], self.relu)` and so on, so each encoder convolution is also the child `convK.{0,2,4}` of a
- * Sequential (ReLUs at the odd positions), and PyTorch's state_dict lists it under both names.
+ * Alias prefix (`conv3.4`) → VGG16 `features` index (14), in PyTorch's state-dict order. The authors write
+ * `self.conv1 = nn.Sequential(self.encoder[0], self.relu, self.encoder[2], self.relu)` and so on, so each encoder
+ * convolution is also the child `convK.{0,2,4}` of a Sequential (ReLUs at the odd positions), and PyTorch's
+ * state_dict lists it under both names.
  */
-const STAGES: readonly (readonly number[])[] = [
-  [0, 2],
-  [5, 7],
-  [10, 12, 14],
-  [17, 19, 21],
-  [24, 26, 28],
-];
-
-/** Alias prefix (`conv3.4`) → VGG16 `features` index (14), in PyTorch's state-dict order. */
 export const UNET16_ENCODER_ALIASES: Readonly<Record<string, number>> = Object.fromEntries(
-  STAGES.flatMap((stage, s) => stage.map((index, j) => [`conv${s + 1}.${2 * j}`, index] as const)),
+  VGG16_STAGES.flatMap((stage, s) => stage.map(({ index }, j) => [`conv${s + 1}.${2 * j}`, index] as const)),
 );
 
 export interface UNet16Options {
@@ -129,8 +111,7 @@ export class UNet16 extends VggUNet {
     }
     const rng = new Rng(options.seed ?? 0);
     const device = options.device;
-    const stageSizes = STAGES.map((stage) => stage.length);
-    super('UNet16', VGG16_CONVS, stageSizes, f, rng, device);
+    super('UNet16', VGG16_STAGES, f, rng, device);
     const deconv = options.deconv ?? false;
     this.deconv = deconv;
     const block = (cin: number, mid: number, cout: number) => new DecoderBlockV2(cin, mid, cout, deconv, rng, device);
