@@ -58,6 +58,22 @@ export function modelLayers(size: number, batch: number, model?: Architecture): 
     : unet11Layers(size, batch);
 }
 
+/** The two stride-2 transposed convolutions take the same arguments; they differ in K and their kernels. */
+const CONV_TRANSPOSE_KERNELS = {
+  convTranspose3x3s2: {
+    K: 3,
+    forward: convTranspose3x3s2Forward,
+    dgrad: convTranspose3x3s2Dgrad,
+    wgrad: convTranspose3x3s2Wgrad,
+  },
+  convTranspose4x4s2: {
+    K: 4,
+    forward: convTranspose4x4s2Forward,
+    dgrad: convTranspose4x4s2Dgrad,
+    wgrad: convTranspose4x4s2Wgrad,
+  },
+} as const;
+
 /** A row with its rates: GFLOP/s and GB/s at the median time. */
 function kernelRow(
   layer: string,
@@ -130,21 +146,22 @@ function layerPasses(
       },
     ];
   }
-  if (l.kind === 'convTranspose3x3s2') {
+  if (l.kind === 'convTranspose3x3s2' || l.kind === 'convTranspose4x4s2') {
+    const { K, forward, dgrad, wgrad } = CONV_TRANSPOSE_KERNELS[l.kind];
     const x = r([N, C, H, W]);
-    const w = r([C, cout, 3, 3]);
+    const w = r([C, cout, K, K]);
     const b = r([cout]);
     const y = r([N, cout, 2 * H, 2 * W]);
     const gx = r([N, C, H, W]);
-    const gw = r([C, cout, 3, 3]);
+    const gw = r([C, cout, K, K]);
     const dims = { batch: N, inChannels: C, outChannels: cout, height: H, width: W };
     return [
       {
-        kernel: 'convTranspose3x3s2Forward',
+        kernel: `${l.kind}Forward`,
         pass: 'forward',
         tensors: [x, w, b, y, gx, gw],
         encode: () =>
-          convTranspose3x3s2Forward(device, {
+          forward(device, {
             ...dims,
             input: x.rangeFor(''),
             weight: w.rangeFor(''),
@@ -154,77 +171,18 @@ function layerPasses(
           }),
       },
       {
-        kernel: 'convTranspose3x3s2Dgrad',
+        kernel: `${l.kind}Dgrad`,
         pass: 'dgrad',
         tensors: [],
         encode: () =>
-          convTranspose3x3s2Dgrad(device, {
-            ...dims,
-            gradOut: y.rangeFor(''),
-            weight: w.rangeFor(''),
-            gradInput: gx.rangeFor(''),
-          }),
+          dgrad(device, { ...dims, gradOut: y.rangeFor(''), weight: w.rangeFor(''), gradInput: gx.rangeFor('') }),
       },
       {
-        kernel: 'convTranspose3x3s2Wgrad',
+        kernel: `${l.kind}Wgrad`,
         pass: 'wgrad',
         tensors: [],
         encode: () =>
-          convTranspose3x3s2Wgrad(device, {
-            ...dims,
-            input: x.rangeFor(''),
-            gradOut: y.rangeFor(''),
-            gradWeight: gw.rangeFor(''),
-          }),
-      },
-    ];
-  }
-  if (l.kind === 'convTranspose4x4s2') {
-    const x = r([N, C, H, W]);
-    const w = r([C, cout, 4, 4]);
-    const b = r([cout]);
-    const y = r([N, cout, 2 * H, 2 * W]);
-    const gx = r([N, C, H, W]);
-    const gw = r([C, cout, 4, 4]);
-    const dims = { batch: N, inChannels: C, outChannels: cout, height: H, width: W };
-    return [
-      {
-        kernel: 'convTranspose4x4s2Forward',
-        pass: 'forward',
-        tensors: [x, w, b, y, gx, gw],
-        encode: () =>
-          convTranspose4x4s2Forward(device, {
-            ...dims,
-            input: x.rangeFor(''),
-            weight: w.rangeFor(''),
-            bias: b.rangeFor(''),
-            out: y.rangeFor(''),
-            relu: true,
-          }),
-      },
-      {
-        kernel: 'convTranspose4x4s2Dgrad',
-        pass: 'dgrad',
-        tensors: [],
-        encode: () =>
-          convTranspose4x4s2Dgrad(device, {
-            ...dims,
-            gradOut: y.rangeFor(''),
-            weight: w.rangeFor(''),
-            gradInput: gx.rangeFor(''),
-          }),
-      },
-      {
-        kernel: 'convTranspose4x4s2Wgrad',
-        pass: 'wgrad',
-        tensors: [],
-        encode: () =>
-          convTranspose4x4s2Wgrad(device, {
-            ...dims,
-            input: x.rangeFor(''),
-            gradOut: y.rangeFor(''),
-            gradWeight: gw.rangeFor(''),
-          }),
+          wgrad(device, { ...dims, input: x.rangeFor(''), gradOut: y.rangeFor(''), gradWeight: gw.rangeFor('') }),
       },
     ];
   }

@@ -21,29 +21,40 @@ export interface LayerShape {
   width: number;
 }
 
-export function unet11Layers(size: number, batch: number): LayerShape[] {
+/**
+ * An empty layer list for an input of `size` (checked: a multiple of 32), with `add` for any layer (square input
+ * of side `s`), `conv` (3×3) and `encoder`, the parts both models share.
+ */
+function layerList(size: number, batch: number) {
   if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
   const L: LayerShape[] = [];
-  const conv = (name: string, segments: number[], cout: number, s: number) =>
-    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
-  const pool = (name: string, c: number, s: number) =>
-    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
-  const up = (name: string, cin: number, cout: number, s: number) =>
-    L.push({ name, kind: 'convTranspose3x3s2', batch, segments: [cin], cout, height: s, width: s });
+  const add = (name: string, kind: LayerKind, segments: number[], cout: number, s: number) =>
+    L.push({ name, kind, batch, segments, cout, height: s, width: s });
+  const conv = (name: string, segments: number[], cout: number, s: number) => add(name, 'conv3x3', segments, cout, s);
+  /**
+   * The VGG encoder: stage k (the `features` indices of its convolutions) at side size/2^k, then its max-pool.
+   * Both VGGs widen to 64, 128, 256, 512, 512 channels over the five stages.
+   */
+  const encoder = (stages: readonly (readonly number[])[]) => {
+    let c = 3;
+    stages.forEach((indices, k) => {
+      const cout = [64, 128, 256, 512, 512][k]!;
+      const side = size / 2 ** k;
+      for (const i of indices) {
+        add(`encoder.${i}`, 'conv3x3', [c], cout, side);
+        c = cout;
+      }
+      add(`pool${k + 1}`, 'maxPool2x2', [cout], cout, side);
+    });
+  };
+  return { L, add, conv, encoder };
+}
+
+export function unet11Layers(size: number, batch: number): LayerShape[] {
+  const { L, add, conv, encoder } = layerList(size, batch);
+  const up = (name: string, cin: number, cout: number, s: number) => add(name, 'convTranspose3x3s2', [cin], cout, s);
   const s = size;
-  conv('encoder.0', [3], 64, s);
-  pool('pool1', 64, s);
-  conv('encoder.3', [64], 128, s / 2);
-  pool('pool2', 128, s / 2);
-  conv('encoder.6', [128], 256, s / 4);
-  conv('encoder.8', [256], 256, s / 4);
-  pool('pool3', 256, s / 4);
-  conv('encoder.11', [256], 512, s / 8);
-  conv('encoder.13', [512], 512, s / 8);
-  pool('pool4', 512, s / 8);
-  conv('encoder.16', [512], 512, s / 16);
-  conv('encoder.18', [512], 512, s / 16);
-  pool('pool5', 512, s / 16);
+  encoder([[0], [3], [6, 8], [11, 13], [16, 18]]);
   conv('center.block.0.conv', [512], 512, s / 32);
   up('center.block.1', 512, 256, s / 32);
   conv('dec5.block.0.conv', [256, 512], 512, s / 16);
@@ -55,58 +66,29 @@ export function unet11Layers(size: number, batch: number): LayerShape[] {
   conv('dec2.block.0.conv', [64, 128], 128, s / 2);
   up('dec2.block.1', 128, 32, s / 2);
   conv('dec1.conv', [32, 64], 32, s);
-  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [32], cout: 1, height: s, width: s });
+  add('final', 'conv1x1', [32], 1, s);
   return L;
 }
 
 /** UNet16's kernel calls (num_filters `f`; `deconv`: 4×4 transposed convolutions, else bilinear upsampling). */
 export function unet16Layers(size: number, batch: number, f: number, deconv: boolean): LayerShape[] {
-  if (size < 32 || size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
-  const L: LayerShape[] = [];
-  const conv = (name: string, segments: number[], cout: number, s: number) =>
-    L.push({ name, kind: 'conv3x3', batch, segments, cout, height: s, width: s });
-  const pool = (name: string, c: number, s: number) =>
-    L.push({ name, kind: 'maxPool2x2', batch, segments: [c], cout: c, height: s, width: s });
+  const { L, add, conv, encoder } = layerList(size, batch);
   const s = size;
-  const stages: [number[], number, number][] = [
-    [[0, 2], 64, s],
-    [[5, 7], 128, s / 2],
-    [[10, 12, 14], 256, s / 4],
-    [[17, 19, 21], 512, s / 8],
-    [[24, 26, 28], 512, s / 16],
-  ];
-  let c = 3;
-  stages.forEach(([indices, cout, side], k) => {
-    for (const i of indices) {
-      conv(`encoder.${i}`, [c], cout, side);
-      c = cout;
-    }
-    pool(`pool${k + 1}`, cout, side);
-  });
+  encoder([
+    [0, 2],
+    [5, 7],
+    [10, 12, 14],
+    [17, 19, 21],
+    [24, 26, 28],
+  ]);
   // DecoderBlockV2 on the segments `segs` at side `side` (its input), producing side·2.
   const block = (name: string, segs: number[], mid: number, cout: number, side: number) => {
     if (deconv) {
       conv(`${name}.block.0.conv`, segs, mid, side);
-      L.push({
-        name: `${name}.block.1`,
-        kind: 'convTranspose4x4s2',
-        batch,
-        segments: [mid],
-        cout,
-        height: side,
-        width: side,
-      });
+      add(`${name}.block.1`, 'convTranspose4x4s2', [mid], cout, side);
     } else {
       for (const [j, sc] of segs.entries()) {
-        L.push({
-          name: `${name}.up.${j}`,
-          kind: 'upsampleBilinear2x',
-          batch,
-          segments: [sc],
-          cout: sc,
-          height: side,
-          width: side,
-        });
+        add(`${name}.up.${j}`, 'upsampleBilinear2x', [sc], sc, side);
       }
       conv(`${name}.block.1.conv`, segs, mid, 2 * side);
       conv(`${name}.block.2.conv`, [mid], cout, 2 * side);
@@ -118,7 +100,7 @@ export function unet16Layers(size: number, batch: number, f: number, deconv: boo
   block('dec3', [8 * f, 256], 8 * f, 2 * f, s / 4);
   block('dec2', [2 * f, 128], 4 * f, f, s / 2);
   conv('dec1.conv', [f, 64], f, s);
-  L.push({ name: 'final', kind: 'conv1x1', batch, segments: [f], cout: 1, height: s, width: s });
+  add('final', 'conv1x1', [f], 1, s);
   return L;
 }
 

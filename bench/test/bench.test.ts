@@ -26,11 +26,14 @@ function bench(args: string[]): Promise<{ code: number | null; out: string; json
   });
 }
 
+/** The toy run every smoke test uses: size 32, one timed run, no warm-up. */
+const TOY = ['--size', '32', '--runs', '1', '--warmup', '0'];
+
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 describe('bench (smoke)', () => {
   it('model with the TF.js peer: forward and train step medians, and our/peer ratios', async () => {
-    const r = await bench(['model', '--size', '32', '--runs', '1', '--warmup', '0', '--peer', 'tfjs', '--json']);
+    const r = await bench(['model', ...TOY, '--peer', 'tfjs', '--json']);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/adapter: /);
     expect(r.json.adapter).toEqual(expect.any(String));
@@ -44,42 +47,14 @@ describe('bench (smoke)', () => {
   });
 
   it('model --model unet16 --deconv: names the architecture, forward and train step medians', async () => {
-    const r = await bench([
-      'model',
-      '--model',
-      'unet16',
-      '--deconv',
-      '--num-filters',
-      '8',
-      '--size',
-      '32',
-      '--runs',
-      '1',
-      '--warmup',
-      '0',
-      '--json',
-    ]);
+    const r = await bench(['model', '--model', 'unet16', '--deconv', '--num-filters', '8', ...TOY, '--json']);
     expect(r.code, r.out).toBe(0);
     expect(r.json.model).toBe('UNet16 (num_filters 8, transposed-convolution decoder (4×4, stride 2))');
     expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
   });
 
   it('kernels --model unet16: rows for the transposed 4×4 convolution (deconv) and the upsampling (bilinear)', async () => {
-    const common = [
-      'kernels',
-      '--model',
-      'unet16',
-      '--num-filters',
-      '8',
-      '--size',
-      '32',
-      '--runs',
-      '1',
-      '--warmup',
-      '0',
-      '--filter',
-      'dec2',
-    ];
+    const common = ['kernels', '--model', 'unet16', '--num-filters', '8', ...TOY, '--filter', 'dec2'];
     const deconv = await bench([...common, '--deconv', '--json']);
     expect(deconv.code, deconv.out).toBe(0);
     const kernels = (r: typeof deconv) => (r.json.kernels as { kernel: string }[]).map((k) => k.kernel);
@@ -92,20 +67,7 @@ describe('bench (smoke)', () => {
   });
 
   it('kernels with the TF.js peer: our rows, the ceiling, and our/peer ratios', async () => {
-    const r = await bench([
-      'kernels',
-      '--size',
-      '32',
-      '--runs',
-      '1',
-      '--warmup',
-      '0',
-      '--filter',
-      'encoder.3',
-      '--peer',
-      'tfjs',
-      '--json',
-    ]);
+    const r = await bench(['kernels', ...TOY, '--filter', 'encoder.3', '--peer', 'tfjs', '--json']);
     expect(r.code, r.out).toBe(0);
     const rows = r.json.kernels as { kernel: string; timing: { median: number; method: string } }[];
     expect(rows.map((k) => k.kernel)).toEqual(['conv3x3Forward', 'conv3x3Dgrad', 'conv3x3Wgrad']);

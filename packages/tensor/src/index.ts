@@ -29,8 +29,7 @@ export {
   pytorchDefaultBound,
   uniformParameter,
 } from './nn.ts';
-export { convTranspose3x3s2 } from './ops/conv-transpose.ts';
-export { convTranspose4x4s2 } from './ops/conv-transpose4x4.ts';
+export { convTranspose3x3s2, convTranspose4x4s2 } from './ops/conv-transpose.ts';
 export { conv1x1 } from './ops/conv1x1.ts';
 export { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 export { abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub } from './ops/elementwise.ts';

@@ -4,8 +4,7 @@
  */
 import { tensor } from './creation.ts';
 import type { Device } from './device.ts';
-import { convTranspose3x3s2 } from './ops/conv-transpose.ts';
-import { convTranspose4x4s2 } from './ops/conv-transpose4x4.ts';
+import { convTranspose3x3s2, convTranspose4x4s2 } from './ops/conv-transpose.ts';
 import { conv1x1 } from './ops/conv1x1.ts';
 import { type ConvOptions, conv3x3 } from './ops/conv3x3.ts';
 import type { Rng } from './random.ts';

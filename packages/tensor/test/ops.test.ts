@@ -254,7 +254,7 @@ function convCases(op: string, k: number): OpCase[] {
 
 /** Transposed convolution cases: [N, Cin, H, W] -> Cout, odd and 1×1 inputs. K per output ≤ Cin·4 taps. */
 function convTransposeCases(): OpCase[] {
-  const configs: [number[], number, boolean, boolean][] = [
+  return transposedCases('convTranspose3x3s2', 3, [
     [[2, 5, 3, 4], 3, true, false],
     [[1, 4, 1, 1], 6, true, true],
     [[1, 3, 5, 2], 5, false, true],
@@ -266,16 +266,7 @@ function convTransposeCases(): OpCase[] {
     [[1, 33, 7, 4], 6, true, true],
     // More than 64 channels each way: the tiled GPU kernels' second channel tile (z > 0) of forward and dgrad.
     [[1, 70, 3, 5], 66, true, true],
-  ];
-  return configs.map(([x, cout, bias, relu]) => {
-    const K = x[1]! * 4;
-    return {
-      op: 'convTranspose3x3s2',
-      shapes: [x, [x[1]!, cout, 3, 3], ...(bias ? [[cout]] : [])],
-      attrs: { bias, relu },
-      atol: 4 * K ** 1.5 * 2 ** -24,
-    };
-  });
+  ]);
 }
 
 /**
@@ -283,18 +274,25 @@ function convTransposeCases(): OpCase[] {
  * kernels' channel blocks), several channel blocks. K per output ≤ Cin·4 taps.
  */
 function convTranspose4x4Cases(): OpCase[] {
-  const configs: [number[], number, boolean, boolean][] = [
+  return transposedCases('convTranspose4x4s2', 4, [
     [[2, 5, 3, 4], 3, true, false],
     [[1, 4, 1, 1], 6, true, true],
     [[1, 3, 5, 2], 5, false, true],
     [[2, 17, 3, 3], 4, true, true],
     [[1, 9, 2, 7], 11, false, false],
-  ];
+  ]);
+}
+
+/**
+ * Cases of a k×k stride-2 transposed convolution from [input shape, Cout, bias, relu]. At stride 2 each output
+ * reads at most ⌈k/2⌉² ≤ 4 taps per input channel, so K ≤ Cin·4 for both kernel sizes.
+ */
+function transposedCases(op: string, k: number, configs: [number[], number, boolean, boolean][]): OpCase[] {
   return configs.map(([x, cout, bias, relu]) => {
     const K = x[1]! * 4;
     return {
-      op: 'convTranspose4x4s2',
-      shapes: [x, [x[1]!, cout, 4, 4], ...(bias ? [[cout]] : [])],
+      op,
+      shapes: [x, [x[1]!, cout, k, k], ...(bias ? [[cout]] : [])],
       attrs: { bias, relu },
       atol: 4 * K ** 1.5 * 2 ** -24,
     };

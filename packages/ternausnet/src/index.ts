@@ -40,18 +40,15 @@ export {
   serializeSafetensors,
   type TensorToWrite,
 } from './safetensors.ts';
+export { ConvRelu, checkUNetInput, nearestValidSizes } from './unet.ts';
 export {
-  ConvRelu,
-  checkUNet11Input,
   DecoderBlock,
   ENCODER_ALIASES,
-  nearestValidSizes,
   UNet11,
   type UNet11Options,
   VGG11_CONVS,
 } from './unet11.ts';
 export {
-  checkUNetInput,
   DecoderBlockV2,
   UNET16_ENCODER_ALIASES,
   UNet16,

@@ -15,46 +15,27 @@ import {
   type Device,
   Module,
   ModuleList,
-  maxPool2x2,
   Rng,
   type Tensor,
   upsampleBilinear2x,
 } from '@ternausnet/tensor';
-import { ConvRelu, nearestValidSizes } from './unet11.ts';
+import { ConvRelu, type VggConfig, type VggConv, VggUNet, vggStages } from './unet.ts';
 
-/** The VGG16 `features` indices of its thirteen 3×3 convolutions, and their channel counts. */
-export const VGG16_CONVS = [
-  { index: 0, cin: 3, cout: 64 },
-  { index: 2, cin: 64, cout: 64 },
-  { index: 5, cin: 64, cout: 128 },
-  { index: 7, cin: 128, cout: 128 },
-  { index: 10, cin: 128, cout: 256 },
-  { index: 12, cin: 256, cout: 256 },
-  { index: 14, cin: 256, cout: 256 },
-  { index: 17, cin: 256, cout: 512 },
-  { index: 19, cin: 512, cout: 512 },
-  { index: 21, cin: 512, cout: 512 },
-  { index: 24, cin: 512, cout: 512 },
-  { index: 26, cin: 512, cout: 512 },
-  { index: 28, cin: 512, cout: 512 },
-] as const;
+/** VGG16 (torchvision's configuration 'D'): thirteen 3×3 convolutions in five stages. */
+const VGG16_CFG: VggConfig = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'];
+const VGG16_STAGES = vggStages(VGG16_CFG);
+
+/** The VGG16 `features` indices of its thirteen convolutions (0, 2 | 5, 7 | 10, 12, 14 | 17, … | 24, 26, 28). */
+export const VGG16_CONVS: readonly VggConv[] = VGG16_STAGES.flat();
 
 /**
- * The encoder stages: the authors write `self.conv1 = nn.Sequential(self.encoder[0], self.relu,
- * self.encoder[2], self.relu)` and so on, so each encoder convolution is also the child `convK.{0,2,4}` of a
- * Sequential (ReLUs at the odd positions), and PyTorch's state_dict lists it under both names.
+ * Alias prefix (`conv3.4`) → VGG16 `features` index (14), in PyTorch's state-dict order. The authors write
+ * `self.conv1 = nn.Sequential(self.encoder[0], self.relu, self.encoder[2], self.relu)` and so on, so each encoder
+ * convolution is also the child `convK.{0,2,4}` of a Sequential (ReLUs at the odd positions), and PyTorch's
+ * state_dict lists it under both names.
  */
-const STAGES: readonly (readonly number[])[] = [
-  [0, 2],
-  [5, 7],
-  [10, 12, 14],
-  [17, 19, 21],
-  [24, 26, 28],
-];
-
-/** Alias prefix (`conv3.4`) → VGG16 `features` index (14), in PyTorch's state-dict order. */
 export const UNET16_ENCODER_ALIASES: Readonly<Record<string, number>> = Object.fromEntries(
-  STAGES.flatMap((stage, s) => stage.map((index, j) => [`conv${s + 1}.${2 * j}`, index] as const)),
+  VGG16_STAGES.flatMap((stage, s) => stage.map(({ index }, j) => [`conv${s + 1}.${2 * j}`, index] as const)),
 );
 
 export interface UNet16Options {
@@ -112,30 +93,8 @@ export class DecoderBlockV2 extends Module {
   }
 }
 
-/** Throws a clear error unless `shape` is [N, 3, H, W] with H and W positive multiples of 32. */
-export function checkUNetInput(model: string, shape: readonly number[]): void {
-  if (shape.length !== 4 || shape[1] !== 3) {
-    throw new RangeError(`${model} expects an RGB batch [N, 3, H, W], got [${shape}]`);
-  }
-  for (const [name, n] of [
-    ['height', shape[2]!],
-    ['width', shape[3]!],
-  ] as const) {
-    if (n < 32 || n % 32 !== 0) {
-      const [lo, hi] = nearestValidSizes(n);
-      throw new RangeError(
-        `${model} input ${name} ${n} is not a multiple of 32 (the encoder pools 5 times); use ${lo} or ${hi} ` +
-          `(crop or pad the image; predict() pads automatically)`,
-      );
-    }
-  }
-}
-
-export class UNet16 extends Module {
-  readonly numFilters: number;
+export class UNet16 extends VggUNet {
   readonly deconv: boolean;
-  /** encoder.{0,2,5,…,28}: VGG16's convolutions. */
-  readonly encoder: Conv2d[];
   readonly center: DecoderBlockV2;
   readonly dec5: DecoderBlockV2;
   readonly dec4: DecoderBlockV2;
@@ -143,25 +102,18 @@ export class UNet16 extends Module {
   readonly dec2: DecoderBlockV2;
   readonly dec1: ConvRelu;
   readonly final: Conv2d;
-  /** The alias names of the encoder convolutions in PyTorch's state dict (weights.ts reads them). */
   readonly encoderAliases = UNET16_ENCODER_ALIASES;
 
   constructor(options: UNet16Options = {}) {
-    super();
-    const rng = new Rng(options.seed ?? 0);
     const f = options.numFilters ?? 32;
     if (!Number.isInteger(f) || f < 1) {
       throw new RangeError(`UNet16: numFilters must be a positive integer, got ${f}`);
     }
-    this.numFilters = f;
+    const rng = new Rng(options.seed ?? 0);
+    const device = options.device;
+    super('UNet16', VGG16_STAGES, f, rng, device);
     const deconv = options.deconv ?? false;
     this.deconv = deconv;
-    const device = options.device;
-    const dev = device ? { device } : {};
-    const encoder = this.registerModule('encoder', new ModuleList());
-    this.encoder = VGG16_CONVS.map(({ index, cin, cout }) =>
-      encoder.add(String(index), new Conv2d(cin, cout, 3, { rng, ...dev })),
-    );
     const block = (cin: number, mid: number, cout: number) => new DecoderBlockV2(cin, mid, cout, deconv, rng, device);
     this.center = this.registerModule('center', block(512, f * 8 * 2, f * 8));
     this.dec5 = this.registerModule('dec5', block(512 + f * 8, f * 8 * 2, f * 8));
@@ -169,54 +121,6 @@ export class UNet16 extends Module {
     this.dec3 = this.registerModule('dec3', block(256 + f * 8, f * 4 * 2, f * 2));
     this.dec2 = this.registerModule('dec2', block(128 + f * 2, f * 2 * 2, f));
     this.dec1 = this.registerModule('dec1', new ConvRelu(64 + f, f, rng, device));
-    this.final = this.registerModule('final', new Conv2d(f, 1, 1, { rng, ...dev }));
-  }
-
-  /** Logits [N, 1, H, W] for an ImageNet-normalised RGB batch [N, 3, H, W] (H, W multiples of 32). */
-  forward(x: Tensor): Tensor {
-    checkUNetInput('UNet16', x.shape);
-    let i = 0;
-    // One encoder stage: its convolutions (ReLU fused) in order, intermediates released as soon as they are read.
-    const stage = (input: Tensor, convs: number): Tensor => {
-      let h = input;
-      for (let k = 0; k < convs; k++) {
-        const next = this.encoder[i++]!.forward(h, { relu: true });
-        if (h !== input) h.dispose();
-        h = next;
-      }
-      return h;
-    };
-    const pooledStage = (prev: Tensor, convs: number): Tensor => {
-      const p = maxPool2x2(prev);
-      const h = stage(p, convs);
-      p.dispose();
-      return h;
-    };
-    const conv1 = stage(x, 2);
-    const conv2 = pooledStage(conv1, 2);
-    const conv3 = pooledStage(conv2, 3);
-    const conv4 = pooledStage(conv3, 3);
-    const conv5 = pooledStage(conv4, 3);
-    const p = maxPool2x2(conv5);
-    const center = this.center.forward(p);
-    p.dispose();
-    const dec5 = this.dec5.forward([center, conv5]);
-    center.dispose();
-    conv5.dispose();
-    const dec4 = this.dec4.forward([dec5, conv4]);
-    dec5.dispose();
-    conv4.dispose();
-    const dec3 = this.dec3.forward([dec4, conv3]);
-    dec4.dispose();
-    conv3.dispose();
-    const dec2 = this.dec2.forward([dec3, conv2]);
-    dec3.dispose();
-    conv2.dispose();
-    const dec1 = this.dec1.forward([dec2, conv1]);
-    dec2.dispose();
-    conv1.dispose();
-    const logits = this.final.forward(dec1);
-    dec1.dispose();
-    return logits;
+    this.final = this.registerModule('final', new Conv2d(f, 1, 1, { rng, ...(device ? { device } : {}) }));
   }
 }

@@ -22,6 +22,7 @@ import {
 } from '@ternausnet/model';
 import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
+import { fakeDict, vggFeatures } from './dicts.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unet16-test-'));
 
@@ -32,17 +33,7 @@ const sameBits = (a: Float32Array, b: Float32Array) =>
 
 /** A VGG file's conv tensors (value = index + 0.5 per tensor) plus `extra` classifier tensors. */
 function vggDict(convs: readonly { index: number; cin: number; cout: number }[], extra: string[]) {
-  const entries: [string, number[]][] = [];
-  for (const c of convs) {
-    entries.push([`features.${c.index}.weight`, [c.cout, c.cin, 3, 3]], [`features.${c.index}.bias`, [c.cout]]);
-  }
-  for (const k of extra) entries.push([k, [4, 2]]);
-  return new Map(
-    entries.map(([name, shape], i) => {
-      const n = shape.reduce((p, d) => p * d, 1);
-      return [name, { shape, toFloat32: () => new Float32Array(n).fill(i + 0.5) }] as const;
-    }),
-  );
+  return fakeDict([...vggFeatures(convs), ...extra.map((k): [string, number[]] => [k, [4, 2]])]);
 }
 
 describe('UNet16 weights', () => {

@@ -19,21 +19,12 @@ import {
 } from '@ternausnet/model';
 import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
+import { fakeDict, vggFeatures } from './dicts.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weights-test-'));
 const keysFixture = JSON.parse(
   readFileSync(new URL('../../../test/fixtures/unet11_state_dict_keys.json', import.meta.url), 'utf8'),
 ) as { state_dict: { key: string; shape: number[]; alias_of: string | null; fan_in: number }[]; parameters: string[] };
-
-/** A dict of constant-valued tensors with the given names and shapes (value = index of the entry). */
-function fakeDict(entries: [string, readonly number[]][]) {
-  return new Map(
-    entries.map(([name, shape], i) => {
-      const n = shape.reduce((p, d) => p * d, 1);
-      return [name, { shape, toFloat32: () => new Float32Array(n).fill(i + 0.5) }] as const;
-    }),
-  );
-}
 
 describe('UNet11 weights', () => {
   useTestDevice();
@@ -118,10 +109,7 @@ describe('UNet11 weights', () => {
   });
 
   it('imagenet: loads the encoder from torchvision and timm VGG11 files, ignoring the classifier', async () => {
-    const features = VGG11_CONVS.flatMap(({ index, cin, cout }) => [
-      [`features.${index}.weight`, [cout, cin, 3, 3]],
-      [`features.${index}.bias`, [cout]],
-    ]) as [string, number[]][];
+    const features = vggFeatures(VGG11_CONVS);
     const small = (shape: readonly number[], v: number) => ({
       shape,
       data: new Float32Array(shape.reduce((p, d) => p * d, 1)).fill(v),
