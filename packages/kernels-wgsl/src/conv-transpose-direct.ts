@@ -10,7 +10,15 @@
  * (dgrad) are a reduction whose later chunks accumulate.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, uniformBlock, workgroupGrid } from './layout.ts';
+import {
+  elementWindow,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  memoSource,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /** Arguments of a stride-2 transposed convolution [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, k, k]. */
@@ -104,6 +112,122 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
   'accumulate',
 ]);
 
+/**
+ * The edge tests of a k×k kernel's gather from gy: oy = 2·iy − 1 + ky < 0 only at ky = 0, iy = 0; oy ≥ 2H only
+ * when ky ≥ 3 (2·(H − 1) − 1 + ky ≥ 2H), so the 3×3 kernels test the lower edge alone.
+ */
+function gatherEdges(k: number): { ho: string; rowEnd: string; colEnd: string } {
+  return k > 3
+    ? { ho: '  let Ho = 2u * u.H;\n', rowEnd: ' || oy >= i32(Ho)', colEnd: ' || ox >= i32(Wo)' }
+    : { ho: '', rowEnd: '', colEnd: '' };
+}
+
+/**
+ * dgrad of a k×k kernel: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx],
+ * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
+ */
+export const transposeDgradSource = memoSource((k: number): string => {
+  const taps = k * k;
+  const { ho, rowEnd, colEnd } = gatherEdges(k);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+${TRANSPOSE_DGRAD_UNIFORMS.wgsl}
+@group(0) @binding(3) var<uniform> u: Params;
+
+fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
+  if (ci >= u.ciCount) { return 0.0; }
+  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${taps}u + tap];
+}
+
+@compute @workgroup_size(${TRANSPOSE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
+  let hw = u.H * u.W;
+  if (p >= hw) { return; }
+${ho}  let Wo = 2u * u.W;
+  let ci0 = wid.z * ${TRANSPOSE_CB}u;
+  let iy = p / u.W;
+  let ix = p % u.W;
+  var acc = vec4<f32>(0.0);
+  for (var co = 0u; co < u.coCount; co++) {
+    let plane = u.gyBase + co * 4u * hw;
+    for (var ky = 0u; ky < ${k}u; ky++) {
+      let oy = i32(2u * iy + ky) - 1;
+      if (oy < 0${rowEnd}) { continue; }
+      for (var kx = 0u; kx < ${k}u; kx++) {
+        let ox = i32(2u * ix + kx) - 1;
+        if (ox < 0${colEnd}) { continue; }
+        let g = gy[plane + u32(oy) * Wo + u32(ox)];
+        let t = ky * ${k}u + kx;
+        acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
+                             weightAt(ci0 + 3u, co, t));
+      }
+    }
+  }
+  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
+    let ci = ci0 + j;
+    if (ci >= u.ciCount) { break; }
+    let idx = u.gxBase + ci * hw + p;
+    var v = acc[j];
+    if (u.accumulate != 0u) { v += gx[idx]; }
+    gx[idx] = v;
+  }
+}`;
+});
+
+/**
+ * wgrad of a k×k kernel: gw[ci, co, ky, kx] = Σ_{n, iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]:
+ * one invocation per (ci, co) pair holding its k·k taps, lanes over co (x[ci, ·] is uniform across the
+ * workgroup's lanes); images accumulate dispatch after dispatch.
+ */
+export const transposeWgradSource = memoSource((k: number): string => {
+  const taps = k * k;
+  const { ho, rowEnd, colEnd } = gatherEdges(k);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
+${TRANSPOSE_WGRAD_UNIFORMS.wgsl}
+@group(0) @binding(3) var<uniform> u: Params;
+
+@compute @workgroup_size(${TRANSPOSE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let co = wid.x * ${TRANSPOSE_WG}u + lid;
+  let ci = wid.y;
+  if (co >= u.coCount || ci >= u.ciCount) { return; }
+  let hw = u.H * u.W;
+${ho}  let Wo = 2u * u.W;
+  var acc: array<f32, ${taps}>;
+  for (var t = 0u; t < ${taps}u; t++) { acc[t] = 0.0; }
+  let xPlane = u.xBase + ci * hw;
+  let gPlane = u.gyBase + co * 4u * hw;
+  for (var iy = 0u; iy < u.H; iy++) {
+    for (var ix = 0u; ix < u.W; ix++) {
+      let v = x[xPlane + iy * u.W + ix];
+      for (var ky = 0u; ky < ${k}u; ky++) {
+        let oy = i32(2u * iy + ky) - 1;
+        if (oy < 0${rowEnd}) { continue; }
+        for (var kx = 0u; kx < ${k}u; kx++) {
+          let ox = i32(2u * ix + kx) - 1;
+          if (ox < 0${colEnd}) { continue; }
+          acc[ky * ${k}u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
+        }
+      }
+    }
+  }
+  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * ${taps}u;
+  let keep = u.accumulate != 0u;
+  for (var t = 0u; t < ${taps}u; t++) {
+    var v = acc[t];
+    if (keep) { v += gw[base + t]; }
+    gw[base + t] = v;
+  }
+}`;
+});
+
 /** How a kernel size's forward shaders cover the output: one dispatch per source, each over `pixels` invocations. */
 export interface TransposeForwardPasses {
   readonly sources: readonly string[];
@@ -111,19 +235,19 @@ export interface TransposeForwardPasses {
   readonly pixels: (hw: number) => number;
 }
 
-/** Forward over every (image, output chunk, input chunk) window; `taps` = k·k. */
+/** Forward of a k×k kernel over every (image, output chunk, input chunk) window. */
 export function runTransposeS2Forward(
   ctx: KernelContext,
   a: ConvTransposeS2Args,
   label: string,
-  taps: number,
+  k: number,
   passes: TransposeForwardPasses,
 ): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * taps);
+  const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
   const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
   const grid = workgroupGrid(ctx, Math.ceil(passes.pixels(hw) / TRANSPOSE_WG));
   for (let n = 0; n < N; n++) {
@@ -161,19 +285,14 @@ export function runTransposeS2Forward(
   }
 }
 
-/** dgrad over every (image, input chunk, output chunk) window, one invocation per input pixel × 4 channels. */
-export function runTransposeS2Dgrad(
-  ctx: KernelContext,
-  a: ConvTransposeS2DgradArgs,
-  label: string,
-  taps: number,
-  source: string,
-): void {
+/** dgrad of a k×k kernel over every (image, input chunk, output chunk) window. */
+export function runTransposeS2Dgrad(ctx: KernelContext, a: ConvTransposeS2DgradArgs, label: string, k: number): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
+  const source = transposeDgradSource(k);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * taps);
+  const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
   const grid = workgroupGrid(ctx, Math.ceil(hw / TRANSPOSE_WG));
   for (let n = 0; n < N; n++) {
     for (const ci of ciChunks) {
@@ -203,19 +322,14 @@ export function runTransposeS2Dgrad(
   }
 }
 
-/** wgrad over every (image, input chunk, output chunk) window; images accumulate dispatch after dispatch. */
-export function runTransposeS2Wgrad(
-  ctx: KernelContext,
-  a: ConvTransposeS2WgradArgs,
-  label: string,
-  taps: number,
-  source: string,
-): void {
+/** wgrad of a k×k kernel over every (image, input chunk, output chunk) window. */
+export function runTransposeS2Wgrad(ctx: KernelContext, a: ConvTransposeS2WgradArgs, label: string, k: number): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
+  const source = transposeWgradSource(k);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * taps);
+  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * k * k);
   for (let n = 0; n < N; n++) {
     for (const ci of ciChunks) {
       for (const co of coChunks) {

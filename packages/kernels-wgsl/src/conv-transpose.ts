@@ -23,10 +23,8 @@ import {
   runTransposeS2Forward,
   runTransposeS2Wgrad,
   TRANSPOSE_CB,
-  TRANSPOSE_DGRAD_UNIFORMS,
   TRANSPOSE_FORWARD_UNIFORMS,
   TRANSPOSE_WG,
-  TRANSPOSE_WGRAD_UNIFORMS,
 } from './conv-transpose-direct.ts';
 import {
   runSubgroupConvTransposeDgrad,
@@ -130,60 +128,8 @@ export function convTranspose3x3s2ForwardSubgroup(ctx: KernelContext, a: ConvTra
 /** Forward runner of the 'direct' variant: four dispatches per window, one per output parity class. */
 export function convTranspose3x3s2ForwardDirect(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
   const sources = [0, 1].flatMap((py) => [0, 1].map((px) => forwardSource({ py, px })));
-  runTransposeS2Forward(ctx, a, label, 9, { sources, pixels: (hw) => hw });
+  runTransposeS2Forward(ctx, a, label, 3, { sources, pixels: (hw) => hw });
 }
-
-/**
- * dgrad: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx]; rows/columns
- * −1 (ky = 0 at iy = 0) are outside. One invocation per input pixel × 4 input channels, reduction over co.
- */
-const DGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${TRANSPOSE_DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (ci >= u.ciCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  let hw = u.H * u.W;
-  if (p >= hw) { return; }
-  let Wo = 2u * u.W;
-  let ci0 = wid.z * ${COB}u;
-  let iy = p / u.W;
-  let ix = p % u.W;
-  var acc = vec4<f32>(0.0);
-  for (var co = 0u; co < u.coCount; co++) {
-    let plane = u.gyBase + co * 4u * hw;
-    for (var ky = 0u; ky < 3u; ky++) {
-      let oy = i32(2u * iy + ky) - 1;
-      if (oy < 0) { continue; }
-      for (var kx = 0u; kx < 3u; kx++) {
-        let ox = i32(2u * ix + kx) - 1;
-        if (ox < 0) { continue; }
-        let g = gy[plane + u32(oy) * Wo + u32(ox)];
-        let t = ky * 3u + kx;
-        acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
-                             weightAt(ci0 + 3u, co, t));
-      }
-    }
-  }
-  for (var j = 0u; j < ${COB}u; j++) {
-    let ci = ci0 + j;
-    if (ci >= u.ciCount) { break; }
-    let idx = u.gxBase + ci * hw + p;
-    var v = acc[j];
-    if (u.accumulate != 0u) { v += gx[idx]; }
-    gx[idx] = v;
-  }
-}`;
 
 /** The input gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs): void {
@@ -207,53 +153,8 @@ export function convTranspose3x3s2DgradSubgroup(
 
 /** dgrad runner of the 'direct' variant. */
 export function convTranspose3x3s2DgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs, label: string): void {
-  runTransposeS2Dgrad(ctx, a, label, 9, DGRAD_SOURCE);
+  runTransposeS2Dgrad(ctx, a, label, 3);
 }
-
-/**
- * wgrad: gw[ci, co, ky, kx] = Σ_{iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]: one invocation per
- * (ci, co) pair and its 9 taps, lanes over co (x[ci, ·] is uniform across the workgroup's lanes).
- */
-const WGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${TRANSPOSE_WGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let co = wid.x * ${WG}u + lid;
-  let ci = wid.y;
-  if (co >= u.coCount || ci >= u.ciCount) { return; }
-  let hw = u.H * u.W;
-  let Wo = 2u * u.W;
-  var acc: array<f32, 9>;
-  for (var t = 0u; t < 9u; t++) { acc[t] = 0.0; }
-  let xPlane = u.xBase + ci * hw;
-  let gPlane = u.gyBase + co * 4u * hw;
-  for (var iy = 0u; iy < u.H; iy++) {
-    for (var ix = 0u; ix < u.W; ix++) {
-      let v = x[xPlane + iy * u.W + ix];
-      for (var ky = 0u; ky < 3u; ky++) {
-        let oy = i32(2u * iy + ky) - 1;
-        if (oy < 0) { continue; }
-        for (var kx = 0u; kx < 3u; kx++) {
-          let ox = i32(2u * ix + kx) - 1;
-          if (ox < 0) { continue; }
-          acc[ky * 3u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
-        }
-      }
-    }
-  }
-  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 9u;
-  let keep = u.accumulate != 0u;
-  for (var t = 0u; t < 9u; t++) {
-    var v = acc[t];
-    if (keep) { v += gw[base + t]; }
-    gw[base + t] = v;
-  }
-}`;
 
 /** The weight gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs): void {
@@ -277,7 +178,7 @@ export function convTranspose3x3s2WgradSubgroup(
 
 /** wgrad runner of the 'direct' variant. */
 export function convTranspose3x3s2WgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs, label: string): void {
-  runTransposeS2Wgrad(ctx, a, label, 9, WGRAD_SOURCE);
+  runTransposeS2Wgrad(ctx, a, label, 3);
 }
 
 /** wgrad runner of the 'tiled' variant (GPUs): the pixel GEMM of wgrad-tiled.ts over the stride-2 gather of gy. */

@@ -22,10 +22,8 @@ import {
   runTransposeS2Forward,
   runTransposeS2Wgrad,
   TRANSPOSE_CB,
-  TRANSPOSE_DGRAD_UNIFORMS,
   TRANSPOSE_FORWARD_UNIFORMS,
   TRANSPOSE_WG,
-  TRANSPOSE_WGRAD_UNIFORMS,
 } from './conv-transpose-direct.ts';
 import { FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
@@ -106,115 +104,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export function convTranspose4x4s2Forward(ctx: KernelContext, a: ConvTranspose4x4s2Args): void {
   const label = `convTranspose4x4s2Forward [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
   // One generic shader covers all four output parities: one dispatch over the 4·H·W output pixels.
-  runTransposeS2Forward(ctx, a, label, 16, { sources: [FORWARD_SOURCE], pixels: (hw) => 4 * hw });
+  runTransposeS2Forward(ctx, a, label, 4, { sources: [FORWARD_SOURCE], pixels: (hw) => 4 * hw });
 }
-
-/**
- * dgrad: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx] (16 taps, those
- * outside the output skipped). One invocation per input pixel × 4 input channels, reduction over co.
- */
-const DGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${TRANSPOSE_DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (ci >= u.ciCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 16u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  let hw = u.H * u.W;
-  if (p >= hw) { return; }
-  let Ho = 2u * u.H;
-  let Wo = 2u * u.W;
-  let ci0 = wid.z * ${CB}u;
-  let iy = p / u.W;
-  let ix = p % u.W;
-  var acc = vec4<f32>(0.0);
-  for (var co = 0u; co < u.coCount; co++) {
-    let plane = u.gyBase + co * 4u * hw;
-    for (var ky = 0u; ky < 4u; ky++) {
-      let oy = i32(2u * iy + ky) - 1;
-      if (oy < 0 || oy >= i32(Ho)) { continue; }
-      for (var kx = 0u; kx < 4u; kx++) {
-        let ox = i32(2u * ix + kx) - 1;
-        if (ox < 0 || ox >= i32(Wo)) { continue; }
-        let g = gy[plane + u32(oy) * Wo + u32(ox)];
-        let t = ky * 4u + kx;
-        acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
-                             weightAt(ci0 + 3u, co, t));
-      }
-    }
-  }
-  for (var j = 0u; j < ${CB}u; j++) {
-    let ci = ci0 + j;
-    if (ci >= u.ciCount) { break; }
-    let idx = u.gxBase + ci * hw + p;
-    var v = acc[j];
-    if (u.accumulate != 0u) { v += gx[idx]; }
-    gx[idx] = v;
-  }
-}`;
 
 export function convTranspose4x4s2Dgrad(ctx: KernelContext, a: ConvTranspose4x4s2DgradArgs): void {
   const label = `convTranspose4x4s2Dgrad [${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`;
-  runTransposeS2Dgrad(ctx, a, label, 16, DGRAD_SOURCE);
+  runTransposeS2Dgrad(ctx, a, label, 4);
 }
-
-/**
- * wgrad: gw[ci, co, ky, kx] = Σ_{n, iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]: one invocation per
- * (ci, co) pair holding its 16 taps, lanes over co (x[ci, ·] is uniform across the workgroup's lanes); images
- * accumulate dispatch after dispatch.
- */
-const WGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${TRANSPOSE_WGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let co = wid.x * ${WG}u + lid;
-  let ci = wid.y;
-  if (co >= u.coCount || ci >= u.ciCount) { return; }
-  let hw = u.H * u.W;
-  let Ho = 2u * u.H;
-  let Wo = 2u * u.W;
-  var acc: array<f32, 16>;
-  for (var t = 0u; t < 16u; t++) { acc[t] = 0.0; }
-  let xPlane = u.xBase + ci * hw;
-  let gPlane = u.gyBase + co * 4u * hw;
-  for (var iy = 0u; iy < u.H; iy++) {
-    for (var ix = 0u; ix < u.W; ix++) {
-      let v = x[xPlane + iy * u.W + ix];
-      for (var ky = 0u; ky < 4u; ky++) {
-        let oy = i32(2u * iy + ky) - 1;
-        if (oy < 0 || oy >= i32(Ho)) { continue; }
-        for (var kx = 0u; kx < 4u; kx++) {
-          let ox = i32(2u * ix + kx) - 1;
-          if (ox < 0 || ox >= i32(Wo)) { continue; }
-          acc[ky * 4u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
-        }
-      }
-    }
-  }
-  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 16u;
-  let keep = u.accumulate != 0u;
-  for (var t = 0u; t < 16u; t++) {
-    var v = acc[t];
-    if (keep) { v += gw[base + t]; }
-    gw[base + t] = v;
-  }
-}`;
 
 export function convTranspose4x4s2Wgrad(ctx: KernelContext, a: ConvTranspose4x4s2WgradArgs): void {
   const label = `convTranspose4x4s2Wgrad [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
-  runTransposeS2Wgrad(ctx, a, label, 16, WGRAD_SOURCE);
+  runTransposeS2Wgrad(ctx, a, label, 4);
 }
