@@ -113,6 +113,43 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
 ]);
 
 /**
+ * The forward shader of a k×k kernel around `main`'s body, which sets `p` (the output pixel in its plane), `co0`
+ * (the first of the invocation's 4 output channels) and `acc` (their sums); the epilogue adds the bias, the
+ * earlier input chunks' partial sums and the ReLU as `u.flags` ask. `outPlane`: the WGSL for the output plane's
+ * size.
+ */
+export function transposeForwardSource(k: number, body: string, outPlane: string): string {
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
+@group(0) @binding(4) var<uniform> u: Params;
+
+fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
+  if (co >= u.coCount) { return 0.0; }
+  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${k * k}u + tap];
+}
+
+@compute @workgroup_size(${TRANSPOSE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  _ = &b;
+${body}  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
+    let co = co0 + j;
+    if (co >= u.coCount) { break; }
+    let idx = u.yBase + co * ${outPlane} + p;
+    var v = acc[j];
+    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
+    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
+    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
+    y[idx] = v;
+  }
+}`;
+}
+
+/**
  * The edge tests of a k×k kernel's gather from gy: oy = 2·iy − 1 + ky < 0 only at ky = 0, iy = 0; oy ≥ 2H only
  * when ky ≥ 3 (2·(H − 1) − 1 + ky ≥ 2H), so the 3×3 kernels test the lower edge alone.
  */

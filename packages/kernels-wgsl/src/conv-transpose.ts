@@ -23,15 +23,15 @@ import {
   runTransposeS2Forward,
   runTransposeS2Wgrad,
   TRANSPOSE_CB,
-  TRANSPOSE_FORWARD_UNIFORMS,
   TRANSPOSE_WG,
+  transposeForwardSource,
 } from './conv-transpose-direct.ts';
 import {
   runSubgroupConvTransposeDgrad,
   runSubgroupConvTransposeForward,
   runSubgroupConvTransposeWgrad,
 } from './conv-transpose-subgroup.ts';
-import { elementWindow, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, memoSource } from './layout.ts';
+import { elementWindow, memoSource } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
 import { selectVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -68,24 +68,9 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
       body += guard ? `    if (${guard}) { ${stmt} }\n` : `    ${stmt}\n`;
     }
   }
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (co >= u.coCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  _ = &b;
-  let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  return transposeForwardSource(
+    3,
+    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   let hw = u.H * u.W;
   if (q >= hw) { return; }
   let co0 = wid.z * ${COB}u;
@@ -96,17 +81,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let plane = u.xBase + ci * hw;
 ${body}  }
   let p = (2u * qy + ${py}u) * 2u * u.W + 2u * qx + ${px}u;
-  for (var j = 0u; j < ${COB}u; j++) {
-    let co = co0 + j;
-    if (co >= u.coCount) { break; }
-    let idx = u.yBase + co * 4u * hw + p;
-    var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
-}`;
+`,
+    '4u * hw',
+  );
 });
 
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */

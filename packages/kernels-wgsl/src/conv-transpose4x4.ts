@@ -22,10 +22,9 @@ import {
   runTransposeS2Forward,
   runTransposeS2Wgrad,
   TRANSPOSE_CB,
-  TRANSPOSE_FORWARD_UNIFORMS,
   TRANSPOSE_WG,
+  transposeForwardSource,
 } from './conv-transpose-direct.ts';
-import { FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
 
 /** [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, 4, 4]. */
@@ -38,24 +37,9 @@ export type ConvTranspose4x4s2WgradArgs = ConvTransposeS2WgradArgs;
 const WG = TRANSPOSE_WG;
 const CB = TRANSPOSE_CB;
 
-const FORWARD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (co >= u.coCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 16u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  _ = &b;
-  let Wo = 2u * u.W;
+const FORWARD_SOURCE = transposeForwardSource(
+  4,
+  /* wgsl */ `  let Wo = 2u * u.W;
   let hwo = 4u * u.H * u.W;
   let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
   if (p >= hwo) { return; }
@@ -89,17 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-  for (var j = 0u; j < ${CB}u; j++) {
-    let co = co0 + j;
-    if (co >= u.coCount) { break; }
-    let idx = u.yBase + co * hwo + p;
-    var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
-}`;
+`,
+  'hwo',
+);
 
 export function convTranspose4x4s2Forward(ctx: KernelContext, a: ConvTranspose4x4s2Args): void {
   const label = `convTranspose4x4s2Forward [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
