@@ -9,7 +9,13 @@
  * over co. Output channel chunks are independent; input channel chunks (forward) and output channel chunks
  * (dgrad) are a reduction whose later chunks accumulate.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
+import {
+  type ConvDgradOperands,
+  type ConvForwardOperands,
+  type ConvWgradOperands,
+  channelChunks,
+  channelWindow,
+} from './conv-plan.ts';
 import {
   elementWindow,
   FLAG_ACCUMULATE,
@@ -19,20 +25,13 @@ import {
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
+import type { KernelContext } from './runtime.ts';
 
-/** Arguments of a stride-2 transposed convolution [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, k, k]. */
-export interface ConvTransposeS2Args {
-  /** [N, Cin, H, W]. */
-  readonly input: BufferRange;
-  /** [Cin, Cout, k, k] (PyTorch layout). */
-  readonly weight: BufferRange;
-  readonly bias: BufferRange | null;
-  /** [N, Cout, 2H, 2W], written. */
-  readonly out: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/**
+ * Arguments of a stride-2 transposed convolution: input [N, Cin, H, W] -> out [N, Cout, 2H, 2W], weight
+ * [Cin, Cout, k, k] (PyTorch layout).
+ */
+export interface ConvTransposeS2Args extends ConvForwardOperands {
   /** Input height and width. */
   readonly height: number;
   readonly width: number;
@@ -40,28 +39,15 @@ export interface ConvTransposeS2Args {
   readonly relu: boolean;
 }
 
-export interface ConvTransposeS2DgradArgs {
-  /** [N, Cout, 2H, 2W]. */
-  readonly gradOut: BufferRange;
-  readonly weight: BufferRange;
-  /** [N, Cin, H, W], written. */
-  readonly gradInput: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/** gradOut [N, Cout, 2H, 2W] -> gradInput [N, Cin, H, W]. */
+export interface ConvTransposeS2DgradArgs extends ConvDgradOperands {
   readonly height: number;
   readonly width: number;
 }
 
-export interface ConvTransposeS2WgradArgs {
-  readonly input: BufferRange;
-  readonly gradOut: BufferRange;
-  /** [Cin, Cout, k, k], written (or added to, with `accumulate`). */
-  readonly gradWeight: BufferRange;
+/** gradWeight [Cin, Cout, k, k], written (or added to, with `accumulate`). */
+export interface ConvTransposeS2WgradArgs extends ConvWgradOperands {
   readonly accumulate?: boolean;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
   readonly height: number;
   readonly width: number;
 }

@@ -43,9 +43,6 @@ export type ConvTranspose3x3s2DgradArgs = ConvTransposeS2DgradArgs;
 /** gradWeight [Cin, Cout, 3, 3]. */
 export type ConvTranspose3x3s2WgradArgs = ConvTransposeS2WgradArgs;
 
-const WG = TRANSPOSE_WG;
-const COB = TRANSPOSE_CB;
-
 /** The (tap, input offset) pairs of one output parity along one axis: parity 0 -> ky 1; parity 1 -> ky 0, 2. */
 function taps(parity: number): { k: number; d: number }[] {
   return parity === 0
@@ -70,10 +67,10 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
   }
   return transposeForwardSource(
     3,
-    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
   let hw = u.H * u.W;
   if (q >= hw) { return; }
-  let co0 = wid.z * ${COB}u;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
   let qy = q / u.W;
   let qx = q % u.W;
   var acc = vec4<f32>(0.0);

@@ -34,16 +34,13 @@ export type ConvTranspose4x4s2DgradArgs = ConvTransposeS2DgradArgs;
 /** gradWeight [Cin, Cout, 4, 4]. */
 export type ConvTranspose4x4s2WgradArgs = ConvTransposeS2WgradArgs;
 
-const WG = TRANSPOSE_WG;
-const CB = TRANSPOSE_CB;
-
 const FORWARD_SOURCE = transposeForwardSource(
   4,
   /* wgsl */ `  let Wo = 2u * u.W;
   let hwo = 4u * u.H * u.W;
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
   if (p >= hwo) { return; }
-  let co0 = wid.z * ${CB}u;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
   let oy = p / Wo;
   let ox = p % Wo;
   // The two taps per axis (see the header); an input index outside [0, n) marks a missing tap.

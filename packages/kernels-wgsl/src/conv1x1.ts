@@ -7,40 +7,28 @@
  * pixels with few outputs (32 for the final layer), so each (co, ci) gets a workgroup of 64 invocations striding
  * over the pixels, a tree reduction in workgroup memory, and one dispatch per image accumulating.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
+import {
+  type ConvDgradOperands,
+  type ConvForwardOperands,
+  type ConvWgradOperands,
+  channelChunks,
+  channelWindow,
+} from './conv-plan.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
-export interface Conv1x1Args {
-  readonly input: BufferRange;
-  readonly weight: BufferRange;
-  readonly bias: BufferRange | null;
-  readonly out: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/** input [N, Cin, P] -> out [N, Cout, P], weight [Cout, Cin]. */
+export interface Conv1x1Args extends ConvForwardOperands {
   /** Pixels per image (H·W). */
   readonly pixels: number;
 }
 
-export interface Conv1x1DgradArgs {
-  readonly gradOut: BufferRange;
-  readonly weight: BufferRange;
-  readonly gradInput: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+export interface Conv1x1DgradArgs extends ConvDgradOperands {
   readonly pixels: number;
 }
 
-export interface Conv1x1WgradArgs {
-  readonly input: BufferRange;
-  readonly gradOut: BufferRange;
-  /** [Cout, Cin], written. */
-  readonly gradWeight: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/** gradWeight [Cout, Cin], written. */
+export interface Conv1x1WgradArgs extends ConvWgradOperands {
   readonly pixels: number;
 }
 
