@@ -9,13 +9,8 @@
  * over co. Output channel chunks are independent; input channel chunks (forward) and output channel chunks
  * (dgrad) are a reduction whose later chunks accumulate.
  */
-import {
-  type ConvDgradOperands,
-  type ConvForwardOperands,
-  type ConvWgradOperands,
-  channelChunks,
-  channelWindow,
-} from './conv-plan.ts';
+import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
+import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
   elementWindow,
   FLAG_ACCUMULATE,

@@ -7,13 +7,8 @@
  * pixels with few outputs (32 for the final layer), so each (co, ci) gets a workgroup of 64 invocations striding
  * over the pixels, a tree reduction in workgroup memory, and one dispatch per image accumulating.
  */
-import {
-  type ConvDgradOperands,
-  type ConvForwardOperands,
-  type ConvWgradOperands,
-  channelChunks,
-  channelWindow,
-} from './conv-plan.ts';
+import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
+import { channelChunks, channelWindow } from './conv-plan.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
