@@ -31,11 +31,13 @@ import {
   broadcastQuadFmas,
   packedWeight,
   quadLoad,
-  storeTapAccumulators,
+  SUBGROUP_FORWARD_UNIFORMS,
   stripQuadPosition,
   subgroupLanes,
+  subgroupWgradUniforms,
   tapAccumulators,
   weightLoads,
+  wgradKernelFooter,
   wgradKernelHeader,
 } from './subgroup-codegen.ts';
 
@@ -157,22 +159,6 @@ export interface SubgroupConvKey {
   needExtra: boolean;
 }
 
-const CONV_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'woBase',
-  'bBase',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'ciCount',
-  'coCount',
-  'blockStride',
-  'flags',
-]);
-
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
@@ -185,7 +171,7 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
   // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
   out(`@group(0) @binding(4) var<storage, read_write> y: array<${s.vec ? 'vec4<f32>' : 'f32'}>;`);
-  out(CONV_UNIFORMS.wgsl);
+  out(SUBGROUP_FORWARD_UNIFORMS.wgsl);
   out('@group(0) @binding(5) var<uniform> u: Params;');
   out(LINEAR_WORKGROUP_WGSL);
   out(`@compute @workgroup_size(${lanes})`);
@@ -329,7 +315,7 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
           pipeline: ctx.pipeline(source, p.label),
           // Without a bias the weights stand in for the (unread) bias binding.
           bindings: [x.range, x.range, p.weights.range, bias?.range ?? p.weights.range, y.range],
-          uniforms: CONV_UNIFORMS.pack({
+          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
             xBase: x.base,
             yBase: y.base,
             woBase,
@@ -450,28 +436,7 @@ export interface WgradKey {
 /** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
 const WGRAD_RCO = 16;
 
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gBase',
-  'xImage',
-  'gImage',
-  'stripsTotal',
-  'outBase',
-  'sliceStride',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'nStrips',
-  'stripsPer',
-  'nCOB',
-  'COL',
-  'ciCount',
-  'coCount',
-  'outCin',
-  'accumulate',
-]);
+const WGRAD_UNIFORMS = subgroupWgradUniforms('nCOB', 'COL', 'outCin');
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const Rco = WGRAD_RCO;
@@ -537,16 +502,12 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
     }
     out('    }');
   }
-  out('  }');
-  const store = storeTapAccumulators(
+  const footer = wgradKernelFooter(
     Rco,
     (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
     (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
   );
-  for (const line of store) out(line);
-  out('  }');
-  out('  }');
-  out('}');
+  for (const line of footer) out(line);
   return L.join('\n');
 });
 
