@@ -131,13 +131,22 @@ ${body}  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
 }
 
 /**
- * The edge tests of a k×k kernel's gather from gy: oy = 2·iy − 1 + ky < 0 only at ky = 0, iy = 0; oy ≥ 2H only
+ * The tap count and edge tests of a k×k kernel's gather from gy: oy = 2·iy − 1 + ky < 0 only at ky = 0, iy = 0; oy ≥ 2H only
  * when ky ≥ 3 (2·(H − 1) − 1 + ky ≥ 2H), so the 3×3 kernels test the lower edge alone.
  */
-function gatherEdges(k: number): { ho: string; rowEnd: string; colEnd: string } {
+function gatherEdges(k: number): { taps: number; ho: string; rowEnd: string; colEnd: string } {
   return k > 3
-    ? { ho: '  let Ho = 2u * u.H;\n', rowEnd: ' || oy >= i32(Ho)', colEnd: ' || ox >= i32(Wo)' }
-    : { ho: '', rowEnd: '', colEnd: '' };
+    ? { taps: k * k, ho: '  let Ho = 2u * u.H;\n', rowEnd: ' || oy >= i32(Ho)', colEnd: ' || ox >= i32(Wo)' }
+    : { taps: k * k, ho: '', rowEnd: '', colEnd: '' };
+}
+
+/** The bindings of a backward kernel: two arrays read, one written, then the uniform block. */
+function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
+  return `@group(0) @binding(0) var<storage, read> ${read0}: array<f32>;
+@group(0) @binding(1) var<storage, read> ${read1}: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
+${uniformsWgsl}
+@group(0) @binding(3) var<uniform> u: Params;`;
 }
 
 /**
@@ -145,14 +154,9 @@ function gatherEdges(k: number): { ho: string; rowEnd: string; colEnd: string } 
  * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
  */
 export const transposeDgradSource = memoSource((k: number): string => {
-  const taps = k * k;
-  const { ho, rowEnd, colEnd } = gatherEdges(k);
+  const { taps, ho, rowEnd, colEnd } = gatherEdges(k);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${TRANSPOSE_DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
+${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   if (ci >= u.ciCount) { return 0.0; }
@@ -202,14 +206,9 @@ ${ho}  let Wo = 2u * u.W;
  * workgroup's lanes); images accumulate dispatch after dispatch.
  */
 export const transposeWgradSource = memoSource((k: number): string => {
-  const taps = k * k;
-  const { ho, rowEnd, colEnd } = gatherEdges(k);
+  const { taps, ho, rowEnd, colEnd } = gatherEdges(k);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${TRANSPOSE_WGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
+${backwardBindings('x', 'gy', 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
 
 @compute @workgroup_size(${TRANSPOSE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
