@@ -23,6 +23,7 @@ import {
   FLAG_RELU,
   LINEAR_WORKGROUP_WGSL,
   memoSource,
+  perElementMain,
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
@@ -348,11 +349,7 @@ const WGRAD_REDUCE_SOURCE = /* wgsl */ `
 ${WGRAD_REDUCE_UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * 64u + lid;
-  if (i >= u.n) { return; }
+${perElementMain(64, 'i', 'u.n')}
   let t = i % 9u;
   let inner = (i / 9u) % u.inner;
   let outer = i / (9u * u.inner);

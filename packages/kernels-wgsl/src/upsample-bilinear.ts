@@ -16,7 +16,7 @@
  * binding (conv-plan.ts).
  */
 import { channelChunks } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, uniformBlock, workgroupGrid } from './layout.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface UpsampleBilinear2xArgs {
@@ -72,11 +72,7 @@ ${UNIFORMS.wgsl}
 ${AXIS_WGSL}
 ${LINEAR_WORKGROUP_WGSL}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (e >= u.count) { return; }
+${perElementMain(WG, 'e', 'u.count')}
 ${body}}`;
 }
 
