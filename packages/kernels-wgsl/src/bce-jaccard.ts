@@ -18,6 +18,7 @@ import {
   packUniforms,
   perElementMain,
   workgroupGrid,
+  workgroupTreeSum,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -87,12 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     comp = (next - sum) - term;
     sum = next;
   }
-  partialSums[lid] = sum;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partialSums[lid] = partialSums[lid] + partialSums[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partialSums', 'sum', 'k')}
   if (lid == 0u) { partials[u.pBase + g] = partialSums[0]; }
 }`;
 }
@@ -114,12 +110,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     comp = (next - sum) - term;
     sum = next;
   }
-  partialSums[lid] = sum;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partialSums[lid] = partialSums[lid] + partialSums[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partialSums', 'sum', 'k')}
   if (lid == 0u) {
     let s = partialSums[0];
     let inter = s.y;

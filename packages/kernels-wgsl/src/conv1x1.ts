@@ -9,7 +9,7 @@
  */
 import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, packUniforms, workgroupGrid, workgroupTreeSum } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /** input [N, Cin, P] -> out [N, Cout, P], weight [Cout, Cin]. */
@@ -145,12 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var p = lid; p < ${P}u; p += ${WG}u) {
     s += gy[u.gyBase + o * ${P}u + p] * x[u.xBase + i * ${P}u + p];
   }
-  partial[lid] = s;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partial[lid] = partial[lid] + partial[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partial', 's', 'k')}
   if (lid == 0u && i < ${iCount}u) {
     let idx = u.gwBase + (u.oStart + o) * ${cin}u + u.iStart + i;
     gw[idx] = ${accumulate ? 'gw[idx] + ' : ''}partial[0];

@@ -19,6 +19,7 @@ import {
   packUniforms,
   perElementMain,
   workgroupGrid,
+  workgroupTreeSum,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -122,12 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       sum = t;
     }
   }
-  partial[lid] = sum;
-  workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (lid < w) { partial[lid] = partial[lid] + partial[lid + w]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partial', 'sum', 'w')}
   if (inRange && lid == 0u) {
     var v = partial[0] * u.scale;
     if (u.accumulate != 0u) { v += out[u.baseOut + g]; }
