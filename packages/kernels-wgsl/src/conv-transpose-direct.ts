@@ -140,6 +140,23 @@ function gatherEdges(k: number): { taps: number; ho: string; rowEnd: string; col
     : { taps: k * k, ho: '', rowEnd: '', colEnd: '' };
 }
 
+/**
+ * Opens the loops over the taps (ky, kx) of input pixel (iy, ix) whose output pixel (oy, ox) = (2iy − 1 + ky,
+ * 2ix − 1 + kx) lies inside the 2H × 2W gradient; the caller's body and two closing braces follow.
+ */
+function gatherTapLoops(k: number, indent: string): string {
+  const { rowEnd, colEnd } = gatherEdges(k);
+  const lines = [
+    `for (var ky = 0u; ky < ${k}u; ky++) {`,
+    '  let oy = i32(2u * iy + ky) - 1;',
+    `  if (oy < 0${rowEnd}) { continue; }`,
+    `  for (var kx = 0u; kx < ${k}u; kx++) {`,
+    '    let ox = i32(2u * ix + kx) - 1;',
+    `    if (ox < 0${colEnd}) { continue; }`,
+  ];
+  return lines.map((line) => `${indent}${line}\n`).join('');
+}
+
 /** The bindings of a backward kernel: two arrays read, one written, then the uniform block. */
 function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
   return `@group(0) @binding(0) var<storage, read> ${read0}: array<f32>;
@@ -154,7 +171,7 @@ ${uniformsWgsl}
  * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
  */
 export const transposeDgradSource = memoSource((k: number): string => {
-  const { taps, ho, rowEnd, colEnd } = gatherEdges(k);
+  const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
 ${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
 
@@ -176,13 +193,7 @@ ${ho}  let Wo = 2u * u.W;
   var acc = vec4<f32>(0.0);
   for (var co = 0u; co < u.coCount; co++) {
     let plane = u.gyBase + co * 4u * hw;
-    for (var ky = 0u; ky < ${k}u; ky++) {
-      let oy = i32(2u * iy + ky) - 1;
-      if (oy < 0${rowEnd}) { continue; }
-      for (var kx = 0u; kx < ${k}u; kx++) {
-        let ox = i32(2u * ix + kx) - 1;
-        if (ox < 0${colEnd}) { continue; }
-        let g = gy[plane + u32(oy) * Wo + u32(ox)];
+${gatherTapLoops(k, '    ')}        let g = gy[plane + u32(oy) * Wo + u32(ox)];
         let t = ky * ${k}u + kx;
         acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
                              weightAt(ci0 + 3u, co, t));
@@ -206,7 +217,7 @@ ${ho}  let Wo = 2u * u.W;
  * workgroup's lanes); images accumulate dispatch after dispatch.
  */
 export const transposeWgradSource = memoSource((k: number): string => {
-  const { taps, ho, rowEnd, colEnd } = gatherEdges(k);
+  const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
 ${backwardBindings('x', 'gy', 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
 
@@ -224,13 +235,7 @@ ${ho}  let Wo = 2u * u.W;
   for (var iy = 0u; iy < u.H; iy++) {
     for (var ix = 0u; ix < u.W; ix++) {
       let v = x[xPlane + iy * u.W + ix];
-      for (var ky = 0u; ky < ${k}u; ky++) {
-        let oy = i32(2u * iy + ky) - 1;
-        if (oy < 0${rowEnd}) { continue; }
-        for (var kx = 0u; kx < ${k}u; kx++) {
-          let ox = i32(2u * ix + kx) - 1;
-          if (ox < 0${colEnd}) { continue; }
-          acc[ky * ${k}u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
+${gatherTapLoops(k, '      ')}          acc[ky * ${k}u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
         }
       }
     }
