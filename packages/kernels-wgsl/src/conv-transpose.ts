@@ -27,13 +27,14 @@ import {
   transposeForwardSource,
 } from './conv-transpose-direct.ts';
 import {
+  type ConvTransposeGeometry,
   runSubgroupConvTransposeDgrad,
   runSubgroupConvTransposeForward,
   runSubgroupConvTransposeWgrad,
 } from './conv-transpose-subgroup.ts';
 import { elementWindow, memoSource } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
-import { selectVariant } from './variants.ts';
+import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 /** [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, 3, 3]. */
@@ -83,20 +84,29 @@ ${body}  }
   );
 });
 
+type TransposeShape = Pick<ConvTranspose3x3s2Args, 'batch' | 'inChannels' | 'outChannels' | 'height' | 'width'>;
+
+/** The shape part of the dispatch labels of forward and wgrad. */
+const inputShapeLabel = (a: TransposeShape) =>
+  `[${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
+
+/** The subgroup kernels' names for the shape. */
+const geometry = (a: TransposeShape): ConvTransposeGeometry => ({
+  N: a.batch,
+  cin: a.inChannels,
+  cout: a.outChannels,
+  H: a.height,
+  W: a.width,
+});
+
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x3s2Args): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'forward');
-  v.run(
-    ctx,
-    a,
-    `convTranspose3x3s2Forward:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'convTranspose3x3s2', 'forward', a, 'convTranspose3x3s2Forward', inputShapeLabel(a));
 }
 
 /** Forward runner of the 'subgroup' variant (conv-transpose-subgroup.ts). */
 export function convTranspose3x3s2ForwardSubgroup(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeForward(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeForward(ctx, geometry(a), a, label);
 }
 
 /** Forward runner of the 'direct' variant: four dispatches per window, one per output parity class. */
@@ -107,11 +117,13 @@ export function convTranspose3x3s2ForwardDirect(ctx: KernelContext, a: ConvTrans
 
 /** The input gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'dgrad');
-  v.run(
+  runSelectedVariant(
     ctx,
+    'convTranspose3x3s2',
+    'dgrad',
     a,
-    `convTranspose3x3s2Dgrad:${v.name} [${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`,
+    'convTranspose3x3s2Dgrad',
+    `[${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`,
   );
 }
 
@@ -121,8 +133,7 @@ export function convTranspose3x3s2DgradSubgroup(
   a: ConvTranspose3x3s2DgradArgs,
   label: string,
 ): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeDgrad(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeDgrad(ctx, geometry(a), a, label);
 }
 
 /** dgrad runner of the 'direct' variant. */
@@ -132,12 +143,7 @@ export function convTranspose3x3s2DgradDirect(ctx: KernelContext, a: ConvTranspo
 
 /** The weight gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'wgrad');
-  v.run(
-    ctx,
-    a,
-    `convTranspose3x3s2Wgrad:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'convTranspose3x3s2', 'wgrad', a, 'convTranspose3x3s2Wgrad', inputShapeLabel(a));
 }
 
 /** wgrad runner of the 'subgroup' variant. */
@@ -146,8 +152,7 @@ export function convTranspose3x3s2WgradSubgroup(
   a: ConvTranspose3x3s2WgradArgs,
   label: string,
 ): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeWgrad(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeWgrad(ctx, geometry(a), a, label);
 }
 
 /** wgrad runner of the 'direct' variant. */

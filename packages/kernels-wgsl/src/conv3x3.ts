@@ -20,7 +20,7 @@ import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
-import { selectVariant } from './variants.ts';
+import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 /** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
@@ -309,14 +309,13 @@ function runDirect(
 const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
+/** The shape part of the dispatch labels of forward and wgrad. */
+const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' | 'width' | 'outChannels'>) =>
+  `[${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`;
+
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'forward');
-  v.run(
-    ctx,
-    a,
-    `conv3x3Forward:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'conv3x3', 'forward', a, 'conv3x3Forward', inputShapeLabel(a));
 }
 
 /** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */
@@ -372,11 +371,13 @@ export function conv3x3ForwardTiling(
 
 /** The input gradient under the adapter's variant (variants.ts). */
 export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'dgrad');
-  v.run(
+  runSelectedVariant(
     ctx,
+    'conv3x3',
+    'dgrad',
     a,
-    `conv3x3Dgrad:${v.name} [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${totalChannels(a.gradInput)}`,
+    'conv3x3Dgrad',
+    `[${a.batch},${a.outChannels},${a.height},${a.width}] -> ${totalChannels(a.gradInput)}`,
   );
 }
 
@@ -494,12 +495,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** The weight gradient under the adapter's variant (variants.ts). */
 export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'wgrad');
-  v.run(
-    ctx,
-    a,
-    `conv3x3Wgrad:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'conv3x3', 'wgrad', a, 'conv3x3Wgrad', inputShapeLabel(a));
 }
 
 /** wgrad runner of the 'subgroup' variant. */
