@@ -91,6 +91,16 @@ interface DirectShape {
   relu: boolean;
 }
 
+/** The direct and tiled kernels' bindings: 'auto' layouts drop unused ones, so b exists only when read. */
+function directBindings(bias: boolean): string {
+  const yBinding = bias ? 3 : 2;
+  return `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
+struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`;
+}
 /**
  * One dispatch computes out[co, p] (+)= Σ_{ci < ciCount} Σ_taps in[ci, p + tap] · weight(coStart + co,
  * ciStart + ci, tap) for the bound windows, then the epilogue (bias, accumulate, ReLU).
@@ -102,15 +112,8 @@ function directSource(s: DirectShape): string {
       : // dgrad: output channel = forward input channel, reduction over forward output channels, flipped taps.
         `((u.ciStart + ci) * ${s.wIn}u + u.coStart + co) * 9u + (2u - ky) * 3u + (2u - kx)`;
   const hw = s.H * s.W;
-  // 'auto' layouts drop unused bindings, so the bias binding exists only when the shader reads it.
-  const yBinding = s.bias ? 3 : 2;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+${directBindings(s.bias)}
 
 fn weightAt(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
   if (co >= ${s.coCount}u) { return 0.0; }
@@ -169,14 +172,8 @@ function tiledSource(s: DirectShape): string {
     s.mode === 'forward'
       ? `(u.coStart + co) * ${s.wIn * 9}u + u.ciStart * 9u + k`
       : `(u.ciStart + k / 9u) * ${s.wIn * 9}u + (u.coStart + co) * 9u + 8u - k % 9u`;
-  const yBinding = s.bias ? 3 : 2;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+${directBindings(s.bias)}
 var<workgroup> ws: array<f32, 1024>;
 var<workgroup> xs: array<f32, 1024>;
 
