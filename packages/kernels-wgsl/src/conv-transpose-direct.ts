@@ -1,8 +1,9 @@
 /**
- * The dispatch side of the direct stride-2 transposed convolutions (conv-transpose.ts's 3×3 and
- * conv-transpose4x4.ts's 4×4 kernels): their arguments, uniform blocks and the loops that split the operands by
- * image and channel range (conv-plan.ts). The two kernel sizes share all of it; each file keeps its WGSL (the tap
- * sets differ) and passes its sources in.
+ * What the direct stride-2 transposed convolutions (conv-transpose.ts's 3×3 and conv-transpose4x4.ts's 4×4
+ * kernels) share: their arguments, uniform blocks, the dgrad and wgrad shaders (generated for the kernel size k),
+ * the forward shader's frame, and the loops that split the operands by image and channel range (conv-plan.ts).
+ * Each size keeps only its forward tap loop: the 3×3 one unrolls a tap set per output parity, the 4×4 one is
+ * generic over parities.
  *
  * Tiling, the same for both sizes: forward and dgrad one invocation per pixel × 4 channels (64 pixels per
  * workgroup, workgroup z = channel block); wgrad one invocation per (ci, co) pair holding all its taps, lanes
