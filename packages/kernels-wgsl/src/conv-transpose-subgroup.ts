@@ -37,6 +37,7 @@ import {
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
+  forwardKernelHeader,
   packedWeight,
   quadLoad,
   SUBGROUP_FORWARD_UNIFORMS,
@@ -64,19 +65,7 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
   const { lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
-  out(SUBGROUP_FORWARD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out(LINEAR_WORKGROUP_WGSL);
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
-  out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &bias;');
+  for (const line of forwardKernelHeader('f32', lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
   out('  let p = min(pRaw, u.HWq - 4u);');

@@ -9,7 +9,7 @@
  * adapter's only size: subgroupMinSize == subgroupMaxSize == L. On SwiftShader (4 lanes) an 8-lane kernel
  * split each workgroup over two subgroups and read other lanes' registers: wrong values, NaN.
  */
-import { uniformBlock } from './layout.ts';
+import { LINEAR_WORKGROUP_WGSL, uniformBlock } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
 
 /**
@@ -204,4 +204,28 @@ export function subgroupWgradUniforms<B extends string, G extends string, S exte
  */
 export function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
   return ['  }', ...storeTapAccumulators(count, guard, index), '  }', '  }', '}'];
+}
+
+/**
+ * The opening of a subgroup forward kernel (conv3x3's forward and dgrad, the transposed conv's forward): the
+ * input as vec4 and scalar views (x4, x1), the packed weights w4, the bias, the output y as array<`yElement`>,
+ * the forward uniforms, one subgroup per workgroup over a linear grid. Every binding stays in the 'auto' layout
+ * even where a kernel does not read it (the caller binds all).
+ */
+export function forwardKernelHeader(yElement: string, lanes: number): string[] {
+  return [
+    'enable subgroups;',
+    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
+    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
+    '@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;',
+    '@group(0) @binding(3) var<storage, read> bias: array<f32>;',
+    `@group(0) @binding(4) var<storage, read_write> y: array<${yElement}>;`,
+    SUBGROUP_FORWARD_UNIFORMS.wgsl,
+    '@group(0) @binding(5) var<uniform> u: Params;',
+    LINEAR_WORKGROUP_WGSL,
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,',
+    '        @builtin(subgroup_invocation_id) sl: u32) {',
+    '  _ = &x4; _ = &x1; _ = &bias;',
+  ];
 }
