@@ -13,6 +13,7 @@ import {
   maxBindingElements,
   memoSource,
   packUniforms,
+  perElementMain,
   workgroupGrid,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
@@ -48,11 +49,7 @@ struct Params { n: u32, pBase: u32, gBase: u32, mBase: u32, vBase: u32,
                 stepSize: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc2Sqrt: f32 }
 @group(0) @binding(4) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * 256u + lid;
-  if (i >= u.n) { return; }
+${perElementMain(256, 'i', 'u.n')}
   let p = theta[u.pBase + i];
   let g = grad[u.gBase + i] + u.weightDecay * p;
   let mi = u.beta1 * m[u.mBase + i] + (1.0 - u.beta1) * g;

@@ -11,7 +11,15 @@
  * Backward, one invocation per pixel, reading the sums:
  *   dL/dz = g · (α (p − y) / M + β p (1 − p) ((1 − y) / (U + ε) − y / (I + ε))),  U = Σp + Σy − I.
  */
-import { elementWindow, LINEAR_WORKGROUP_WGSL, maxBindingElements, packUniforms, workgroupGrid } from './layout.ts';
+import {
+  elementWindow,
+  LINEAR_WORKGROUP_WGSL,
+  maxBindingElements,
+  packUniforms,
+  perElementMain,
+  workgroupGrid,
+  workgroupTreeSum,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export const JACCARD_EPS = 1e-15;
@@ -80,12 +88,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     comp = (next - sum) - term;
     sum = next;
   }
-  partialSums[lid] = sum;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partialSums[lid] = partialSums[lid] + partialSums[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partialSums', 'sum', 'k')}
   if (lid == 0u) { partials[u.pBase + g] = partialSums[0]; }
 }`;
 }
@@ -107,12 +110,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     comp = (next - sum) - term;
     sum = next;
   }
-  partialSums[lid] = sum;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partialSums[lid] = partialSums[lid] + partialSums[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partialSums', 'sum', 'k')}
   if (lid == 0u) {
     let s = partialSums[0];
     let inter = s.y;
@@ -172,11 +170,7 @@ struct Params { n: u32, zBase: u32, tBase: u32, sBase: u32, glBase: u32, gzBase:
                 beta: f32 }
 @group(0) @binding(5) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * 256u + lid;
-  if (i >= u.n) { return; }
+${perElementMain(256, 'i', 'u.n')}
   let eps = ${JACCARD_EPS};
   let inter = stats[u.sBase + 2u];
   let uni = stats[u.sBase + 3u] + stats[u.sBase + 4u] - inter;

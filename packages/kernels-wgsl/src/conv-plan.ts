@@ -70,3 +70,40 @@ export function imagesPerWindow(
   const room = maxBindingElements(ctx) - c.count * plane;
   return Math.max(1, Math.min(left, 1 + Math.floor(room / (channels * plane))));
 }
+
+/** What every single-input NCHW convolution's forward takes; each kernel adds its shape and epilogue. */
+export interface ConvForwardOperands {
+  /** [N, Cin, …]. */
+  readonly input: BufferRange;
+  readonly weight: BufferRange;
+  /** [Cout], or null for no bias. */
+  readonly bias: BufferRange | null;
+  /** [N, Cout, …], written. */
+  readonly out: BufferRange;
+  readonly batch: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+}
+
+/** What every single-input NCHW convolution's input gradient takes. */
+export interface ConvDgradOperands {
+  /** [N, Cout, …]. */
+  readonly gradOut: BufferRange;
+  readonly weight: BufferRange;
+  /** [N, Cin, …], written. */
+  readonly gradInput: BufferRange;
+  readonly batch: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+}
+
+/** What every single-input NCHW convolution's weight gradient takes. */
+export interface ConvWgradOperands {
+  readonly input: BufferRange;
+  readonly gradOut: BufferRange;
+  /** Written (or added to, where the kernel takes `accumulate`). */
+  readonly gradWeight: BufferRange;
+  readonly batch: number;
+  readonly inChannels: number;
+  readonly outChannels: number;
+}

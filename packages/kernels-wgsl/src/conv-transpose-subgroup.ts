@@ -37,13 +37,16 @@ import {
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
+  forwardKernelHeader,
   packedWeight,
   quadLoad,
-  storeTapAccumulators,
+  SUBGROUP_FORWARD_UNIFORMS,
   stripQuadPosition,
   subgroupLanes,
+  subgroupWgradUniforms,
   tapAccumulators,
   weightLoads,
+  wgradKernelFooter,
   wgradKernelHeader,
 } from './subgroup-codegen.ts';
 
@@ -57,40 +60,12 @@ interface ForwardKey {
   lanes: number;
 }
 
-const FORWARD_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'woBase',
-  'bBase',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'ciCount',
-  'coCount',
-  'blockStride',
-  'flags',
-]);
-
 export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
   const R = FORWARD_R;
   const { lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
-  out('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
-  out(FORWARD_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out(LINEAR_WORKGROUP_WGSL);
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
-  out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &x4; _ = &x1; _ = &bias;');
+  for (const line of forwardKernelHeader('f32', lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
   out('  let p = min(pRaw, u.HWq - 4u);');
@@ -205,7 +180,7 @@ export function runSubgroupConvTransposeForward(
           label,
           pipeline: ctx.pipeline(source, label),
           bindings: [x.range, x.range, weights.range, bias?.range ?? weights.range, y.range],
-          uniforms: FORWARD_UNIFORMS.pack({
+          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
             xBase: x.base,
             yBase: y.base,
             woBase: ((co.start / R) * cin + ci.start) * ((9 * R) / 4),
@@ -431,28 +406,7 @@ interface WgradKey {
   lanes: number;
 }
 
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gBase',
-  'xImage',
-  'gImage',
-  'stripsTotal',
-  'outBase',
-  'sliceStride',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'nStrips',
-  'stripsPer',
-  'nCIB',
-  'CIL',
-  'ciCount',
-  'coCount',
-  'rowStride',
-  'accumulate',
-]);
+const WGRAD_UNIFORMS = subgroupWgradUniforms('nCIB', 'CIL', 'rowStride');
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
@@ -508,16 +462,12 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     }
     out('    }');
   }
-  out('  }');
-  const store = storeTapAccumulators(
+  const footer = wgradKernelFooter(
     Rci,
     (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
     (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
   );
-  for (const line of store) out(line);
-  out('  }');
-  out('  }');
-  out('}');
+  for (const line of footer) out(line);
   return L.join('\n');
 });
 

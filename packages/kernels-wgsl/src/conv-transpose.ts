@@ -14,70 +14,35 @@
  * reduction over the input pixels. Tiling as conv3x3's direct kernels: an invocation per pixel × 4 channels,
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
-import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
+import { channelChunks, imagesPerWindow } from './conv-plan.ts';
 import {
+  type ConvTransposeS2Args,
+  type ConvTransposeS2DgradArgs,
+  type ConvTransposeS2WgradArgs,
+  runTransposeS2Dgrad,
+  runTransposeS2Forward,
+  runTransposeS2Wgrad,
+  TRANSPOSE_CB,
+  TRANSPOSE_WG,
+  transposeForwardSource,
+} from './conv-transpose-direct.ts';
+import {
+  type ConvTransposeGeometry,
   runSubgroupConvTransposeDgrad,
   runSubgroupConvTransposeForward,
   runSubgroupConvTransposeWgrad,
 } from './conv-transpose-subgroup.ts';
-import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  memoSource,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
-import { selectVariant } from './variants.ts';
+import { elementWindow, memoSource } from './layout.ts';
+import type { KernelContext } from './runtime.ts';
+import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
-export interface ConvTranspose3x3s2Args {
-  /** [N, Cin, H, W]. */
-  readonly input: BufferRange;
-  /** [Cin, Cout, 3, 3] (PyTorch layout). */
-  readonly weight: BufferRange;
-  readonly bias: BufferRange | null;
-  /** [N, Cout, 2H, 2W]. */
-  readonly out: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  /** Input height and width. */
-  readonly height: number;
-  readonly width: number;
-  readonly relu: boolean;
-}
-
-export interface ConvTranspose3x3s2DgradArgs {
-  /** [N, Cout, 2H, 2W]. */
-  readonly gradOut: BufferRange;
-  readonly weight: BufferRange;
-  /** [N, Cin, H, W], written. */
-  readonly gradInput: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly height: number;
-  readonly width: number;
-}
-
-export interface ConvTranspose3x3s2WgradArgs {
-  readonly input: BufferRange;
-  readonly gradOut: BufferRange;
-  /** [Cin, Cout, 3, 3], written (or added to, with `accumulate`). */
-  readonly gradWeight: BufferRange;
-  readonly accumulate?: boolean;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly height: number;
-  readonly width: number;
-}
-
-const WG = 64;
-const COB = 4;
+/** [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, 3, 3]. */
+export type ConvTranspose3x3s2Args = ConvTransposeS2Args;
+/** gradOut [N, Cout, 2H, 2W] -> gradInput [N, Cin, H, W]. */
+export type ConvTranspose3x3s2DgradArgs = ConvTransposeS2DgradArgs;
+/** gradWeight [Cin, Cout, 3, 3]. */
+export type ConvTranspose3x3s2WgradArgs = ConvTransposeS2WgradArgs;
 
 /** The (tap, input offset) pairs of one output parity along one axis: parity 0 -> ky 1; parity 1 -> ky 0, 2. */
 function taps(parity: number): { k: number; d: number }[] {
@@ -88,20 +53,6 @@ function taps(parity: number): { k: number; d: number }[] {
         { k: 2, d: 0 },
       ];
 }
-
-const FORWARD_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'ciStart',
-  'coStart',
-  'bBase',
-  'H',
-  'W',
-  'ciCount',
-  'coCount',
-  'cout',
-  'flags',
-]);
 
 /** One output parity class (py, px): its tap set is unrolled; shapes and the epilogue flags are uniforms. */
 const forwardSource = memoSource(({ py, px }: { py: number; px: number }): string => {
@@ -115,27 +66,12 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
       body += guard ? `    if (${guard}) { ${stmt} }\n` : `    ${stmt}\n`;
     }
   }
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (co >= u.coCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  _ = &b;
-  let q = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  return transposeForwardSource(
+    3,
+    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
   let hw = u.H * u.W;
   if (q >= hw) { return; }
-  let co0 = wid.z * ${COB}u;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
   let qy = q / u.W;
   let qx = q % u.W;
   var acc = vec4<f32>(0.0);
@@ -143,154 +79,51 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let plane = u.xBase + ci * hw;
 ${body}  }
   let p = (2u * qy + ${py}u) * 2u * u.W + 2u * qx + ${px}u;
-  for (var j = 0u; j < ${COB}u; j++) {
-    let co = co0 + j;
-    if (co >= u.coCount) { break; }
-    let idx = u.yBase + co * 4u * hw + p;
-    var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
-}`;
+`,
+    '4u * hw',
+  );
+});
+
+type TransposeShape = Pick<ConvTranspose3x3s2Args, 'batch' | 'inChannels' | 'outChannels' | 'height' | 'width'>;
+
+/** The shape part of the dispatch labels of forward and wgrad. */
+const inputShapeLabel = (a: TransposeShape) =>
+  `[${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
+
+/** The subgroup kernels' names for the shape. */
+const geometry = (a: TransposeShape): ConvTransposeGeometry => ({
+  N: a.batch,
+  cin: a.inChannels,
+  cout: a.outChannels,
+  H: a.height,
+  W: a.width,
 });
 
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function convTranspose3x3s2Forward(ctx: KernelContext, a: ConvTranspose3x3s2Args): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'forward');
-  v.run(
-    ctx,
-    a,
-    `convTranspose3x3s2Forward:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'convTranspose3x3s2', 'forward', a, 'convTranspose3x3s2Forward', inputShapeLabel(a));
 }
 
 /** Forward runner of the 'subgroup' variant (conv-transpose-subgroup.ts). */
 export function convTranspose3x3s2ForwardSubgroup(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeForward(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeForward(ctx, geometry(a), a, label);
 }
 
-/** Forward runner of the 'direct' variant. */
+/** Forward runner of the 'direct' variant: four dispatches per window, one per output parity class. */
 export function convTranspose3x3s2ForwardDirect(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
-  const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const grid = workgroupGrid(ctx, Math.ceil(hw / WG));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const last = k === ciChunks.length - 1;
-        const x = channelWindow(ctx, a.input, n, cin, hw, ci);
-        const y = channelWindow(ctx, a.out, n, cout, 4 * hw, co);
-        for (let py = 0; py < 2; py++) {
-          for (let px = 0; px < 2; px++) {
-            const addBias = first && b !== null;
-            const flags = (addBias ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
-            ctx.dispatch({
-              label,
-              pipeline: ctx.pipeline(forwardSource({ py, px }), label),
-              // Without a bias the weights stand in for the (unread) bias binding.
-              bindings: [x.range, w.range, b?.range ?? w.range, y.range],
-              uniforms: FORWARD_UNIFORMS.pack({
-                xBase: x.base,
-                yBase: y.base,
-                ciStart: ci.start,
-                coStart: co.start,
-                bBase: b?.base ?? 0,
-                H,
-                W,
-                ciCount: ci.count,
-                coCount: co.count,
-                cout,
-                flags,
-              }),
-              workgroups: [grid[0], grid[1], Math.ceil(co.count / COB)],
-            });
-          }
-        }
-      });
-    }
-  }
+  const sources = [0, 1].flatMap((py) => [0, 1].map((px) => forwardSource({ py, px })));
+  runTransposeS2Forward(ctx, a, label, 3, { sources, pixels: (hw) => hw });
 }
-
-/**
- * dgrad: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx]; rows/columns
- * −1 (ky = 0 at iy = 0) are outside. One invocation per input pixel × 4 input channels, reduction over co.
- */
-const DGRAD_UNIFORMS = uniformBlock([
-  'gyBase',
-  'gxBase',
-  'ciStart',
-  'coStart',
-  'H',
-  'W',
-  'coCount',
-  'ciCount',
-  'cout',
-  'accumulate',
-]);
-
-const DGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (ci >= u.ciCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 9u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  let hw = u.H * u.W;
-  if (p >= hw) { return; }
-  let Wo = 2u * u.W;
-  let ci0 = wid.z * ${COB}u;
-  let iy = p / u.W;
-  let ix = p % u.W;
-  var acc = vec4<f32>(0.0);
-  for (var co = 0u; co < u.coCount; co++) {
-    let plane = u.gyBase + co * 4u * hw;
-    for (var ky = 0u; ky < 3u; ky++) {
-      let oy = i32(2u * iy + ky) - 1;
-      if (oy < 0) { continue; }
-      for (var kx = 0u; kx < 3u; kx++) {
-        let ox = i32(2u * ix + kx) - 1;
-        if (ox < 0) { continue; }
-        let g = gy[plane + u32(oy) * Wo + u32(ox)];
-        let t = ky * 3u + kx;
-        acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
-                             weightAt(ci0 + 3u, co, t));
-      }
-    }
-  }
-  for (var j = 0u; j < ${COB}u; j++) {
-    let ci = ci0 + j;
-    if (ci >= u.ciCount) { break; }
-    let idx = u.gxBase + ci * hw + p;
-    var v = acc[j];
-    if (u.accumulate != 0u) { v += gx[idx]; }
-    gx[idx] = v;
-  }
-}`;
 
 /** The input gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Dgrad(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'dgrad');
-  v.run(
+  runSelectedVariant(
     ctx,
+    'convTranspose3x3s2',
+    'dgrad',
     a,
-    `convTranspose3x3s2Dgrad:${v.name} [${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`,
+    'convTranspose3x3s2Dgrad',
+    `[${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`,
   );
 }
 
@@ -300,113 +133,17 @@ export function convTranspose3x3s2DgradSubgroup(
   a: ConvTranspose3x3s2DgradArgs,
   label: string,
 ): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeDgrad(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeDgrad(ctx, geometry(a), a, label);
 }
 
 /** dgrad runner of the 'direct' variant. */
 export function convTranspose3x3s2DgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
-  const grid = workgroupGrid(ctx, Math.ceil(hw / WG));
-  for (let n = 0; n < N; n++) {
-    for (const ci of ciChunks) {
-      coChunks.forEach((co, k) => {
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
-        const gx = channelWindow(ctx, a.gradInput, n, cin, hw, ci);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(DGRAD_SOURCE, label),
-          bindings: [gy.range, w.range, gx.range],
-          uniforms: DGRAD_UNIFORMS.pack({
-            gyBase: gy.base,
-            gxBase: gx.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            H,
-            W,
-            coCount: co.count,
-            ciCount: ci.count,
-            cout,
-            accumulate: k > 0 ? 1 : 0,
-          }),
-          workgroups: [grid[0], grid[1], Math.ceil(ci.count / COB)],
-        });
-      });
-    }
-  }
+  runTransposeS2Dgrad(ctx, a, label, 3);
 }
-
-/**
- * wgrad: gw[ci, co, ky, kx] = Σ_{iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]: one invocation per
- * (ci, co) pair and its 9 taps, lanes over co (x[ci, ·] is uniform across the workgroup's lanes).
- */
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gyBase',
-  'gwBase',
-  'ciStart',
-  'coStart',
-  'H',
-  'W',
-  'ciCount',
-  'coCount',
-  'cout',
-  'accumulate',
-]);
-
-const WGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${WGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let co = wid.x * ${WG}u + lid;
-  let ci = wid.y;
-  if (co >= u.coCount || ci >= u.ciCount) { return; }
-  let hw = u.H * u.W;
-  let Wo = 2u * u.W;
-  var acc: array<f32, 9>;
-  for (var t = 0u; t < 9u; t++) { acc[t] = 0.0; }
-  let xPlane = u.xBase + ci * hw;
-  let gPlane = u.gyBase + co * 4u * hw;
-  for (var iy = 0u; iy < u.H; iy++) {
-    for (var ix = 0u; ix < u.W; ix++) {
-      let v = x[xPlane + iy * u.W + ix];
-      for (var ky = 0u; ky < 3u; ky++) {
-        let oy = i32(2u * iy + ky) - 1;
-        if (oy < 0) { continue; }
-        for (var kx = 0u; kx < 3u; kx++) {
-          let ox = i32(2u * ix + kx) - 1;
-          if (ox < 0) { continue; }
-          acc[ky * 3u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
-        }
-      }
-    }
-  }
-  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 9u;
-  let keep = u.accumulate != 0u;
-  for (var t = 0u; t < 9u; t++) {
-    var v = acc[t];
-    if (keep) { v += gw[base + t]; }
-    gw[base + t] = v;
-  }
-}`;
 
 /** The weight gradient under the adapter's variant (variants.ts). */
 export function convTranspose3x3s2Wgrad(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs): void {
-  const v = selectVariant(ctx, 'convTranspose3x3s2', 'wgrad');
-  v.run(
-    ctx,
-    a,
-    `convTranspose3x3s2Wgrad:${v.name} [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'convTranspose3x3s2', 'wgrad', a, 'convTranspose3x3s2Wgrad', inputShapeLabel(a));
 }
 
 /** wgrad runner of the 'subgroup' variant. */
@@ -415,44 +152,12 @@ export function convTranspose3x3s2WgradSubgroup(
   a: ConvTranspose3x3s2WgradArgs,
   label: string,
 ): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  runSubgroupConvTransposeWgrad(ctx, { N, cin, cout, H, W }, a, label);
+  runSubgroupConvTransposeWgrad(ctx, geometry(a), a, label);
 }
 
 /** wgrad runner of the 'direct' variant. */
 export function convTranspose3x3s2WgradDirect(ctx: KernelContext, a: ConvTranspose3x3s2WgradArgs, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
-  for (let n = 0; n < N; n++) {
-    for (const ci of ciChunks) {
-      for (const co of coChunks) {
-        const x = channelWindow(ctx, a.input, n, cin, hw, ci);
-        const g = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(WGRAD_SOURCE, label),
-          bindings: [x.range, g.range, gw.range],
-          uniforms: WGRAD_UNIFORMS.pack({
-            xBase: x.base,
-            gyBase: g.base,
-            gwBase: gw.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            H,
-            W,
-            ciCount: ci.count,
-            coCount: co.count,
-            cout,
-            accumulate: n > 0 || a.accumulate ? 1 : 0,
-          }),
-          workgroups: [Math.ceil(co.count / WG), ci.count],
-        });
-      }
-    }
-  }
+  runTransposeS2Wgrad(ctx, a, label, 3);
 }
 
 /** wgrad runner of the 'tiled' variant (GPUs): the pixel GEMM of wgrad-tiled.ts over the stride-2 gather of gy. */

@@ -11,101 +11,36 @@
  * The baseline kernels, written for correctness first (speed: see bench/NOTES.md): forward and dgrad run one
  * invocation per pixel × 4 channels (64 pixels per workgroup, workgroup z = channel block, no workgroup memory),
  * as conv-transpose.ts's direct 3×3 kernels; wgrad one invocation per (ci, co) pair holding its 16 taps, lanes
- * over co. Operands larger than one binding are split by image and channel range (conv-plan.ts): output
+ * over co. Operands larger than one binding are split by image and channel range (conv-transpose-direct.ts): output
  * channels independently, input channels as a reduction whose later chunks accumulate.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, uniformBlock, workgroupGrid } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
+import {
+  type ConvTransposeS2Args,
+  type ConvTransposeS2DgradArgs,
+  type ConvTransposeS2WgradArgs,
+  runTransposeS2Dgrad,
+  runTransposeS2Forward,
+  runTransposeS2Wgrad,
+  TRANSPOSE_CB,
+  TRANSPOSE_WG,
+  transposeForwardSource,
+} from './conv-transpose-direct.ts';
+import type { KernelContext } from './runtime.ts';
 
-export interface ConvTranspose4x4s2Args {
-  /** [N, Cin, H, W]. */
-  readonly input: BufferRange;
-  /** [Cin, Cout, 4, 4] (PyTorch layout). */
-  readonly weight: BufferRange;
-  readonly bias: BufferRange | null;
-  /** [N, Cout, 2H, 2W], written. */
-  readonly out: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  /** Input height and width. */
-  readonly height: number;
-  readonly width: number;
-  /** Fuse a ReLU into the epilogue. */
-  readonly relu: boolean;
-}
+/** [N, Cin, H, W] -> [N, Cout, 2H, 2W], weight [Cin, Cout, 4, 4]. */
+export type ConvTranspose4x4s2Args = ConvTransposeS2Args;
+/** gradOut [N, Cout, 2H, 2W] -> gradInput [N, Cin, H, W]. */
+export type ConvTranspose4x4s2DgradArgs = ConvTransposeS2DgradArgs;
+/** gradWeight [Cin, Cout, 4, 4]. */
+export type ConvTranspose4x4s2WgradArgs = ConvTransposeS2WgradArgs;
 
-export interface ConvTranspose4x4s2DgradArgs {
-  /** [N, Cout, 2H, 2W]. */
-  readonly gradOut: BufferRange;
-  readonly weight: BufferRange;
-  /** [N, Cin, H, W], written. */
-  readonly gradInput: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly height: number;
-  readonly width: number;
-}
-
-export interface ConvTranspose4x4s2WgradArgs {
-  readonly input: BufferRange;
-  readonly gradOut: BufferRange;
-  /** [Cin, Cout, 4, 4], written (or added to, with `accumulate`). */
-  readonly gradWeight: BufferRange;
-  readonly accumulate?: boolean;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
-  readonly height: number;
-  readonly width: number;
-}
-
-const WG = 64;
-/** Channels per invocation in forward and dgrad: one vec4 accumulator. */
-const CB = 4;
-
-const FLAG_BIAS = 1;
-const FLAG_ACCUMULATE = 2;
-const FLAG_RELU = 4;
-
-const FORWARD_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'ciStart',
-  'coStart',
-  'bBase',
-  'H',
-  'W',
-  'ciCount',
-  'coCount',
-  'cout',
-  'flags',
-]);
-
-const FORWARD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (co >= u.coCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 16u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  _ = &b;
-  let Wo = 2u * u.W;
+const FORWARD_SOURCE = transposeForwardSource(
+  4,
+  /* wgsl */ `  let Wo = 2u * u.W;
   let hwo = 4u * u.H * u.W;
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
+  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
   if (p >= hwo) { return; }
-  let co0 = wid.z * ${CB}u;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
   let oy = p / Wo;
   let ox = p % Wo;
   // The two taps per axis (see the header); an input index outside [0, n) marks a missing tap.
@@ -135,255 +70,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
-  for (var j = 0u; j < ${CB}u; j++) {
-    let co = co0 + j;
-    if (co >= u.coCount) { break; }
-    let idx = u.yBase + co * hwo + p;
-    var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
-}`;
+`,
+  'hwo',
+);
 
 export function convTranspose4x4s2Forward(ctx: KernelContext, a: ConvTranspose4x4s2Args): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const label = `convTranspose4x4s2Forward [${N},${cin},${H},${W}] -> ${cout}`;
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 16);
-  const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const grid = workgroupGrid(ctx, Math.ceil((4 * hw) / WG));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const last = k === ciChunks.length - 1;
-        const x = channelWindow(ctx, a.input, n, cin, hw, ci);
-        const y = channelWindow(ctx, a.out, n, cout, 4 * hw, co);
-        const flags = (first && b ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(FORWARD_SOURCE, label),
-          // Without a bias the weights stand in for the (unread) bias binding.
-          bindings: [x.range, w.range, b?.range ?? w.range, y.range],
-          uniforms: FORWARD_UNIFORMS.pack({
-            xBase: x.base,
-            yBase: y.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            bBase: b?.base ?? 0,
-            H,
-            W,
-            ciCount: ci.count,
-            coCount: co.count,
-            cout,
-            flags,
-          }),
-          workgroups: [grid[0], grid[1], Math.ceil(co.count / CB)],
-        });
-      });
-    }
-  }
+  const label = `convTranspose4x4s2Forward [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
+  // One generic shader covers all four output parities: one dispatch over the 4·H·W output pixels.
+  runTransposeS2Forward(ctx, a, label, 4, { sources: [FORWARD_SOURCE], pixels: (hw) => 4 * hw });
 }
-
-/**
- * dgrad: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx] (16 taps, those
- * outside the output skipped). One invocation per input pixel × 4 input channels, reduction over co.
- */
-const DGRAD_UNIFORMS = uniformBlock([
-  'gyBase',
-  'gxBase',
-  'ciStart',
-  'coStart',
-  'H',
-  'W',
-  'coCount',
-  'ciCount',
-  'cout',
-  'accumulate',
-]);
-
-const DGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
-  if (ci >= u.ciCount) { return 0.0; }
-  return w[((u.ciStart + ci) * u.cout + u.coStart + co) * 16u + tap];
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  let hw = u.H * u.W;
-  if (p >= hw) { return; }
-  let Ho = 2u * u.H;
-  let Wo = 2u * u.W;
-  let ci0 = wid.z * ${CB}u;
-  let iy = p / u.W;
-  let ix = p % u.W;
-  var acc = vec4<f32>(0.0);
-  for (var co = 0u; co < u.coCount; co++) {
-    let plane = u.gyBase + co * 4u * hw;
-    for (var ky = 0u; ky < 4u; ky++) {
-      let oy = i32(2u * iy + ky) - 1;
-      if (oy < 0 || oy >= i32(Ho)) { continue; }
-      for (var kx = 0u; kx < 4u; kx++) {
-        let ox = i32(2u * ix + kx) - 1;
-        if (ox < 0 || ox >= i32(Wo)) { continue; }
-        let g = gy[plane + u32(oy) * Wo + u32(ox)];
-        let t = ky * 4u + kx;
-        acc += g * vec4<f32>(weightAt(ci0, co, t), weightAt(ci0 + 1u, co, t), weightAt(ci0 + 2u, co, t),
-                             weightAt(ci0 + 3u, co, t));
-      }
-    }
-  }
-  for (var j = 0u; j < ${CB}u; j++) {
-    let ci = ci0 + j;
-    if (ci >= u.ciCount) { break; }
-    let idx = u.gxBase + ci * hw + p;
-    var v = acc[j];
-    if (u.accumulate != 0u) { v += gx[idx]; }
-    gx[idx] = v;
-  }
-}`;
 
 export function convTranspose4x4s2Dgrad(ctx: KernelContext, a: ConvTranspose4x4s2DgradArgs): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const label = `convTranspose4x4s2Dgrad [${N},${cout},${2 * H},${2 * W}] -> ${cin}`;
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 16);
-  const grid = workgroupGrid(ctx, Math.ceil(hw / WG));
-  for (let n = 0; n < N; n++) {
-    for (const ci of ciChunks) {
-      coChunks.forEach((co, k) => {
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
-        const gx = channelWindow(ctx, a.gradInput, n, cin, hw, ci);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(DGRAD_SOURCE, label),
-          bindings: [gy.range, w.range, gx.range],
-          uniforms: DGRAD_UNIFORMS.pack({
-            gyBase: gy.base,
-            gxBase: gx.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            H,
-            W,
-            coCount: co.count,
-            ciCount: ci.count,
-            cout,
-            accumulate: k > 0 ? 1 : 0,
-          }),
-          workgroups: [grid[0], grid[1], Math.ceil(ci.count / CB)],
-        });
-      });
-    }
-  }
+  const label = `convTranspose4x4s2Dgrad [${a.batch},${a.outChannels},${2 * a.height},${2 * a.width}] -> ${a.inChannels}`;
+  runTransposeS2Dgrad(ctx, a, label, 4);
 }
 
-/**
- * wgrad: gw[ci, co, ky, kx] = Σ_{n, iy, ix} x[ci, iy, ix] · gy[co, 2iy − 1 + ky, 2ix − 1 + kx]: one invocation per
- * (ci, co) pair holding its 16 taps, lanes over co (x[ci, ·] is uniform across the workgroup's lanes); images
- * accumulate dispatch after dispatch.
- */
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gyBase',
-  'gwBase',
-  'ciStart',
-  'coStart',
-  'H',
-  'W',
-  'ciCount',
-  'coCount',
-  'cout',
-  'accumulate',
-]);
-
-const WGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-${WGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let co = wid.x * ${WG}u + lid;
-  let ci = wid.y;
-  if (co >= u.coCount || ci >= u.ciCount) { return; }
-  let hw = u.H * u.W;
-  let Ho = 2u * u.H;
-  let Wo = 2u * u.W;
-  var acc: array<f32, 16>;
-  for (var t = 0u; t < 16u; t++) { acc[t] = 0.0; }
-  let xPlane = u.xBase + ci * hw;
-  let gPlane = u.gyBase + co * 4u * hw;
-  for (var iy = 0u; iy < u.H; iy++) {
-    for (var ix = 0u; ix < u.W; ix++) {
-      let v = x[xPlane + iy * u.W + ix];
-      for (var ky = 0u; ky < 4u; ky++) {
-        let oy = i32(2u * iy + ky) - 1;
-        if (oy < 0 || oy >= i32(Ho)) { continue; }
-        for (var kx = 0u; kx < 4u; kx++) {
-          let ox = i32(2u * ix + kx) - 1;
-          if (ox < 0 || ox >= i32(Wo)) { continue; }
-          acc[ky * 4u + kx] += v * gy[gPlane + u32(oy) * Wo + u32(ox)];
-        }
-      }
-    }
-  }
-  let base = u.gwBase + ((u.ciStart + ci) * u.cout + u.coStart + co) * 16u;
-  let keep = u.accumulate != 0u;
-  for (var t = 0u; t < 16u; t++) {
-    var v = acc[t];
-    if (keep) { v += gw[base + t]; }
-    gw[base + t] = v;
-  }
-}`;
-
 export function convTranspose4x4s2Wgrad(ctx: KernelContext, a: ConvTranspose4x4s2WgradArgs): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const label = `convTranspose4x4s2Wgrad [${N},${cin},${H},${W}] -> ${cout}`;
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 16);
-  for (let n = 0; n < N; n++) {
-    for (const ci of ciChunks) {
-      for (const co of coChunks) {
-        const x = channelWindow(ctx, a.input, n, cin, hw, ci);
-        const g = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(WGRAD_SOURCE, label),
-          bindings: [x.range, g.range, gw.range],
-          uniforms: WGRAD_UNIFORMS.pack({
-            xBase: x.base,
-            gyBase: g.base,
-            gwBase: gw.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            H,
-            W,
-            ciCount: ci.count,
-            coCount: co.count,
-            cout,
-            accumulate: n > 0 || a.accumulate ? 1 : 0,
-          }),
-          workgroups: [Math.ceil(co.count / WG), ci.count],
-        });
-      }
-    }
-  }
+  const label = `convTranspose4x4s2Wgrad [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;
+  runTransposeS2Wgrad(ctx, a, label, 4);
 }

@@ -7,40 +7,23 @@
  * pixels with few outputs (32 for the final layer), so each (co, ci) gets a workgroup of 64 invocations striding
  * over the pixels, a tree reduction in workgroup memory, and one dispatch per image accumulating.
  */
+import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, packUniforms, workgroupGrid, workgroupTreeSum } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
-export interface Conv1x1Args {
-  readonly input: BufferRange;
-  readonly weight: BufferRange;
-  readonly bias: BufferRange | null;
-  readonly out: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/** input [N, Cin, P] -> out [N, Cout, P], weight [Cout, Cin]. */
+export interface Conv1x1Args extends ConvForwardOperands {
   /** Pixels per image (H·W). */
   readonly pixels: number;
 }
 
-export interface Conv1x1DgradArgs {
-  readonly gradOut: BufferRange;
-  readonly weight: BufferRange;
-  readonly gradInput: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+export interface Conv1x1DgradArgs extends ConvDgradOperands {
   readonly pixels: number;
 }
 
-export interface Conv1x1WgradArgs {
-  readonly input: BufferRange;
-  readonly gradOut: BufferRange;
-  /** [Cout, Cin], written. */
-  readonly gradWeight: BufferRange;
-  readonly batch: number;
-  readonly inChannels: number;
-  readonly outChannels: number;
+/** gradWeight [Cout, Cin], written. */
+export interface Conv1x1WgradArgs extends ConvWgradOperands {
   readonly pixels: number;
 }
 
@@ -162,12 +145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var p = lid; p < ${P}u; p += ${WG}u) {
     s += gy[u.gyBase + o * ${P}u + p] * x[u.xBase + i * ${P}u + p];
   }
-  partial[lid] = s;
-  workgroupBarrier();
-  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {
-    if (lid < k) { partial[lid] = partial[lid] + partial[lid + k]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partial', 's', 'k')}
   if (lid == 0u && i < ${iCount}u) {
     let idx = u.gwBase + (u.oStart + o) * ${cin}u + u.iStart + i;
     gw[idx] = ${accumulate ? 'gw[idx] + ' : ''}partial[0];

@@ -23,19 +23,23 @@ import {
   FLAG_RELU,
   LINEAR_WORKGROUP_WGSL,
   memoSource,
+  perElementMain,
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
+  forwardKernelHeader,
   packedWeight,
   quadLoad,
-  storeTapAccumulators,
+  SUBGROUP_FORWARD_UNIFORMS,
   stripQuadPosition,
   subgroupLanes,
+  subgroupWgradUniforms,
   tapAccumulators,
   weightLoads,
+  wgradKernelFooter,
   wgradKernelHeader,
 } from './subgroup-codegen.ts';
 
@@ -157,42 +161,13 @@ export interface SubgroupConvKey {
   needExtra: boolean;
 }
 
-const CONV_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'woBase',
-  'bBase',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'ciCount',
-  'coCount',
-  'blockStride',
-  'flags',
-]);
-
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> x1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read> bias: array<f32>;');
   // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
-  out(`@group(0) @binding(4) var<storage, read_write> y: array<${s.vec ? 'vec4<f32>' : 'f32'}>;`);
-  out(CONV_UNIFORMS.wgsl);
-  out('@group(0) @binding(5) var<uniform> u: Params;');
-  out(LINEAR_WORKGROUP_WGSL);
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
-  out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  // Keep every binding in the 'auto' layout even when this variant does not read it (the caller binds all).
-  out('  _ = &x4; _ = &x1; _ = &bias;');
+  for (const line of forwardKernelHeader(s.vec ? 'vec4<f32>' : 'f32', lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
   out(`  let pRaw = tile * ${4 * lanes}u + sl * 4u;`);
@@ -329,7 +304,7 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
           pipeline: ctx.pipeline(source, p.label),
           // Without a bias the weights stand in for the (unread) bias binding.
           bindings: [x.range, x.range, p.weights.range, bias?.range ?? p.weights.range, y.range],
-          uniforms: CONV_UNIFORMS.pack({
+          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
             xBase: x.base,
             yBase: y.base,
             woBase,
@@ -362,11 +337,7 @@ const WGRAD_REDUCE_SOURCE = /* wgsl */ `
 ${WGRAD_REDUCE_UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * 64u + lid;
-  if (i >= u.n) { return; }
+${perElementMain(64, 'i', 'u.n')}
   let t = i % 9u;
   let inner = (i / 9u) % u.inner;
   let outer = i / (9u * u.inner);
@@ -450,28 +421,7 @@ export interface WgradKey {
 /** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
 const WGRAD_RCO = 16;
 
-const WGRAD_UNIFORMS = uniformBlock([
-  'xBase',
-  'gBase',
-  'xImage',
-  'gImage',
-  'stripsTotal',
-  'outBase',
-  'sliceStride',
-  'H',
-  'W',
-  'Wq',
-  'HW',
-  'HWq',
-  'nStrips',
-  'stripsPer',
-  'nCOB',
-  'COL',
-  'ciCount',
-  'coCount',
-  'outCin',
-  'accumulate',
-]);
+const WGRAD_UNIFORMS = subgroupWgradUniforms('nCOB', 'COL', 'outCin');
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const Rco = WGRAD_RCO;
@@ -537,16 +487,12 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
     }
     out('    }');
   }
-  out('  }');
-  const store = storeTapAccumulators(
+  const footer = wgradKernelFooter(
     Rco,
     (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
     (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
   );
-  for (const line of store) out(line);
-  out('  }');
-  out('  }');
-  out('}');
+  for (const line of footer) out(line);
   return L.join('\n');
 });
 

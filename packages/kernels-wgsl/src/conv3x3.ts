@@ -20,7 +20,7 @@ import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
 import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
-import { selectVariant } from './variants.ts';
+import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
 /** A tensor [N, channels, H, W] that is one segment of a channel concatenation. */
@@ -91,6 +91,16 @@ interface DirectShape {
   relu: boolean;
 }
 
+/** The direct and tiled kernels' bindings: 'auto' layouts drop unused ones, so b exists only when read. */
+function directBindings(bias: boolean): string {
+  const yBinding = bias ? 3 : 2;
+  return `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
+struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`;
+}
 /**
  * One dispatch computes out[co, p] (+)= Σ_{ci < ciCount} Σ_taps in[ci, p + tap] · weight(coStart + co,
  * ciStart + ci, tap) for the bound windows, then the epilogue (bias, accumulate, ReLU).
@@ -102,15 +112,8 @@ function directSource(s: DirectShape): string {
       : // dgrad: output channel = forward input channel, reduction over forward output channels, flipped taps.
         `((u.ciStart + ci) * ${s.wIn}u + u.coStart + co) * 9u + (2u - ky) * 3u + (2u - kx)`;
   const hw = s.H * s.W;
-  // 'auto' layouts drop unused bindings, so the bias binding exists only when the shader reads it.
-  const yBinding = s.bias ? 3 : 2;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+${directBindings(s.bias)}
 
 fn weightAt(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
   if (co >= ${s.coCount}u) { return 0.0; }
@@ -169,14 +172,8 @@ function tiledSource(s: DirectShape): string {
     s.mode === 'forward'
       ? `(u.coStart + co) * ${s.wIn * 9}u + u.ciStart * 9u + k`
       : `(u.ciStart + k / 9u) * ${s.wIn * 9}u + (u.coStart + co) * 9u + 8u - k % 9u`;
-  const yBinding = s.bias ? 3 : 2;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${s.bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+${directBindings(s.bias)}
 var<workgroup> ws: array<f32, 1024>;
 var<workgroup> xs: array<f32, 1024>;
 
@@ -309,14 +306,13 @@ function runDirect(
 const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
+/** The shape part of the dispatch labels of forward and wgrad. */
+const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' | 'width' | 'outChannels'>) =>
+  `[${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`;
+
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'forward');
-  v.run(
-    ctx,
-    a,
-    `conv3x3Forward:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'conv3x3', 'forward', a, 'conv3x3Forward', inputShapeLabel(a));
 }
 
 /** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */
@@ -372,11 +368,13 @@ export function conv3x3ForwardTiling(
 
 /** The input gradient under the adapter's variant (variants.ts). */
 export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'dgrad');
-  v.run(
+  runSelectedVariant(
     ctx,
+    'conv3x3',
+    'dgrad',
     a,
-    `conv3x3Dgrad:${v.name} [${a.batch},${a.outChannels},${a.height},${a.width}] -> ${totalChannels(a.gradInput)}`,
+    'conv3x3Dgrad',
+    `[${a.batch},${a.outChannels},${a.height},${a.width}] -> ${totalChannels(a.gradInput)}`,
   );
 }
 
@@ -494,12 +492,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /** The weight gradient under the adapter's variant (variants.ts). */
 export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
-  const v = selectVariant(ctx, 'conv3x3', 'wgrad');
-  v.run(
-    ctx,
-    a,
-    `conv3x3Wgrad:${v.name} [${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`,
-  );
+  runSelectedVariant(ctx, 'conv3x3', 'wgrad', a, 'conv3x3Wgrad', inputShapeLabel(a));
 }
 
 /** wgrad runner of the 'subgroup' variant. */

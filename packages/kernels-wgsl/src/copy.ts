@@ -12,6 +12,7 @@ import {
   LINEAR_WORKGROUP_WGSL,
   maxBindingElements,
   packUniforms,
+  perElementMain,
   workgroupGrid,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
@@ -36,11 +37,7 @@ const SOURCE = /* wgsl */ `
 struct Params { rows: u32, cols: u32, srcStride: u32, dstStride: u32, srcBase: u32, dstBase: u32 }
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (i >= u.rows * u.cols) { return; }
+${perElementMain(WG, 'i', 'u.rows * u.cols')}
   let r = i / u.cols;
   let c = i - r * u.cols;
   dst[u.dstBase + r * u.dstStride + c] = src[u.srcBase + r * u.srcStride + c];

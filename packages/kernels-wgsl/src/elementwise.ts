@@ -16,6 +16,7 @@ import {
   LINEAR_WORKGROUP_WGSL,
   maxBindingElements,
   packUniforms,
+  perElementMain,
   workgroupGrid,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
@@ -168,11 +169,7 @@ ${decls}
 struct Params { ${fields.join(' ')} }
 @group(0) @binding(${nIn + 1}) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * ${WORKGROUP}u + lid;
-  if (i >= u.n) { return; }
+${perElementMain(WORKGROUP, 'i', 'u.n')}
   ${coords}
   ${scalarLets}
   ${loads.join('\n  ')}

@@ -62,6 +62,33 @@ export function workgroupGrid(ctx: KernelContext, count: number): [number, numbe
 export const LINEAR_WORKGROUP_WGSL = /* wgsl */ `
 fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }`;
 
+/**
+ * The opening of `main` for a kernel with one invocation per element over a `workgroupGrid` of `size`-invocation
+ * workgroups (`LINEAR_WORKGROUP_WGSL` must be in the source): binds the element's index to `index` and returns
+ * past `count` (a WGSL expression). The kernel's body and closing brace follow.
+ */
+export function perElementMain(size: number, index: string, count: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let ${index} = linearWorkgroup(wid, nwg) * ${size}u + lid;
+  if (${index} >= ${count}) { return; }`;
+}
+
+/**
+ * Sums `value` over a workgroup of `size` invocations (a power of two) in the workgroup array `shared`: a tree of
+ * halving steps with a barrier after each; the total ends in `shared[0]`. Every invocation must reach it
+ * (uniform control flow). `step` names the loop variable.
+ */
+export function workgroupTreeSum(size: number, shared: string, value: string, step: string): string {
+  return `  ${shared}[lid] = ${value};
+  workgroupBarrier();
+  for (var ${step} = ${size / 2}u; ${step} > 0u; ${step} = ${step} / 2u) {
+    if (lid < ${step}) { ${shared}[lid] = ${shared}[lid] + ${shared}[lid + ${step}]; }
+    workgroupBarrier();
+  }`;
+}
+
 /** Pack u32 then f32 fields into one uniform block (WGSL struct with the u32 fields first, then the f32). */
 export function packUniforms(u32: readonly number[], f32: readonly number[] = []): ArrayBuffer {
   const words = Math.max(4, Math.ceil((u32.length + f32.length) / 4) * 4);

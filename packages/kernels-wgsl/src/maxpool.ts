@@ -9,7 +9,7 @@
  * N·C planes are independent, so tensors over the binding limit are split by ranges of planes.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { LINEAR_WORKGROUP_WGSL, packUniforms, workgroupGrid } from './layout.ts';
+import { LINEAR_WORKGROUP_WGSL, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface MaxPoolArgs {
@@ -64,11 +64,7 @@ struct Params { ${bases} }
 @group(0) @binding(3) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
 ${WINNER_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (i >= ${count}u) { return; }
+${perElementMain(WG, 'i', `${count}u`)}
 ${body}
 }`;
 }

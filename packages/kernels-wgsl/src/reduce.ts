@@ -17,7 +17,9 @@ import {
   LINEAR_WORKGROUP_WGSL,
   maxBindingElements,
   packUniforms,
+  perElementMain,
   workgroupGrid,
+  workgroupTreeSum,
 } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
@@ -76,11 +78,7 @@ function perThreadSource(inShape: readonly number[], axes: readonly number[]): s
 struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: Params;
 ${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let o = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (o >= u.nOut) { return; }
+${perElementMain(WG, 'o', 'u.nOut')}
   ${indexExpression(inShape, kept, strides, 'o')}
   var acc = 0.0;
   for (var r = 0u; r < ${R}u; r++) {
@@ -125,12 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       sum = t;
     }
   }
-  partial[lid] = sum;
-  workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (lid < w) { partial[lid] = partial[lid] + partial[lid + w]; }
-    workgroupBarrier();
-  }
+${workgroupTreeSum(WG, 'partial', 'sum', 'w')}
   if (inRange && lid == 0u) {
     var v = partial[0] * u.scale;
     if (u.accumulate != 0u) { v += out[u.baseOut + g]; }

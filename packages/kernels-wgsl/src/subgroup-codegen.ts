@@ -9,6 +9,7 @@
  * adapter's only size: subgroupMinSize == subgroupMaxSize == L. On SwiftShader (4 lanes) an 8-lane kernel
  * split each workgroup over two subgroups and read other lanes' registers: wrong values, NaN.
  */
+import { LINEAR_WORKGROUP_WGSL, uniformBlock } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
 
 /**
@@ -140,4 +141,91 @@ export function quadLoad(name: string, v4: string, v1: string, plane: string, ve
     (i) => `select(0.0, ${v1}[${plane} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
   );
   return `    let ${name} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`;
+}
+
+/**
+ * The uniforms of the subgroup forward kernels (conv3x3's forward and dgrad, the transposed conv's forward):
+ * plane shapes (Wq = W rounded up to 4, HWq = H·Wq), the packed weights' block stride, the epilogue flags.
+ */
+export const SUBGROUP_FORWARD_UNIFORMS = uniformBlock([
+  'xBase',
+  'yBase',
+  'woBase',
+  'bBase',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'ciCount',
+  'coCount',
+  'blockStride',
+  'flags',
+]);
+
+/**
+ * The uniforms of a subgroup weight-gradient kernel: images and strips of the dispatch, the slices of a split
+ * reduction, and the kernel's own names for its lane-channel blocks (`blocks`: how many; `perGroup`: blocks per
+ * workgroup) and for the weight gradient's row stride.
+ */
+export function subgroupWgradUniforms<B extends string, G extends string, S extends string>(
+  blocks: B,
+  perGroup: G,
+  rowStride: S,
+) {
+  return uniformBlock([
+    'xBase',
+    'gBase',
+    'xImage',
+    'gImage',
+    'stripsTotal',
+    'outBase',
+    'sliceStride',
+    'H',
+    'W',
+    'Wq',
+    'HW',
+    'HWq',
+    'nStrips',
+    'stripsPer',
+    blocks,
+    perGroup,
+    'ciCount',
+    'coCount',
+    rowStride,
+    'accumulate',
+  ]);
+}
+
+/**
+ * The close of a subgroup weight-gradient kernel opened by `wgradKernelHeader`: ends the strip loop, stores the
+ * `count` channels' tap accumulators (`storeTapAccumulators`), then ends the channel-group guard and loop and
+ * `main`.
+ */
+export function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
+  return ['  }', ...storeTapAccumulators(count, guard, index), '  }', '  }', '}'];
+}
+
+/**
+ * The opening of a subgroup forward kernel (conv3x3's forward and dgrad, the transposed conv's forward): the
+ * input as vec4 and scalar views (x4, x1), the packed weights w4, the bias, the output y as array<`yElement`>,
+ * the forward uniforms, one subgroup per workgroup over a linear grid. Every binding stays in the 'auto' layout
+ * even where a kernel does not read it (the caller binds all).
+ */
+export function forwardKernelHeader(yElement: string, lanes: number): string[] {
+  return [
+    'enable subgroups;',
+    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
+    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
+    '@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;',
+    '@group(0) @binding(3) var<storage, read> bias: array<f32>;',
+    `@group(0) @binding(4) var<storage, read_write> y: array<${yElement}>;`,
+    SUBGROUP_FORWARD_UNIFORMS.wgsl,
+    '@group(0) @binding(5) var<uniform> u: Params;',
+    LINEAR_WORKGROUP_WGSL,
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,',
+    '        @builtin(subgroup_invocation_id) sl: u32) {',
+    '  _ = &x4; _ = &x1; _ = &bias;',
+  ];
 }

@@ -16,7 +16,7 @@
  * binding (conv-plan.ts).
  */
 import { channelChunks } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, uniformBlock, workgroupGrid } from './layout.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface UpsampleBilinear2xArgs {
@@ -59,20 +59,27 @@ fn axisWeight(o: u32, i: u32, n: u32) -> f32 {
   return select(0.0, t.w0, t.i0 == i) + select(0.0, t.w1, t.i1 == i);
 }`;
 
-const FORWARD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+/**
+ * A kernel with one invocation per element e < u.count (linear workgroup index) reading `input` and writing
+ * `output`; `body` computes element e.
+ */
+function perElementKernel(input: string, output: string, body: string): string {
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> ${input}: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ${output}: array<f32>;
 ${UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
 ${AXIS_WGSL}
 ${LINEAR_WORKGROUP_WGSL}
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (e >= u.count) { return; }
-  let Wo = 2u * u.W;
+${perElementMain(WG, 'e', 'u.count')}
+${body}}`;
+}
+
+const FORWARD_SOURCE = perElementKernel(
+  'x',
+  'y',
+  /* wgsl */ `  let Wo = 2u * u.W;
   let plane = e / (4u * u.H * u.W);
   let r = e % (4u * u.H * u.W);
   let ty = axisTaps(r / Wo, u.H);
@@ -81,22 +88,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let top = ty.w0 * (tx.w0 * x[base + ty.i0 * u.W + tx.i0] + tx.w1 * x[base + ty.i0 * u.W + tx.i1]);
   let bottom = ty.w1 * (tx.w0 * x[base + ty.i1 * u.W + tx.i0] + tx.w1 * x[base + ty.i1 * u.W + tx.i1]);
   y[u.outBase + e] = top + bottom;
-}`;
+`,
+);
 
-const BACKWARD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> gx: array<f32>;
-${UNIFORMS.wgsl}
-@group(0) @binding(2) var<uniform> u: Params;
-${AXIS_WGSL}
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let e = linearWorkgroup(wid, nwg) * ${WG}u + lid;
-  if (e >= u.count) { return; }
-  let hw = u.H * u.W;
+const BACKWARD_SOURCE = perElementKernel(
+  'gy',
+  'gx',
+  /* wgsl */ `  let hw = u.H * u.W;
   let plane = e / hw;
   let iy = (e % hw) / u.W;
   let ix = e % u.W;
@@ -119,7 +117,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc += wy * row;
   }
   gx[u.inBase + e] = acc;
-}`;
+`,
+);
 
 function run(
   ctx: KernelContext,

@@ -326,6 +326,22 @@ function forcedName(ctx: KernelContext, family: KernelFamily, pass: KernelPass):
 }
 
 /**
+ * Runs `family`'s `pass` under the variant `selectVariant` picks; its dispatches are labelled
+ * `${op}:${variant} ${shape}`, so profiles and errors name the variant.
+ */
+export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>(
+  ctx: KernelContext,
+  family: F,
+  pass: P,
+  args: KernelPassArgs[F][P],
+  op: string,
+  shape: string,
+): void {
+  const v = selectVariant(ctx, family, pass);
+  v.run(ctx, args, `${op}:${v.name} ${shape}`);
+}
+
+/**
  * The variant of `family`'s `pass` to run on this context: the forced one (`ctx.variantOverrides`), else the
  * first row that can run here and is a default for `ctx.adapterClass`, else the first that can run.
  */
