@@ -76,9 +76,16 @@ export {
   describeVariants,
   type KernelFamily,
   type KernelPass,
+  type KernelProblem,
   runnableVariants,
   type VariantRow,
   type VariantStatus,
   variantProblem,
   variantRows,
 } from './variants.ts';
+
+/**
+ * Where this package's modules are (this file's URL): a tuning cache hashes the files beside it, so that cached
+ * kernel choices are dropped when any kernel's source changes.
+ */
+export const KERNELS_MODULE_URL: string = import.meta.url;

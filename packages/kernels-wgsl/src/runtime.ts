@@ -3,6 +3,7 @@
  * buffer ranges, shapes and this small interface, which `@ternausnet/tensor`'s Device implements (and which a
  * benchmark can implement over a bare GPUDevice).
  */
+import type { KernelProblem } from './variants.ts';
 
 /** A byte range of a GPU buffer. Kernels bind it as a storage buffer. */
 export interface BufferRange {
@@ -57,6 +58,13 @@ export interface KernelContext {
    * check every variant on whatever adapter they run on, and the benchmark compares them.
    */
   readonly variantOverrides?: Readonly<Record<string, string>>;
+  /**
+   * Variants chosen by measurement (autotuning: `@ternausnet/tensor`'s tuneKernels), by problem key
+   * (`KernelProblem.key`). Overrides win over them; a choice this adapter cannot run is ignored.
+   */
+  readonly kernelChoices?: ReadonlyMap<string, string>;
+  /** Told of every pass that goes through the variant table: autotuning's discovery of a workload's problems. */
+  readonly onKernelProblem?: ((problem: KernelProblem) => void) | null;
   /** A compute pipeline for this WGSL source (entry point `main`), compiled once and cached by source. */
   pipeline(wgsl: string, label: string): GPUComputePipeline;
   /** Encode one dispatch. Dispatches run in call order; the device decides when to submit. */

@@ -14,6 +14,11 @@
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
  * name applies to every pass that has a row of that name (the others keep their default); a name no pass has,
  * or a row that cannot run on this adapter, is an error that says why.
+ *
+ * Tuning: below the overrides, `ctx.kernelChoices` holds variants chosen by measurement per problem (a pass at
+ * one shape). `runSelectedVariant` tells `ctx.onKernelProblem` of each problem it runs (a `KernelProblem` with
+ * its candidates and a replay function): that is how `@ternausnet/tensor`'s tuner finds a workload's problems
+ * and times each candidate on them, and the kernels stay ignorant of timing, caches and files.
  */
 
 import {
@@ -326,7 +331,26 @@ function forcedName(ctx: KernelContext, family: KernelFamily, pass: KernelPass):
 }
 
 /**
- * Runs `family`'s `pass` under the variant `selectVariant` picks; its dispatches are labelled
+ * One pass of a workload as the variant table sees it, for autotuning: its key, the variants that can run it
+ * here, and a way to encode it again under a named variant on other buffers of the same sizes.
+ */
+export interface KernelProblem {
+  /** `${family}.${pass} ${shape}`, e.g. `conv3x3.wgrad [1,64,64,64] -> 128`: what `kernelChoices` is keyed by. */
+  readonly key: string;
+  readonly family: KernelFamily;
+  readonly pass: KernelPass;
+  /** The pass's arguments as called (BufferRanges included). */
+  readonly args: unknown;
+  /** The variant picked without tuning (overrides and the adapter's default). */
+  readonly defaultVariant: string;
+  /** The variants that can run here, in table order. */
+  readonly candidates: readonly string[];
+  /** Encode the pass under `variant`, with `args` of the same structure as `this.args` (other buffers). */
+  run(ctx: KernelContext, args: unknown, variant: string): void;
+}
+
+/**
+ * Runs `family`'s `pass` under the variant `selectVariant` picks for this problem; its dispatches are labelled
  * `${op}:${variant} ${shape}`, so profiles and errors name the variant.
  */
 export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>(
@@ -337,18 +361,39 @@ export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>
   op: string,
   shape: string,
 ): void {
-  const v = selectVariant(ctx, family, pass);
+  const key = `${family}.${pass} ${shape}`;
+  const v = selectVariant(ctx, family, pass, key);
+  if (ctx.onKernelProblem) {
+    const rows = KERNEL_VARIANTS[family][pass] as unknown as readonly KernelVariant<F, P>[];
+    ctx.onKernelProblem({
+      key,
+      family,
+      pass,
+      args,
+      defaultVariant: selectVariant(ctx, family, pass).name,
+      candidates: rows.filter((r) => variantProblem(ctx, r) === null).map((r) => r.name),
+      run(target, replayArgs, variant) {
+        const row = rows.find((r) => r.name === variant);
+        if (!row) throw new RangeError(`${key}: variant '${variant}' unknown (${rows.map((r) => r.name).join(', ')})`);
+        const problem = variantProblem(target, row);
+        if (problem) throw new RangeError(`${key}: variant '${variant}' cannot run on this adapter: it ${problem}`);
+        row.run(target, replayArgs as KernelPassArgs[F][P], `${op}:${variant} ${shape}`);
+      },
+    });
+  }
   v.run(ctx, args, `${op}:${v.name} ${shape}`);
 }
 
 /**
  * The variant of `family`'s `pass` to run on this context: the forced one (`ctx.variantOverrides`), else the
- * first row that can run here and is a default for `ctx.adapterClass`, else the first that can run.
+ * measured choice for the problem `key` (`ctx.kernelChoices`, when it can run here), else the first row that
+ * can run here and is a default for `ctx.adapterClass`, else the first that can run.
  */
 export function selectVariant<F extends KernelFamily, P extends KernelPass>(
   ctx: KernelContext,
   family: F,
   pass: P,
+  key?: string,
 ): KernelVariant<F, P> {
   const rows = KERNEL_VARIANTS[family][pass] as unknown as readonly KernelVariant<F, P>[];
   const forced = forcedName(ctx, family, pass);
@@ -363,7 +408,11 @@ export function selectVariant<F extends KernelFamily, P extends KernelPass>(
     return row;
   }
   const runnable = rows.filter((r) => variantProblem(ctx, r) === null);
-  const row = runnable.find((r) => r.defaultFor.includes(ctx.adapterClass)) ?? runnable[0];
+  const tuned = key === undefined ? undefined : ctx.kernelChoices?.get(key);
+  const row =
+    runnable.find((r) => r.name === tuned) ??
+    runnable.find((r) => r.defaultFor.includes(ctx.adapterClass)) ??
+    runnable[0];
   if (!row) throw new Error(`${family}.${pass}: no variant can run on this adapter (the table lacks a baseline)`);
   return row;
 }

@@ -12,6 +12,7 @@ import {
   describeAdapter,
   type KernelContext,
   type KernelLimits,
+  type KernelProblem,
   type ScratchBuffer,
   type SubgroupSizes,
 } from '@ternausnet/kernels-wgsl';
@@ -34,6 +35,10 @@ export class Device implements KernelContext {
   readonly adapterClass: AdapterClass;
   /** Kernel variants forced per family (`{ conv3x3: 'tiled' }`) instead of the adapter's default. */
   variantOverrides: Record<string, string>;
+  /** Variants chosen by measurement per problem (`tuneKernels`, or a tuning cache loaded into it). */
+  readonly kernelChoices = new Map<string, string>();
+  /** Set while `collectKernelProblems` records a workload. */
+  onKernelProblem: ((problem: KernelProblem) => void) | null = null;
   /** Human-readable adapter name, e.g. `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [vulkan, cpu kernels]`. */
   readonly adapterName: string;
   readonly adapterInfo: GPUAdapterInfo;

@@ -46,3 +46,11 @@ export type { RefTensor } from './reference.ts';
 export * as reference from './reference.ts';
 export { DisposedTensorError, type DType, keep, Storage, Tensor, type TensorOptions, tidy } from './tensor.ts';
 export type { DispatchTime } from './timing.ts';
+export {
+  collectKernelProblems,
+  type TunedProblem,
+  type TuneOptions,
+  type TuneProgress,
+  type TuneResult,
+  tuneKernels,
+} from './tuning.ts';

@@ -1,6 +1,7 @@
 /** The Node entry of @ternausnet/model (its `node` export condition): the core plus file IO. */
+
+export { writeFileAtomic, writeJsonAtomic } from '@ternausnet/tensor/node';
 export * from './index.ts';
-export { writeFileAtomic, writeJsonAtomic } from './node/files.ts';
 export { readSafetensors, writeSafetensors } from './node/safetensors-file.ts';
 export {
   type CreateModelOptions,

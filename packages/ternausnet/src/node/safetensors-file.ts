@@ -1,5 +1,6 @@
 /** safetensors files in Node: read (header checked before the data is read) and written atomically. */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileAtomic } from '@ternausnet/tensor/node';
 import {
   headerLength,
   parseSafetensors,
@@ -9,7 +10,6 @@ import {
   serializeSafetensors,
   type TensorToWrite,
 } from '../safetensors.ts';
-import { writeFileAtomic } from './files.ts';
 
 /** Read and validate a safetensors file. The header is checked before the data is read. */
 export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<SafetensorsFile> {
