@@ -3,6 +3,7 @@
 export { writeFileAtomic, writeJsonAtomic } from '@ternausnet/tensor/node';
 export * from './index.ts';
 export { readSafetensors, writeSafetensors } from './node/safetensors-file.ts';
+export { type TuneModelOptions, type TuneModelResult, tuneModelKernels } from './node/tune.ts';
 export {
   type CreateModelOptions,
   type CreateUNet11Options,

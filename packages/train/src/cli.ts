@@ -24,6 +24,7 @@ import { verdict, writeReport } from './report.ts';
 import { reproduce } from './reproduce.ts';
 import { type Scene, sceneData, syntheticScenes } from './scenes.ts';
 import { NonFiniteLossError, type TrainingData, train } from './trainer.ts';
+import { applyCachedTuning, formatTuning, type TuneSetting, tuneSetting, tuneWithProgress } from './tune-cli.ts';
 
 const USAGE = `ternausnet — TernausNet (UNet11, UNet16) on WebGPU
 
@@ -43,6 +44,9 @@ usage:
                      [--pretrained CKPT | --carvana DIR] [--epochs N] [--pretrain-epochs N] [--warmup STEPS]
                      [--quick] [--resume] ...   (without --vgg11: the stand-in encoder made here)
   ternausnet demo    [--out DIR]   (= reproduce --quick on the embedded synthetic data)
+  ternausnet tune    [--model unet11|unet16] [--deconv] [--num-filters 32] [--size 768[,1440...]] [--batch-size 1]
+                     [--tune-budget 600] [--retune] [--tune-cache FILE]
+                     (time every kernel variant on this machine for the model's layers at those sizes; cached)
   ternausnet pretrain-encoder --out FILE [--steps 500] [--batch-size 32] [--image-size 64] [--lr 1e-4]
                      [--seed 0] [--val-images 500] [--half]   (the stand-in for VGG11 ImageNet weights: see README)
 
@@ -54,6 +58,11 @@ paper's 768×768 training crops and 1440×1440 validation crops.
 Models: UNet11 (VGG11 encoder, the paper's; num_filters 32 only) or UNet16 (VGG16 encoder; --deconv for
 transposed-convolution upsampling, bilinear by default; any --num-filters). predict reads the architecture from
 the checkpoint's keys and shapes (PyTorch state dicts in safetensors load as they are) and prints it.
+
+Kernel tuning: predict, train, reproduce and demo use the choices \`ternausnet tune\` cached for this machine
+(adapter, driver, CPU, kernel sources) with --tune cached (the default); --tune auto also tunes the training
+crop's kernels before the first step within --tune-budget seconds (default 120; a later run continues);
+--tune off ignores the cache. --tune-cache FILE (default ~/.cache/ternausnet/kernel-tuning.json).
 
 Inputs must have sides that are multiples of 32 for training crops; predict pads any size.
 Environment: WEBGPU_BACKEND / WEBGPU_ADAPTER choose the adapter.`;
@@ -108,18 +117,51 @@ const OPTIONS = {
   carvana: { type: 'string' },
   folder: { type: 'string' },
   quick: { type: 'boolean', default: false },
+  tune: { type: 'string' },
+  'tune-budget': { type: 'string' },
+  'tune-cache': { type: 'string' },
+  size: { type: 'string' },
+  retune: { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
+/** --tune, --tune-budget (seconds), --tune-cache. */
+function tuning(v: Values, defaultBudgetSeconds = 120): TuneSetting {
+  return tuneSetting(v.tune, num('tune-budget', v['tune-budget'], defaultBudgetSeconds), v['tune-cache']);
+}
+
+/** The device, with this machine's cached kernel choices unless --tune off. */
+async function openDevice(v: Values): Promise<void> {
+  await initDevice();
+  applyCachedTuning(tuning(v));
+}
+
+/** --tune auto: the training step's kernels at the training crop, within --tune-budget, before training starts. */
+async function autoTune(v: Values, arch: Architecture, crop: number, batch: number): Promise<void> {
+  const setting = tuning(v);
+  if (setting.mode !== 'auto') return;
+  const r = await tuneWithProgress(arch, [crop], batch, setting);
+  console.log(formatTuning(r).split('\n').slice(0, 2).join('\n'));
+}
+
+async function runTune(v: Values): Promise<void> {
+  const arch = architecture(v);
+  const sizes = (v.size ?? '768').split(',').map((s) => int('size', s.trim(), 0, 32));
+  const setting = tuning(v, 600);
+  await initDevice();
+  const r = await tuneWithProgress(arch, sizes, int('batch-size', v['batch-size'], 1), setting, v.retune ?? false);
+  console.log(formatTuning(r));
+}
+
 async function runPredict(v: Values): Promise<void> {
   if (!v.weights || !v.input || !v.out) throw new Error('predict needs --weights, --input and --out (see --help)');
   if (v.model || v['num-filters'] || v.deconv) {
     throw new RangeError('predict reads the architecture from the checkpoint: drop --model, --deconv, --num-filters');
   }
-  await initDevice();
+  await openDevice(v);
   process.exitCode = await runPredictCommand({
     weights: v.weights,
     input: v.input,
@@ -249,11 +291,12 @@ async function runTrain(v: Values): Promise<void> {
     throw new RangeError(`--init must be one of ${INIT_SCHEMES.join(', ')}, got '${init}'`);
   const arch = architecture(v);
   console.log(`model: ${describeArchitecture(arch)}`);
-  await initDevice();
+  await openDevice(v);
   const real = realPairs(v);
-  const { data, seed, warmup } = real
+  const { data, seed, warmup, crop, batchSize } = real
     ? { ...(await fileData(v, real.pairs, real.what)), warmup: int('warmup', v.warmup, 0, 0) }
     : syntheticData(v, v.quick ?? false);
+  await autoTune(v, arch, crop, batchSize);
   const r = await train(data, {
     runDir: v.out,
     init,
@@ -279,7 +322,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
   const arch = architecture(v);
   const unet16 = arch.model === 'unet16';
   console.log(`model: ${describeArchitecture(arch)}`);
-  await initDevice();
+  await openDevice(v);
   const inria = v.inria
     ? {
         pairs: inriaSplit(inriaPairs(v.inria), int('val-per-city', v['val-per-city'], 6)),
@@ -288,6 +331,7 @@ async function runReproduce(v: Values, quickDefault: boolean): Promise<void> {
     : null;
   const syn = inria ? null : syntheticData(v, quick);
   const seg = inria ? await fileData(v, inria.pairs, inria.what) : syn!;
+  await autoTune(v, arch, seg.crop, seg.batchSize);
   const overlayScene = inria ? await sceneFromPair(inria.pairs.val[0]!, seg.valCrop) : syn!.scenes.validation[0]!;
   const d = quick ? SYNTHETIC_DEFAULTS.quick : SYNTHETIC_DEFAULTS.full;
   const epochs = int('epochs', v.epochs, d.epochs);
@@ -443,6 +487,8 @@ async function main(): Promise<void> {
       return runReproduce(values, true);
     case 'pretrain-encoder':
       return runPretrainEncoder(values);
+    case 'tune':
+      return runTune(values);
     default:
       throw new Error(`unknown command '${command}'\n\n${USAGE}`);
   }

@@ -108,8 +108,8 @@ export interface LoadedTuning {
   path: string;
   /** Choices put into `device.kernelChoices` (0 when nothing matched this machine). */
   applied: number;
-  /** Keys of the problems tuned on this machine setup (`tuneKernels` need not measure them again). */
-  tunedKeys: Set<string>;
+  /** What was tuned on this machine setup, by problem key (`tuneKernels` need not measure these again). */
+  tuned: Map<string, TunedProblem>;
   /** Why the cache could not be used (a broken file), or null. Nothing is applied then. */
   problem: string | null;
 }
@@ -123,13 +123,13 @@ export function loadKernelTuning(device: Device, path = defaultTuningCachePath()
   try {
     cache = readCache(path);
   } catch (e) {
-    return { path, applied: 0, tunedKeys: new Set(), problem: (e as Error).message };
+    return { path, applied: 0, tuned: new Map(), problem: (e as Error).message };
   }
   const fp = tuningFingerprint(device);
   const entry = cache.entries.find((e) => sameFingerprint(e.fingerprint, fp));
   const problems = Object.values(entry?.problems ?? {});
   for (const p of problems) device.kernelChoices.set(p.key, p.variant);
-  return { path, applied: problems.length, tunedKeys: new Set(problems.map((p) => p.key)), problem: null };
+  return { path, applied: problems.length, tuned: new Map(problems.map((p) => [p.key, p])), problem: null };
 }
 
 /**
