@@ -106,6 +106,23 @@ describe('variant selection', () => {
     );
   });
 
+  it('a measured choice (kernelChoices) wins over the default for its problem only, and yields to overrides', () => {
+    const key = 'conv3x3.wgrad [1,512,4,4] -> 512';
+    const choices = new Map([[key, 'direct']]);
+    const tuned = { ...lavapipe(), kernelChoices: choices };
+    expect(selectVariant(tuned, 'conv3x3', 'wgrad', key).name).toBe('direct');
+    expect(selectVariant(tuned, 'conv3x3', 'wgrad', 'conv3x3.wgrad [1,512,8,8] -> 512').name).toBe('subgroup');
+    expect(selectVariant(tuned, 'conv3x3', 'wgrad').name).toBe('subgroup');
+    const forced = {
+      ...context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'tiled' }),
+      kernelChoices: choices,
+    };
+    expect(selectVariant(forced, 'conv3x3', 'wgrad', key).name).toBe('tiled');
+    // A cached choice the adapter cannot run (a cache copied to another machine) falls back to the default.
+    const elsewhere = { ...firefoxLavapipe(), kernelChoices: new Map([[key, 'subgroup']]) };
+    expect(selectVariant(elsewhere, 'conv3x3', 'wgrad', key).name).toBe('direct');
+  });
+
   it('describeVariants and runnableVariants list what runs, with one default per pass', () => {
     const rows = describeVariants(firefoxLavapipe());
     const sub = rows.filter((r) => r.variant === 'subgroup');
