@@ -91,8 +91,11 @@ export function kernelPass(kernel: string): KernelPass {
   return 'other';
 }
 
-/** The canvas, and the plot area's edges in pixels (y grows downwards); the legend sits right of `right`. */
-export const LAYOUT = { width: 980, height: 660, left: 86, right: 716, top: 92, bottom: 568 } as const;
+/**
+ * The canvas width, and the plot area's edges in pixels (y grows downwards); the legend sits right of `right`,
+ * the notes under `bottom` (the canvas grows with them).
+ */
+export const LAYOUT = { width: 980, left: 86, right: 716, top: 92, bottom: 568 } as const;
 
 /** A log10 axis: value → pixel, `lo`..`hi` decades onto `from`..`to` pixels. */
 export function logScale(lo: number, hi: number, from: number, to: number): (v: number) => number {
@@ -187,7 +190,7 @@ function marker(pass: KernelPass, fill: string): string {
 
 /** The roofline of `input` as an SVG document (standalone, UTF-8), with the geometry it used. */
 export function rooflineSvg(input: RooflineInput): Roofline {
-  const { left, right, top, bottom, width, height } = LAYOUT;
+  const { left, right, top, bottom, width } = LAYOUT;
   const skipped: Roofline['skipped'] = [];
   const kept: { row: RooflineRow; intensity: number; gflops: number }[] = [];
   for (const row of input.rows) {
@@ -208,23 +211,6 @@ export function rooflineSvg(input: RooflineInput): Roofline {
   const yMin = 10 ** yDecades[0];
 
   const out: string[] = [];
-  out.push('<?xml version="1.0" encoding="UTF-8"?>');
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
-  );
-  const subject = input.subject ? ` — ${input.subject}` : '';
-  out.push(`<title>${escapeXml(`Roofline: bench kernels${subject}`)}</title>`);
-  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(
-    `<text class="title" x="${left}" y="30" font-size="17" font-weight="bold">${escapeXml(`Roofline: bench kernels${subject}`)}</text>`,
-  );
-  const when = input.date.toISOString().replace('T', ' ').slice(0, 16);
-  out.push(
-    `<text class="subtitle" x="${left}" y="52" fill="#333">${escapeXml(`adapter: ${input.adapter}`)}</text>`,
-    `<text class="subtitle" x="${left}" y="70" fill="#333">${escapeXml(`host: ${input.host} · ${when} UTC`)}</text>`,
-  );
-
   // Grid, ticks and tick labels: a line per decade, short ticks at 2..9 × each decade.
   out.push('<g class="axes" stroke="#000" stroke-width="1">');
   for (let k = xDecades[0]; k <= xDecades[1]; k++) {
@@ -269,6 +255,10 @@ export function rooflineSvg(input: RooflineInput): Roofline {
   // The roof: from where the bandwidth line enters the plot (left edge, or the floor if it enters lower), to the
   // ridge, then flat to the right edge. Both ceilings lie inside the axes' range by construction.
   let ridge: Roofline['ridge'] = null;
+  // The ceilings' labels have a white halo that clears grid and roof lines; the points are drawn over them, so
+  // none is hidden where they crowd the roof.
+  const roofLabels: string[] = [];
+  const halo = 'stroke="#fff" stroke-width="3.5" stroke-linejoin="round" paint-order="stroke"';
   if (hasRoof) {
     const start = Math.max(xMin, yMin / B);
     ridge = { intensity: ridgeIntensity, gflops: P, x: sx(ridgeIntensity), y: sy(P) };
@@ -284,11 +274,13 @@ export function rooflineSvg(input: RooflineInput): Roofline {
     out.push(
       `<line class="ridge" x1="${px(ridge.x)}" y1="${px(ridge.y)}" x2="${px(ridge.x)}" y2="${bottom}" ` +
         'stroke="#c00" stroke-width="1" stroke-dasharray="4 3"/>',
-      `<text x="${px(ridge.x + 4)}" y="${bottom - 6}" fill="#c00" font-size="11">${escapeXml(`ridge ${sig(ridgeIntensity)} FLOP/B`)}</text>`,
+    );
+    roofLabels.push(
+      `<text x="${px(ridge.x + 4)}" y="${bottom - 6}" fill="#c00" font-size="11" ${halo}>${escapeXml(`ridge ${sig(ridgeIntensity)} FLOP/B`)}</text>`,
     );
     const method = input.ceiling.method ? `, ${input.ceiling.method}` : '';
-    out.push(
-      `<text class="compute-ceiling" x="${right - 6}" y="${px(ridge.y - 7)}" text-anchor="end" fill="#c00">` +
+    roofLabels.push(
+      `<text class="compute-ceiling" x="${right - 6}" y="${px(ridge.y - 7)}" text-anchor="end" fill="#c00" ${halo}>` +
         `${escapeXml(`compute ceiling ${sig(P)} GFLOP/s (register FMA loop${method})`)}</text>`,
     );
     // The bandwidth label runs along the slope, at its middle, rotated to the slope's angle in pixels.
@@ -296,11 +288,14 @@ export function rooflineSvg(input: RooflineInput): Roofline {
     const angle = (Math.atan2(y1 - y0, x1 - x0) * 180) / Math.PI;
     const midX = (x0 + x1) / 2;
     const midY = (y0 + y1) / 2;
-    out.push(
+    roofLabels.push(
       `<text class="bandwidth-ceiling" transform="translate(${px(midX)} ${px(midY)}) rotate(${px(angle)})" ` +
-        `y="-7" text-anchor="middle" fill="#c00">${escapeXml(`bandwidth ${sig(B)} GB/s (vec4 copy)`)}</text>`,
+        `y="-7" text-anchor="middle" fill="#c00" ${halo}>${escapeXml(`bandwidth ${sig(B)} GB/s (vec4 copy)`)}</text>`,
     );
   }
+
+  // Labels never take the hover from a point beneath them.
+  out.push('<g class="roof-labels" pointer-events="none">', ...roofLabels, '</g>');
 
   // The points: conv kernels are long and few; memory-bound kernels cluster bottom left. Drawn in row order.
   const points: PlottedPoint[] = [];
@@ -370,14 +365,10 @@ export function rooflineSvg(input: RooflineInput): Roofline {
     notes.push(`No roof: the ceilings were not measured (${sig(P)} GFLOP/s, ${sig(B)} GB/s).`);
   }
   if (skipped.length > 0) {
-    const names = skipped
-      .slice(0, 4)
-      .map((s) => `${s.row.layer} ${s.row.kernel} (${s.reason})`)
-      .join('; ');
-    const more = skipped.length > 4 ? `; and ${skipped.length - 4} more` : '';
-    notes.push(
-      `${skipped.length} row${skipped.length === 1 ? '' : 's'} not plotted (zero or non-finite values): ${names}${more}.`,
-    );
+    // A line per row (the first few): one line of names would run off the canvas.
+    notes.push(`${skipped.length} row${skipped.length === 1 ? '' : 's'} not plotted (zero or non-finite values):`);
+    for (const s of skipped.slice(0, 3)) notes.push(`· ${s.row.layer} ${s.row.kernel} ${s.row.shape} (${s.reason})`);
+    if (skipped.length > 3) notes.push(`· and ${skipped.length - 3} more (all rows are in the table and the JSON)`);
   }
   out.push('<g class="notes" font-size="11" fill="#444">');
   notes.forEach((n, i) => {
@@ -385,7 +376,27 @@ export function rooflineSvg(input: RooflineInput): Roofline {
   });
   out.push('</g>');
   out.push('</svg>');
-  return { svg: `${out.join('\n')}\n`, points, skipped, xDecades, yDecades, ridge };
+
+  const head: string[] = [];
+  const height = bottom + 66 + 14 * notes.length + 6;
+  head.push('<?xml version="1.0" encoding="UTF-8"?>');
+  head.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      `font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
+  );
+  const subject = input.subject ? ` — ${input.subject}` : '';
+  head.push(`<title>${escapeXml(`Roofline: bench kernels${subject}`)}</title>`);
+  head.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  head.push(
+    `<text class="title" x="${left}" y="30" font-size="17" font-weight="bold">${escapeXml(`Roofline: bench kernels${subject}`)}</text>`,
+  );
+  const when = input.date.toISOString().replace('T', ' ').slice(0, 16);
+  head.push(
+    `<text class="subtitle" x="${left}" y="52" fill="#333">${escapeXml(`adapter: ${input.adapter}`)}</text>`,
+    `<text class="subtitle" x="${left}" y="70" fill="#333">${escapeXml(`host: ${input.host} · ${when} UTC`)}</text>`,
+  );
+
+  return { svg: `${[...head, ...out].join('\n')}\n`, points, skipped, xDecades, yDecades, ridge };
 }
 
 function requireFolder(abs: string, option: string): void {

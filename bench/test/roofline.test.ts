@@ -202,7 +202,11 @@ describe('rooflineSvg', () => {
     expect(svg.name).toBe('svg');
     expect(svg.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
     expect(Number(svg.attrs.width)).toBe(LAYOUT.width);
-    expect(Number(svg.attrs.height)).toBe(LAYOUT.height);
+    // The canvas grows to hold every note.
+    const lastNote = Math.max(...byClass(svg, 'note').map((n) => Number(n.attrs.y)));
+    expect(lastNote).toBeGreaterThan(LAYOUT.bottom);
+    expect(Number(svg.attrs.height)).toBeGreaterThan(lastNote);
+    expect(svg.attrs.viewBox).toBe(`0 0 ${svg.attrs.width} ${svg.attrs.height}`);
   });
 
   it('spans whole decades holding every point and the ridge: 10^-1..10^3 FLOP/B, 10^-1..10^2 GFLOP/s', () => {
@@ -291,9 +295,18 @@ describe('rooflineSvg', () => {
       ['conv1x1Forward', 'bytes = Infinity'],
     ]);
     const notes = byClass(svg, 'note').map(textOf);
-    const note = notes.find((n) => /not plotted/.test(n));
-    expect(note).toMatch(/^3 rows not plotted \(zero or non-finite values\): loss zeroFlops \(FLOPs = 0\); /);
-    expect(note).toMatch(/final conv1x1Forward \(bytes = Infinity\)/);
+    const at = notes.findIndex((n) => /not plotted/.test(n));
+    expect(notes.slice(at, at + 4)).toEqual([
+      '3 rows not plotted (zero or non-finite values):',
+      '· loss zeroFlops 1x[64]x32x32->128 (FLOPs = 0)',
+      '· decoder.1 convTranspose3x3s2Dgrad 1x[64]x32x32->128 (median ms = NaN)',
+      '· final conv1x1Forward 1x[64]x32x32->128 (bytes = Infinity)',
+    ]);
+    const many = rooflineSvg(input({ rows: [...BAD, ...BAD] }));
+    expect(many.skipped).toHaveLength(6);
+    expect(byClass(parseXml(many.svg), 'note').map(textOf)).toContain(
+      '· and 3 more (all rows are in the table and the JSON)',
+    );
     expect(notes[0]).toMatch(/^4 points;/);
     // Nothing non-finite reached a coordinate.
     const attrs = all(svg, () => true).flatMap((e) => Object.values(e.attrs));
