@@ -1,14 +1,16 @@
 /**
  * The benchmark suite: `npm run bench -- <kernels|model|ceiling> [--size 128] [--batch 1] [--runs 5]
- * [--warmup 2] [--filter NAME] [--json] [--peer tfjs]`.
+ * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--plot FILE.svg]`.
  * Tables go to stdout; with --json the last line is one JSON object with everything measured.
  */
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Architecture, describeArchitecture } from '@ternausnet/model';
 import { type Device, initDevice } from '@ternausnet/tensor';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
 import { benchModel, profileTrainStep } from './model.ts';
+import { checkPlotPath, rooflineSvg, writeFileAtomic } from './roofline.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
 commands:
@@ -24,6 +26,8 @@ options:
   --filter S    kernels: only layers or kernels whose name contains S
   --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
   --json        print a JSON object as the last line
+  --plot F.svg  kernels: also draw a roofline (each kernel's FLOP/byte against GFLOP/s under the measured
+                ceilings) into F.svg; hover a point for its layer, kernel, shape and time
 environment: WEBGPU_BACKEND, WEBGPU_ADAPTER choose the adapter; LP_NUM_THREADS sets lavapipe's threads.`;
 
 function fmt(v: number, digits = 2): string {
@@ -51,6 +55,7 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'unet11' },
       deconv: { type: 'boolean', default: false },
       'num-filters': { type: 'string', default: '32' },
+      plot: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -85,6 +90,11 @@ async function main(): Promise<void> {
   if (values.peer !== undefined && command === 'profile') {
     throw new RangeError('--peer: profile has no peer (TF.js exposes no per-dispatch timings); use model or kernels');
   }
+  if (values.plot !== undefined && command !== 'kernels') {
+    throw new RangeError(`--plot: only the kernels command draws a roofline, not ${command}`);
+  }
+  // Checked before the benchmark, which can run for minutes.
+  const plotPath = values.plot === undefined ? undefined : checkPlotPath(values.plot);
   const device: Device = await initDevice();
   const info = {
     adapter: device.adapterName,
@@ -140,6 +150,25 @@ async function main(): Promise<void> {
       );
       result.kernels = rows;
       result.conv3x3Gflops = flops / ms / 1e6;
+      if (plotPath !== undefined) {
+        const cpu = cpus();
+        const name =
+          model.model === 'unet11'
+            ? 'UNet11'
+            : `UNet16 (num_filters ${model.numFilters}, ${model.deconv ? 'transposed-conv' : 'bilinear'} decoder)`;
+        const plot = rooflineSvg({
+          rows,
+          ceiling: { gflops: c.gflops, gbps: c.gbps, method: c.fma.method },
+          adapter: device.adapterName,
+          host: `${cpu[0]?.model.trim() || 'unknown CPU'} (${cpu.length} CPUs)${info.lpNumThreads ? `, LP_NUM_THREADS=${info.lpNumThreads}` : ''}`,
+          date: new Date(),
+          subject: `${name} ${batch}×3×${size}×${size}, medians of ${runs}${values.filter ? `, --filter ${values.filter}` : ''}`,
+        });
+        writeFileAtomic(plotPath, plot.svg);
+        const skipped = plot.skipped.length ? `; ${plot.skipped.length} rows skipped (zero or non-finite values)` : '';
+        console.log(`roofline: ${plot.points.length} points written to ${plotPath}${skipped}`);
+        result.plot = { file: plotPath, points: plot.points.length, skipped: plot.skipped.length };
+      }
     }
   }
   if (command === 'model') {
