@@ -1,16 +1,17 @@
 /**
- * The benchmark suite: `npm run bench -- <kernels|model|ceiling> [--size 128] [--batch 1] [--runs 5]
- * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--plot FILE.svg]`.
+ * The benchmark suite: `npm run bench -- <kernels|model|profile|ceiling|tune> [--size 128] [--batch 1] [--runs 5]
+ * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--plot FILE.svg] [--tuned]`.
  * Tables go to stdout; with --json the last line is one JSON object with everything measured.
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type Architecture, describeArchitecture } from '@ternausnet/model';
+import { type Architecture, describeArchitecture, tuneModelKernels } from '@ternausnet/model';
 import { type Device, initDevice } from '@ternausnet/tensor';
+import { defaultTuningCachePath, loadKernelTuning, writeFileAtomic } from '@ternausnet/tensor/node';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
 import { benchModel, profileTrainStep } from './model.ts';
-import { checkPlotPath, rooflineSvg, writeFileAtomic } from './roofline.ts';
+import { checkPlotPath, rooflineSvg } from './roofline.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
 commands:
@@ -18,6 +19,8 @@ commands:
   model     UNet11 (or --model unet16 [--deconv] [--num-filters 32]) forward and one Adam training step
   profile   GPU time of every dispatch of one training step, by kernel family (needs timestamp queries)
   ceiling   the adapter's measured FMA throughput and copy bandwidth
+  tune      time every kernel variant at the model's layer shapes (--size, --batch) on this adapter and cache the
+            choices (the same as \`ternausnet tune\`); --tune-budget S (default 600), --retune, --tune-cache FILE
 options:
   --size N      input side, a multiple of 32 (default 128)
   --batch N     batch size (default 1)
@@ -25,6 +28,7 @@ options:
   --warmup N    untimed runs first (default 2)
   --filter S    kernels: only layers or kernels whose name contains S
   --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
+  --tuned       kernels, model, profile: use this machine's cached tuning (default: the adapter's default variants)
   --json        print a JSON object as the last line
   --plot F.svg  kernels: also draw a roofline (each kernel's FLOP/byte against GFLOP/s under the measured
                 ceilings) into F.svg; hover a point for its layer, kernel, shape and time
@@ -56,11 +60,15 @@ async function main(): Promise<void> {
       deconv: { type: 'boolean', default: false },
       'num-filters': { type: 'string', default: '32' },
       plot: { type: 'string' },
+      tuned: { type: 'boolean', default: false },
+      'tune-budget': { type: 'string', default: '600' },
+      'tune-cache': { type: 'string' },
+      retune: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   const command = positionals[0];
-  if (values.help || !command || !['kernels', 'model', 'ceiling', 'profile'].includes(command)) {
+  if (values.help || !command || !['kernels', 'model', 'ceiling', 'profile', 'tune'].includes(command)) {
     console.log(USAGE);
     process.exitCode = values.help ? 0 : 2;
     return;
@@ -106,6 +114,45 @@ async function main(): Promise<void> {
   };
   console.log(`adapter: ${device.adapterName}${info.lpNumThreads ? ` (LP_NUM_THREADS=${info.lpNumThreads})` : ''}`);
   const result: Record<string, unknown> = { ...info };
+  const cachePath = values['tune-cache'] ?? defaultTuningCachePath();
+  if (values.tuned) {
+    const loaded = loadKernelTuning(device, cachePath);
+    if (loaded.problem) throw new Error(loaded.problem);
+    console.log(`tuned: ${loaded.applied} cached kernel choices from ${cachePath}`);
+    result.tunedChoices = loaded.applied;
+  }
+  if (command === 'tune') {
+    const budget = Number(values['tune-budget']);
+    if (!(budget >= 0)) throw new RangeError(`--tune-budget must be ≥ 0 seconds, got '${values['tune-budget']}'`);
+    const r = await tuneModelKernels(architecture(), {
+      sizes: [size],
+      batch,
+      budgetMs: budget * 1000,
+      cachePath,
+      retune: values.retune,
+      device,
+      onProgress: (e) => console.log(`${e.done}/${e.total} ${e.key} ${e.variant}: ${fmt(e.ms, 3)} ms`),
+    });
+    const changed = r.choices.filter((t) => t.variant !== t.defaultVariant);
+    console.log(
+      `${r.problems} problems: ${r.tuned.length} tuned now in ${fmt(r.elapsedMs / 1000, 0)} s (${r.timing}), ` +
+        `${r.fromCache} from the cache, ${r.untuned.length} left (budget); cache ${cachePath}`,
+    );
+    console.log(
+      table(
+        ['problem', 'default', 'chosen', 'default ms', 'chosen ms', 'speed-up'],
+        changed.map((t) => [
+          t.key,
+          t.defaultVariant,
+          t.variant,
+          fmt(t.ms[t.defaultVariant] ?? Number.NaN, 3),
+          fmt(t.ms[t.variant] ?? Number.NaN, 3),
+          fmt((t.ms[t.defaultVariant] ?? Number.NaN) / (t.ms[t.variant] ?? Number.NaN)),
+        ]),
+      ),
+    );
+    result.tuning = r;
+  }
   if (command === 'ceiling' || command === 'kernels') {
     const c = await measureCeiling(device, runs, warmup);
     console.log(

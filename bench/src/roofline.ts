@@ -9,10 +9,10 @@
  *
  * Hand-written SVG (no plotting library): log-log axes over whole decades, one <title> tooltip per point. The
  * writer is a pure function of its input (tests check coordinates against `logScale` and LAYOUT);
- * `writeFileAtomic` puts the file in place.
+ * the CLI writes it with tensor's `writeFileAtomic`.
  */
-import { renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** What the plot needs of a bench row (a KernelRow has all of it). */
 export interface RooflineRow {
@@ -421,25 +421,4 @@ export function checkPlotPath(file: string): string {
   if (!/\.svg$/i.test(abs)) throw new RangeError(`--plot: '${file}' should end in .svg (the plot is an SVG file)`);
   requireFolder(abs, '--plot: ');
   return abs;
-}
-
-/**
- * Writes `text` to `file` through a temporary file in the same folder and a rename, so that a reader never sees
- * half a plot and an interrupted run leaves the old file whole.
- */
-export function writeFileAtomic(file: string, text: string): void {
-  const abs = resolve(file);
-  requireFolder(abs, '');
-  const temp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(temp, text);
-    renameSync(temp, abs);
-  } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already gone (the rename went through, or the write never created it)
-    }
-    throw e;
-  }
 }
