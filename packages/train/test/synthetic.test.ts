@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { layOutAerialScene } from '../src/data/aerial/scene-kinds.ts';
 import { detCos, detSin, fbmField, SeededRng } from '../src/data/rng.ts';
-import { generateAerialScene, generateCarScene, type SyntheticSample } from '../src/data/synthetic.ts';
+import {
+  generateAerialScene,
+  generateCarScene,
+  type SyntheticSample,
+  type SyntheticSceneOptions,
+} from '../src/data/synthetic.ts';
 
 /** FNV-1a over image then mask: a compact fingerprint for golden checks. */
 function fingerprint(s: SyntheticSample): string {
@@ -32,21 +37,15 @@ function expectWellFormed(s: SyntheticSample, width: number, height: number): vo
   expect(s.mask.every((m) => m <= 1)).toBe(true);
 }
 
-interface SceneSize {
-  seed: number;
-  width: number;
-  height: number;
-}
-
 /**
  * The tests every scene generator passes: two scenes from one seed are the same bytes (image and mask) and the
  * next seed draws a different image; one scene matches its golden fingerprint, the same on every machine.
  * Deliberate changes to a generator change its fingerprint: update it then, and only then.
  */
 function itIsSeededAndGolden(
-  generate: (options: SceneSize) => SyntheticSample,
-  seeded: SceneSize,
-  golden: SceneSize,
+  generate: (options: SyntheticSceneOptions) => SyntheticSample,
+  seeded: SyntheticSceneOptions,
+  golden: SyntheticSceneOptions,
   goldenFingerprint: string,
 ): void {
   it('is deterministic per seed and differs across seeds', () => {
