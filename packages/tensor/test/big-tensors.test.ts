@@ -51,6 +51,24 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     return names;
   };
 
+  /**
+   * A convolution's float64 operands, drawn from one seed in a fixed order: the input, the weights (|w| ≤ wScale,
+   * keeping the float32 sums small), then one tensor of each shape in `more` (bias, output gradient) at scale 1.
+   */
+  const convOperands = <More extends number[][]>(
+    seed: number,
+    x: number[],
+    w: number[],
+    wScale: number,
+    ...more: More
+  ) => {
+    const rng = new Rng(seed);
+    const xr = randomRef(x, rng);
+    const wr = randomRef(w, rng, 'any', wScale);
+    const rest = more.map((shape) => randomRef(shape, rng)) as { [K in keyof More]: RefTensor };
+    return [xr, wr, ...rest] as const;
+  };
+
   it('the kernels plan for the injected limit; a plane larger than one binding is a clear error', () => {
     expect(dev().limits.maxStorageBufferBindingSize).toBe(BINDING);
     const x = tensor(new Float32Array(300 * 300).fill(1), [1, 1, 300, 300], { device: dev() });
@@ -71,11 +89,7 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     // [2, 24, 45, 67]: 72 360 floats per image > 65 536 per binding, as are the output and both gradients.
     const [N, C, H, W, Co] = [2, 24, 45, 67, 24];
     expect(C * H * W).toBeGreaterThan(FLOATS);
-    const rng = new Rng(7);
-    const xr = randomRef([N, C, H, W], rng);
-    const wr = randomRef([Co, C, 3, 3], rng, 'any', 0.1);
-    const br = randomRef([Co], rng);
-    const gr = randomRef([N, Co, H, W], rng);
+    const [xr, wr, br, gr] = convOperands(7, [N, C, H, W], [Co, C, 3, 3], 0.1, [Co], [N, Co, H, W]);
     const conv = registeredOps().get('conv3x3')!.reference;
     const attrs = { segments: 1, bias: true, relu: false } as never;
     const yRef = conv.forward([xr, wr, br], attrs);
@@ -122,10 +136,7 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     // [2, 6, 23, 34] -> [2, 24, 46, 68]: 75 072 floats per output image > 65 536 per binding.
     const [N, C, H, W, Co] = [2, 6, 23, 34, 24];
     expect(Co * 4 * H * W).toBeGreaterThan(FLOATS);
-    const rng = new Rng(11);
-    const xr = randomRef([N, C, H, W], rng);
-    const wr = randomRef([C, Co, 3, 3], rng, 'any', 0.2);
-    const gr = randomRef([N, Co, 2 * H, 2 * W], rng);
+    const [xr, wr, gr] = convOperands(11, [N, C, H, W], [C, Co, 3, 3], 0.2, [N, Co, 2 * H, 2 * W]);
     const convT = registeredOps().get('convTranspose3x3s2')!.reference;
     const attrs = { bias: false, relu: false } as never;
     const yRef = convT.forward([xr, wr], attrs);
@@ -160,10 +171,7 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     // [1, 40, 40, 42]: 67 200 input floats > 65 536 per binding, so the reduction runs in two channel chunks.
     const [N, C, H, W, Co] = [1, 40, 40, 42, 3];
     expect(C * H * W).toBeGreaterThan(FLOATS);
-    const rng = new Rng(12);
-    const xr = randomRef([N, C, H, W], rng);
-    const wr = randomRef([C, Co, 3, 3], rng, 'any', 0.2);
-    const br = randomRef([Co], rng);
+    const [xr, wr, br] = convOperands(12, [N, C, H, W], [C, Co, 3, 3], 0.2, [Co]);
     const attrs = { bias: true, relu: true } as never;
     const yRef = registeredOps().get('convTranspose3x3s2')!.reference.forward([xr, wr, br], attrs);
     for (const variant of variantsOf('convTranspose3x3s2')) {

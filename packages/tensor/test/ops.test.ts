@@ -125,33 +125,9 @@ const CASES: OpCase[] = [
   // Rows of a multiple of 4 run the four-per-invocation backward; an odd height leaves a last row of zeros.
   { op: 'maxPool2x2', shapes: [[2, 3, 5, 8]], domain: 'distinct' },
   { op: 'maxPool2x2', shapes: [[1, 2, 6, 12]], domain: 'distinct' },
-  {
-    op: 'bceJaccardLoss',
-    shapes: [
-      [2, 1, 7, 13],
-      [2, 1, 7, 13],
-    ],
-    attrs: { bceWeight: 1, jaccardWeight: 1 },
-    domain: ['any', 'binary'],
-  },
-  {
-    op: 'bceJaccardLoss',
-    shapes: [
-      [1, 1, 5, 5],
-      [1, 1, 5, 5],
-    ],
-    attrs: { bceWeight: 0.7, jaccardWeight: 0.3 },
-    domain: ['any', 'unit'],
-  },
-  {
-    op: 'bceJaccardLoss',
-    shapes: [
-      [3, 1, 64, 33],
-      [3, 1, 64, 33],
-    ],
-    attrs: { bceWeight: 1, jaccardWeight: 1 },
-    domain: ['any', 'binary'],
-  },
+  bceJaccardCase([2, 1, 7, 13], 1, 1, 'binary'),
+  bceJaccardCase([1, 1, 5, 5], 0.7, 0.3, 'unit'),
+  bceJaccardCase([3, 1, 64, 33], 1, 1, 'binary'),
   { op: 'reshape', shapes: [[2, 3, 4]], attrs: { shape: [6, -1] } },
   {
     op: 'concat',
@@ -180,67 +156,46 @@ const CASES: OpCase[] = [
   },
 ];
 
+/** BCE − log Jaccard on logits and targets of one shape; targets are 0/1 labels ('binary') or soft ('unit'). */
+function bceJaccardCase(shape: number[], bceWeight: number, jaccardWeight: number, targets: Domain): OpCase {
+  return {
+    op: 'bceJaccardLoss',
+    shapes: [shape, shape],
+    attrs: { bceWeight, jaccardWeight },
+    domain: ['any', targets],
+  };
+}
+
 /**
  * Convolution cases: odd, tiny and non-square sizes, channels not multiples of 4, concatenated inputs.
  * Tolerance: a float32 sum of K = Cin·k² products of magnitude ≤ 1 rounds by at most ~K·2^-24 per partial sum,
  * whose magnitude grows like √K for random data: atol = 4·K^1.5·2^-24.
  */
 function convCases(op: string, k: number): OpCase[] {
-  const configs: [number[][], number, boolean, boolean][] = [
-    [[[2, 3, 7, 13]], 5, true, false],
-    [[[1, 17, 5, 5]], 4, true, true],
-    [[[1, 3, 1, 1]], 2, false, true],
-    [[[3, 5, 4, 3]], 17, true, true],
-    [
-      [
-        [2, 3, 6, 5],
-        [2, 2, 6, 5],
-      ],
-      6,
-      true,
-      true,
-    ],
-    [
-      [
-        [1, 4, 3, 7],
-        [1, 1, 3, 7],
-        [1, 3, 3, 7],
-      ],
-      3,
-      true,
-      false,
-    ],
+  // [N, channels of each concatenated input segment, H, W, Cout, bias, relu]
+  const configs: [number, number[], number, number, number, boolean, boolean][] = [
+    [2, [3], 7, 13, 5, true, false],
+    [1, [17], 5, 5, 4, true, true],
+    [1, [3], 1, 1, 2, false, true],
+    [3, [5], 4, 3, 17, true, true],
+    [2, [3, 2], 6, 5, 6, true, true],
+    [1, [4, 1, 3], 3, 7, 3, true, false],
     // Widths that are multiples of 4 take the vec4 paths of the subgroup kernels (with and without the strip
     // halo fetch: 32 % Wq ≠ 0 for 12 and 40), several output blocks, split-K wgrad (few weights, many pixels).
-    [[[1, 5, 12, 12]], 7, true, true],
-    [[[2, 8, 8, 40]], 9, true, false],
-    [[[1, 16, 4, 4]], 24, false, true],
-    [[[1, 3, 8, 16]], 33, true, true],
+    [1, [5], 12, 12, 7, true, true],
+    [2, [8], 8, 40, 9, true, false],
+    [1, [16], 4, 4, 24, false, true],
+    [1, [3], 8, 16, 33, true, true],
     // Batches of small planes: the weight gradient takes several images per dispatch (strips run over images),
     // on the vec4 path (W % 4 = 0), the scalar one (odd W) and with two input segments.
-    [[[3, 5, 4, 4]], 20, true, true],
-    [[[4, 3, 3, 5]], 17, false, true],
-    [
-      [
-        [3, 2, 4, 8],
-        [3, 3, 4, 8],
-      ],
-      9,
-      true,
-      false,
-    ],
-    [
-      [
-        [1, 3, 4, 8],
-        [1, 5, 4, 8],
-      ],
-      20,
-      true,
-      true,
-    ],
+    [3, [5], 4, 4, 20, true, true],
+    [4, [3], 3, 5, 17, false, true],
+    [3, [2, 3], 4, 8, 9, true, false],
+    [1, [3, 5], 4, 8, 20, true, true],
   ];
-  return configs.map(([xs, cout, bias, relu]) => {
-    const cin = xs.reduce((p, x) => p + x[1]!, 0);
+  return configs.map(([n, channels, h, w, cout, bias, relu]) => {
+    const xs = channels.map((c) => [n, c, h, w]);
+    const cin = channels.reduce((p, c) => p + c, 0);
     const K = cin * k * k;
     return {
       op,
@@ -252,13 +207,23 @@ function convCases(op: string, k: number): OpCase[] {
   });
 }
 
-/** Transposed convolution cases: [N, Cin, H, W] -> Cout, odd and 1×1 inputs. K per output ≤ Cin·4 taps. */
-function convTransposeCases(): OpCase[] {
-  return transposedCases('convTranspose3x3s2', 3, [
+/**
+ * [input shape, Cout, bias, relu] both transposed convolutions run: odd, 1×1 and non-square inputs, 17 channels.
+ * A function, not a constant: CASES above calls the case builders while the module is still initialising.
+ */
+function transposedCommonConfigs(): [number[], number, boolean, boolean][] {
+  return [
     [[2, 5, 3, 4], 3, true, false],
     [[1, 4, 1, 1], 6, true, true],
     [[1, 3, 5, 2], 5, false, true],
     [[2, 17, 3, 3], 4, true, true],
+  ];
+}
+
+/** Transposed convolution cases: [N, Cin, H, W] -> Cout, odd and 1×1 inputs. K per output ≤ Cin·4 taps. */
+function convTransposeCases(): OpCase[] {
+  return transposedCases('convTranspose3x3s2', 3, [
+    ...transposedCommonConfigs(),
     // Whole vec4 rows (W % 4 = 0), several output blocks, strips ending mid-row (W = 12, 40), many rows per strip.
     [[1, 20, 4, 8], 9, true, true],
     [[2, 6, 3, 12], 17, true, false],
@@ -274,13 +239,7 @@ function convTransposeCases(): OpCase[] {
  * kernels' channel blocks), several channel blocks. K per output ≤ Cin·4 taps.
  */
 function convTranspose4x4Cases(): OpCase[] {
-  return transposedCases('convTranspose4x4s2', 4, [
-    [[2, 5, 3, 4], 3, true, false],
-    [[1, 4, 1, 1], 6, true, true],
-    [[1, 3, 5, 2], 5, false, true],
-    [[2, 17, 3, 3], 4, true, true],
-    [[1, 9, 2, 7], 11, false, false],
-  ]);
+  return transposedCases('convTranspose4x4s2', 4, [...transposedCommonConfigs(), [[1, 9, 2, 7], 11, false, false]]);
 }
 
 /**

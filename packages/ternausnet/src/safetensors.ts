@@ -80,53 +80,43 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/**
+ * Element i of each dtype that converts one element at a time, read little-endian as the format stores it.
+ * BF16 converts in bulk; F8_* have no reader and are refused.
+ */
+const ELEMENT_READERS: Partial<Record<SafetensorsDtype, (view: DataView, i: number) => number>> = {
+  F64: (view, i) => view.getFloat64(8 * i, true),
+  F16: (view, i) => halfToFloat(view.getUint16(2 * i, true)),
+  BOOL: (view, i) => view.getUint8(i),
+  U8: (view, i) => view.getUint8(i),
+  I8: (view, i) => view.getInt8(i),
+  I16: (view, i) => view.getInt16(2 * i, true),
+  U16: (view, i) => view.getUint16(2 * i, true),
+  I32: (view, i) => view.getInt32(4 * i, true),
+  U32: (view, i) => view.getUint32(4 * i, true),
+  I64: (view, i) => Number(view.getBigInt64(8 * i, true)),
+  U64: (view, i) => Number(view.getBigUint64(8 * i, true)),
+};
+
 function convert(file: string, name: string, dtype: SafetensorsDtype, bytes: Uint8Array, n: number): Float32Array {
   const out = new Float32Array(n);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (dtype) {
-    case 'F32':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
-      return out;
-    case 'F64':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
-      return out;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
-      return out;
-    case 'BF16': {
-      // bfloat16 is the top half of a float32: shift it into place.
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u[i] = view.getUint16(2 * i, true) << 16;
-      return out;
-    }
-    case 'BOOL':
-    case 'U8':
-      for (let i = 0; i < n; i++) out[i] = view.getUint8(i);
-      return out;
-    case 'I8':
-      for (let i = 0; i < n; i++) out[i] = view.getInt8(i);
-      return out;
-    case 'I16':
-      for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * i, true);
-      return out;
-    case 'U16':
-      for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
-      return out;
-    case 'I32':
-      for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i, true);
-      return out;
-    case 'U32':
-      for (let i = 0; i < n; i++) out[i] = view.getUint32(4 * i, true);
-      return out;
-    case 'I64':
-      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(8 * i, true));
-      return out;
-    case 'U64':
-      for (let i = 0; i < n; i++) out[i] = Number(view.getBigUint64(8 * i, true));
-      return out;
-    default:
-      throw new SafetensorsError(file, 'dtype-conversion', `dtype ${dtype} cannot be converted to float32`, name);
+  if (dtype === 'F32') {
+    // Every checkpoint we write is F32: its own loop, not the readers' indirect call (about 1.5× slower in V8).
+    for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+    return out;
   }
+  if (dtype === 'BF16') {
+    // bfloat16 is the top half of a float32: shift it into place.
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) u[i] = view.getUint16(2 * i, true) << 16;
+    return out;
+  }
+  const read = ELEMENT_READERS[dtype];
+  if (!read)
+    throw new SafetensorsError(file, 'dtype-conversion', `dtype ${dtype} cannot be converted to float32`, name);
+  for (let i = 0; i < n; i++) out[i] = read(view, i);
+  return out;
 }
 
 /**

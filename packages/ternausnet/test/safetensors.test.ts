@@ -138,6 +138,37 @@ describe('safetensors', () => {
     expect(warnings).toEqual([expect.stringMatching(/mixed\.safetensors: tensor 'd' is F64/)]);
   });
 
+  it('converts BOOL and the 8-, 16- and 64-bit integer dtypes (little-endian, extremes included); refuses F8', () => {
+    // [dtype, bytes per element, little-endian writer, two values exact in float32]
+    const cases: [string, number, (dv: DataView, at: number, v: number) => void, number[]][] = [
+      ['BOOL', 1, (dv, at, v) => dv.setUint8(at, v), [0, 1]],
+      ['U8', 1, (dv, at, v) => dv.setUint8(at, v), [255, 3]],
+      ['I8', 1, (dv, at, v) => dv.setInt8(at, v), [-128, 127]],
+      ['I16', 2, (dv, at, v) => dv.setInt16(at, v, true), [-32768, 1234]],
+      ['U16', 2, (dv, at, v) => dv.setUint16(at, v, true), [65535, 256]],
+      ['I64', 8, (dv, at, v) => dv.setBigInt64(at, BigInt(v), true), [-(2 ** 40), 3]],
+      ['U64', 8, (dv, at, v) => dv.setBigUint64(at, BigInt(v), true), [2 ** 53, 5]],
+    ];
+    const data = new Uint8Array(cases.reduce((p, [, size]) => p + 2 * size, 0) + 2);
+    const dv = new DataView(data.buffer);
+    const header: Record<string, unknown> = {};
+    let at = 0;
+    for (const [dtype, size, write, values] of cases) {
+      header[dtype] = { dtype, shape: [2], data_offsets: [at, at + 2 * size] };
+      for (const v of values) {
+        write(dv, at, v);
+        at += size;
+      }
+    }
+    header.f8 = { dtype: 'F8_E4M3', shape: [2], data_offsets: [at, at + 2] };
+    const f = parseSafetensors(build(header, data), 'ints.safetensors');
+    for (const [dtype, , , values] of cases)
+      expect(Array.from(f.tensors.get(dtype)!.toFloat32()), dtype).toEqual(values);
+    expect(() => f.tensors.get('f8')!.toFloat32()).toThrow(
+      /ints\.safetensors.*'f8'.*F8_E4M3 cannot be converted to float32/,
+    );
+  });
+
   const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
   const rules: [string, () => Uint8Array, string, RegExp?][] = [
     ['file shorter than 8 bytes', () => new Uint8Array(5), 'header-length'],

@@ -15,3 +15,14 @@ export function ternausnet(args: string[]): Promise<{ code: number | null; out: 
     child.on('close', (code) => resolve({ code, out }));
   });
 }
+
+/**
+ * `command --name value …` in the flags' order; `true` is a flag without a value (`--half`). Keys are written as
+ * the CLI spells them, so a test can be grepped for the flag it passes.
+ */
+export function cliArgs(command: string, flags: Record<string, string | number | true>): string[] {
+  return [
+    command,
+    ...Object.entries(flags).flatMap(([name, v]) => (v === true ? [`--${name}`] : [`--${name}`, `${v}`])),
+  ];
+}

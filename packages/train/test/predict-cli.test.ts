@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { expectClose, useTestDevice } from '../../../test/support/gpu.ts';
 import { image } from '../../../test/support/images.ts';
-import { ternausnet } from './cli.ts';
+import { cliArgs, ternausnet } from './cli.ts';
 
 describe('ternausnet predict', () => {
   useTestDevice();
@@ -26,19 +26,7 @@ describe('ternausnet predict', () => {
     model.dispose();
     const mask = join(dir, 'mask.png');
     const probabilities = join(dir, 'p.safetensors');
-    const r = await ternausnet([
-      'predict',
-      '--weights',
-      weights,
-      '--input',
-      input,
-      '--out',
-      mask,
-      '--threshold',
-      '0.4',
-      '--probabilities',
-      probabilities,
-    ]);
+    const r = await ternausnet(cliArgs('predict', { weights, input, out: mask, threshold: 0.4, probabilities }));
     expect(r.code, r.out).toBe(0);
     const t = (await readSafetensors(probabilities)).tensors.get('probabilities')!;
     expect(t.shape).toEqual([1, 40, 70]);
@@ -47,15 +35,7 @@ describe('ternausnet predict', () => {
     expect([info.width, info.height]).toEqual([70, 40]);
     for (let i = 0; i < want.mask.length; i++) expect(data[i * info.channels]! > 0 ? 1 : 0).toBe(want.mask[i]);
 
-    const bad = await ternausnet([
-      'predict',
-      '--weights',
-      join(dir, 'missing.safetensors'),
-      '--input',
-      input,
-      '--out',
-      mask,
-    ]);
+    const bad = await ternausnet(cliArgs('predict', { weights: join(dir, 'missing.safetensors'), input, out: mask }));
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/missing\.safetensors/);
   });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
 import { generateShapeImage, SHAPE_CLASSES } from '../src/data/shapes.ts';
 import { describeVgg11, STAND_IN_DESCRIPTION } from '../src/pretrain-encoder.ts';
-import { ternausnet } from './cli.ts';
+import { cliArgs, ternausnet } from './cli.ts';
 
 describe('shape images', () => {
   it('are a function of the seed, draw every class, and are not blank', () => {
@@ -40,20 +40,16 @@ describe('ternausnet pretrain-encoder', () => {
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'encoder-'));
     const file = join(dir, 'vgg11-tiny.safetensors');
-    const r = await ternausnet([
-      'pretrain-encoder',
-      '--out',
-      file,
-      '--steps',
-      '2',
-      '--batch-size',
-      '2',
-      '--image-size',
-      '32',
-      '--val-images',
-      '4',
-      '--half',
-    ]);
+    const r = await ternausnet(
+      cliArgs('pretrain-encoder', {
+        out: file,
+        steps: 2,
+        'batch-size': 2,
+        'image-size': 32,
+        'val-images': 4,
+        half: true,
+      }),
+    );
     expect(r.out).toMatch(/held-out top-1 \d+\.\d %/);
     expect(r.code).toBe(0);
     const f = await readSafetensors(file);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { layOutAerialScene } from '../src/data/aerial/scene-kinds.ts';
 import { detCos, detSin, fbmField, SeededRng } from '../src/data/rng.ts';
-import { generateAerialScene, generateCarScene, type SyntheticSample } from '../src/data/synthetic.ts';
+import {
+  generateAerialScene,
+  generateCarScene,
+  type SyntheticSample,
+  type SyntheticSceneOptions,
+} from '../src/data/synthetic.ts';
 
 /** FNV-1a over image then mask: a compact fingerprint for golden checks. */
 function fingerprint(s: SyntheticSample): string {
@@ -30,6 +35,30 @@ function expectWellFormed(s: SyntheticSample, width: number, height: number): vo
   expect(s.image.length).toBe(width * height * 3);
   expect(s.mask.length).toBe(width * height);
   expect(s.mask.every((m) => m <= 1)).toBe(true);
+}
+
+/**
+ * The tests every scene generator passes: two scenes from one seed are the same bytes (image and mask) and the
+ * next seed draws a different image; one scene matches its golden fingerprint, the same on every machine.
+ * Deliberate changes to a generator change its fingerprint: update it then, and only then.
+ */
+function itIsSeededAndGolden(
+  generate: (options: SyntheticSceneOptions) => SyntheticSample,
+  seeded: SyntheticSceneOptions,
+  golden: SyntheticSceneOptions,
+  goldenFingerprint: string,
+): void {
+  it('is deterministic per seed and differs across seeds', () => {
+    const a = generate(seeded);
+    const b = generate(seeded);
+    expect(sameBytes(b.image, a.image)).toBe(true);
+    expect(sameBytes(b.mask, a.mask)).toBe(true);
+    expect(sameBytes(generate({ ...seeded, seed: seeded.seed + 1 }).image, a.image)).toBe(false);
+  });
+
+  it('matches the golden fingerprint (same bytes on every machine)', () => {
+    expect(fingerprint(generate(golden))).toBe(goldenFingerprint);
+  });
 }
 
 /**
@@ -114,19 +143,12 @@ describe('seeded helpers', () => {
 });
 
 describe('generateAerialScene', () => {
-  it('is deterministic per seed and differs across seeds', () => {
-    const a = generateAerialScene({ seed: 7, width: 96, height: 80 });
-    const b = generateAerialScene({ seed: 7, width: 96, height: 80 });
-    const c = generateAerialScene({ seed: 8, width: 96, height: 80 });
-    expect(sameBytes(b.image, a.image)).toBe(true);
-    expect(sameBytes(b.mask, a.mask)).toBe(true);
-    expect(sameBytes(c.image, a.image)).toBe(false);
-  });
-
-  it('matches the golden fingerprint (same bytes on every machine)', () => {
-    // Deliberate changes to the generator change this value: update it then, and only then.
-    expect(fingerprint(generateAerialScene({ seed: 2024, width: 64, height: 48 }))).toBe('cd2e47c7');
-  });
+  itIsSeededAndGolden(
+    generateAerialScene,
+    { seed: 7, width: 96, height: 80 },
+    { seed: 2024, width: 64, height: 48 },
+    'cd2e47c7',
+  );
 
   it('handles small and non-square sizes', () => {
     for (const [w, h] of [
@@ -210,16 +232,12 @@ describe('generateAerialScene', () => {
 });
 
 describe('generateCarScene', () => {
-  it('is deterministic per seed and differs across seeds', () => {
-    const a = generateCarScene({ seed: 11, width: 120, height: 80 });
-    const b = generateCarScene({ seed: 11, width: 120, height: 80 });
-    expect(sameBytes(b.image, a.image) && sameBytes(b.mask, a.mask)).toBe(true);
-    expect(sameBytes(generateCarScene({ seed: 12, width: 120, height: 80 }).image, a.image)).toBe(false);
-  });
-
-  it('matches the golden fingerprint (same bytes on every machine)', () => {
-    expect(fingerprint(generateCarScene({ seed: 2024, width: 72, height: 48 }))).toBe('f5943f4a');
-  });
+  itIsSeededAndGolden(
+    generateCarScene,
+    { seed: 11, width: 120, height: 80 },
+    { seed: 2024, width: 72, height: 48 },
+    'f5943f4a',
+  );
 
   it('frames one car on a light studio background at any size', () => {
     for (const [w, h] of [
