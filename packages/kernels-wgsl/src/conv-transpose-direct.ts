@@ -1,7 +1,8 @@
 /**
  * What the direct stride-2 transposed convolutions (conv-transpose.ts's 3×3 and conv-transpose4x4.ts's 4×4
  * kernels) share: their arguments, uniform blocks, the dgrad and wgrad shaders (generated for the kernel size k),
- * the forward shader's frame, and the loops that split the operands by image and channel range (conv-plan.ts).
+ * the forward shader's frame, and the loops that split the operands by image and channel range (conv-plan.ts),
+ * which also dispatch the 'tiled' variant's shaders (conv-transpose-tiled.ts).
  * Each size keeps only its forward tap loop: the 3×3 one unrolls a tap set per output parity, the 4×4 one is
  * generic over parities.
  *
@@ -17,7 +18,9 @@ import {
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
+  gridMain,
   memoSource,
+  perElementMain,
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
@@ -95,6 +98,26 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
 ]);
 
 /**
+ * How the workgroups of one dispatch cover its window: `pixels` output pixels each along the 2-D grid, `channels`
+ * channels each along z. The runners below serve every variant whose shaders take the bindings and uniforms below.
+ */
+export interface TransposeWorkgroupTile {
+  readonly pixels: number;
+  readonly channels: number;
+}
+
+/** The direct kernels' workgroup: 64 pixels × one block of 4 channels. */
+const DIRECT_TILE: TransposeWorkgroupTile = { pixels: TRANSPOSE_WG, channels: TRANSPOSE_CB };
+
+/** The forward kernels' bindings: x, w and b read, y written, then the forward uniforms (the runner's order). */
+export const TRANSPOSE_FORWARD_BINDINGS = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
+@group(0) @binding(4) var<uniform> u: Params;`;
+
+/**
  * The forward shader of a k×k kernel around `main`'s body, which sets `p` (the output pixel in its plane), `co0`
  * (the first of the invocation's 4 output channels) and `acc` (their sums); the epilogue adds the bias, the
  * earlier input chunks' partial sums and the ReLU as `u.flags` ask. `outPlane`: the WGSL for the output plane's
@@ -102,21 +125,14 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
  */
 export function transposeForwardSource(k: number, body: string, outPlane: string): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
+${TRANSPOSE_FORWARD_BINDINGS}
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   if (co >= u.coCount) { return 0.0; }
   return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${k * k}u + tap];
 }
 
-@compute @workgroup_size(${TRANSPOSE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+${gridMain(TRANSPOSE_WG)}
   _ = &b;
 ${body}  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
     let co = co0 + j;
@@ -159,7 +175,7 @@ function gatherTapLoops(k: number, indent: string): string {
 }
 
 /** The bindings of a backward kernel: two arrays read, one written, then the uniform block. */
-function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
+export function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
   return `@group(0) @binding(0) var<storage, read> ${read0}: array<f32>;
 @group(0) @binding(1) var<storage, read> ${read1}: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
@@ -181,12 +197,8 @@ fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${taps}u + tap];
 }
 
-@compute @workgroup_size(${TRANSPOSE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
+${perElementMain(TRANSPOSE_WG, 'p', 'u.H * u.W')}
   let hw = u.H * u.W;
-  if (p >= hw) { return; }
 ${ho}  let Wo = 2u * u.W;
   let ci0 = wid.z * ${TRANSPOSE_CB}u;
   let iy = p / u.W;
@@ -256,6 +268,14 @@ export interface TransposeForwardPasses {
   readonly sources: readonly string[];
   /** Pixels one dispatch covers, given the input's H·W (a parity class covers H·W, a generic shader 4·H·W). */
   readonly pixels: (hw: number) => number;
+  /** The shaders' workgroup (the direct kernels' by default). */
+  readonly tile?: TransposeWorkgroupTile;
+}
+
+/** A dgrad shader taking `backwardBindings('gy', 'w', 'gx', …)` and its workgroup. */
+export interface TransposeDgradPass {
+  readonly source: string;
+  readonly tile: TransposeWorkgroupTile;
 }
 
 /** Forward of a k×k kernel over every (image, output chunk, input chunk) window. */
@@ -272,7 +292,8 @@ export function runTransposeS2Forward(
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
   const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const grid = workgroupGrid(ctx, Math.ceil(passes.pixels(hw) / TRANSPOSE_WG));
+  const tile = passes.tile ?? DIRECT_TILE;
+  const grid = workgroupGrid(ctx, Math.ceil(passes.pixels(hw) / tile.pixels));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
@@ -300,7 +321,7 @@ export function runTransposeS2Forward(
               cout,
               flags,
             }),
-            workgroups: [grid[0], grid[1], Math.ceil(co.count / TRANSPOSE_CB)],
+            workgroups: [grid[0], grid[1], Math.ceil(co.count / tile.channels)],
           });
         }
       });
@@ -308,15 +329,20 @@ export function runTransposeS2Forward(
   }
 }
 
-/** dgrad of a k×k kernel over every (image, input chunk, output chunk) window. */
-export function runTransposeS2Dgrad(ctx: KernelContext, a: ConvTransposeS2DgradArgs, label: string, k: number): void {
+/** dgrad of a k×k kernel over every (image, input chunk, output chunk) window (the direct shader by default). */
+export function runTransposeS2Dgrad(
+  ctx: KernelContext,
+  a: ConvTransposeS2DgradArgs,
+  label: string,
+  k: number,
+  { source, tile }: TransposeDgradPass = { source: transposeDgradSource(k), tile: DIRECT_TILE },
+): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
-  const source = transposeDgradSource(k);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
-  const grid = workgroupGrid(ctx, Math.ceil(hw / TRANSPOSE_WG));
+  const grid = workgroupGrid(ctx, Math.ceil(hw / tile.pixels));
   for (let n = 0; n < N; n++) {
     for (const ci of ciChunks) {
       coChunks.forEach((co, k) => {
@@ -336,9 +362,10 @@ export function runTransposeS2Dgrad(ctx: KernelContext, a: ConvTransposeS2DgradA
             coCount: co.count,
             ciCount: ci.count,
             cout,
+            // Later gradOut chunks add their partial sums to the first one's.
             accumulate: k > 0 ? 1 : 0,
           }),
-          workgroups: [grid[0], grid[1], Math.ceil(ci.count / TRANSPOSE_CB)],
+          workgroups: [grid[0], grid[1], Math.ceil(ci.count / tile.channels)],
         });
       });
     }

@@ -68,7 +68,7 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
   }
   return transposeForwardSource(
     3,
-    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
+    /* wgsl */ `  let q = linearWorkgroup(wid, nwg) * ${TRANSPOSE_WG}u + lid;
   let hw = u.H * u.W;
   if (q >= hw) { return; }
   let co0 = wid.z * ${TRANSPOSE_CB}u;

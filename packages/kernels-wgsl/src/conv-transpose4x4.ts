@@ -38,7 +38,7 @@ const FORWARD_SOURCE = transposeForwardSource(
   4,
   /* wgsl */ `  let Wo = 2u * u.W;
   let hwo = 4u * u.H * u.W;
-  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
+  let p = linearWorkgroup(wid, nwg) * ${TRANSPOSE_WG}u + lid;
   if (p >= hwo) { return; }
   let co0 = wid.z * ${TRANSPOSE_CB}u;
   let oy = p / Wo;

@@ -9,7 +9,7 @@
  */
 import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, packUniforms, workgroupGrid, workgroupTreeSum } from './layout.ts';
+import { elementWindow, packUniforms, perElementMain, workgroupGrid, workgroupTreeSum } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /** input [N, Cin, P] -> out [N, Cout, P], weight [Cout, Cin]. */
@@ -58,11 +58,7 @@ fn weightAt(o: u32, i: u32) -> f32 {
   return w[${wIndex}];
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (p >= ${P}u) { return; }
+${perElementMain(WG, 'p', `${P}u`)}
   let o0 = wid.z * ${COB}u;
   var acc = vec4<f32>(0.0);
   for (var i = 0u; i < ${iCount}u; i++) {

@@ -18,7 +18,7 @@
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
-import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, gridMain, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -120,11 +120,7 @@ fn weightAt(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
   return w[${weightIndex}];
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (p >= ${hw}u) { return; }
+${perElementMain(WG, 'p', `${hw}u`)}
   let co0 = wid.z * ${COB}u;
   let oy = p / ${s.W}u;
   let ox = p % ${s.W}u;
@@ -177,10 +173,8 @@ ${directBindings(s.bias)}
 var<workgroup> ws: array<f32, 1024>;
 var<workgroup> xs: array<f32, 1024>;
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let p0 = (wid.y * nwg.x + wid.x) * 64u;
+${gridMain([16, 16], 'local_invocation_id')}
+  let p0 = linearWorkgroup(wid, nwg) * 64u;
   let co0 = wid.z * 64u;
   let tid = lid.y * 16u + lid.x;
   var acc: array<vec4<f32>, 4>;

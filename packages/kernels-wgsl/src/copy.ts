@@ -9,7 +9,6 @@
 import {
   assertBindable,
   elementWindow,
-  LINEAR_WORKGROUP_WGSL,
   maxBindingElements,
   packUniforms,
   perElementMain,
@@ -36,7 +35,6 @@ const SOURCE = /* wgsl */ `
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 struct Params { rows: u32, cols: u32, srcStride: u32, dstStride: u32, srcBase: u32, dstBase: u32 }
 @group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(WG, 'i', 'u.rows * u.cols')}
   let r = i / u.cols;
   let c = i - r * u.cols;

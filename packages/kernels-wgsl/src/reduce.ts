@@ -14,7 +14,7 @@ import {
   assertBindable,
   elementWindow,
   F32_BYTES,
-  LINEAR_WORKGROUP_WGSL,
+  gridMain,
   maxBindingElements,
   packUniforms,
   perElementMain,
@@ -77,7 +77,6 @@ function perThreadSource(inShape: readonly number[], axes: readonly number[]): s
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(WG, 'o', 'u.nOut')}
   ${indexExpression(inShape, kept, strides, 'o')}
   var acc = 0.0;
@@ -100,10 +99,7 @@ function perWorkgroupSource(inShape: readonly number[], axes: readonly number[],
 struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
 @group(0) @binding(2) var<uniform> u: Params;
 var<workgroup> partial: array<f32, ${WG}>;
-${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+${gridMain(WG)}
   let g = linearWorkgroup(wid, nwg);
   // Uniform control flow: every invocation of a workgroup takes the same path up to the barriers.
   let inRange = g < u.nOut * ${S}u;

@@ -16,7 +16,7 @@
  * binding (conv-plan.ts).
  */
 import { channelChunks } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
+import { elementWindow, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface UpsampleBilinear2xArgs {
@@ -70,7 +70,6 @@ function perElementKernel(input: string, output: string, body: string): string {
 ${UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
 ${AXIS_WGSL}
-${LINEAR_WORKGROUP_WGSL}
 
 ${perElementMain(WG, 'e', 'u.count')}
 ${body}}`;
