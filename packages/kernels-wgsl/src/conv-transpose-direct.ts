@@ -14,11 +14,9 @@
 import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
+  chunkEpilogueFlags,
   elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  gridMain,
+  flagEpilogue,
   memoSource,
   perElementMain,
   uniformBlock,
@@ -52,9 +50,9 @@ export interface ConvTransposeS2WgradArgs extends ConvWgradOperands {
 }
 
 /** Invocations per workgroup of every direct transposed-conv kernel. */
-export const TRANSPOSE_WG = 64;
+const TRANSPOSE_WG = 64;
 /** Channels per invocation in forward and dgrad: one vec4 accumulator. */
-export const TRANSPOSE_CB = 4;
+const TRANSPOSE_CB = 4;
 
 export const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
   'xBase',
@@ -117,13 +115,22 @@ export const TRANSPOSE_FORWARD_BINDINGS = `@group(0) @binding(0) var<storage, re
 ${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
 @group(0) @binding(4) var<uniform> u: Params;`;
 
+/** What a k×k kernel's forward shader puts inside `transposeForwardSource`'s frame. */
+export interface TransposeForwardBody {
+  /** The name and count (WGSL) of the pixels one invocation each takes; invocations past the count return. */
+  readonly pixel: string;
+  readonly pixels: string;
+  /** Sets `p` (the output pixel in its plane) and `acc` (the sums of the invocation's 4 output channels). */
+  readonly body: string;
+  /** The WGSL for the output plane's size. */
+  readonly outPlane: string;
+}
+
 /**
- * The forward shader of a k×k kernel around `main`'s body, which sets `p` (the output pixel in its plane), `co0`
- * (the first of the invocation's 4 output channels) and `acc` (their sums); the epilogue adds the bias, the
- * earlier input chunks' partial sums and the ReLU as `u.flags` ask. `outPlane`: the WGSL for the output plane's
- * size.
+ * The forward shader of a k×k kernel around `main`'s body: one invocation per pixel × 4 output channels from
+ * `co0`; the epilogue adds the bias, the earlier input chunks' partial sums and the ReLU as `u.flags` ask.
  */
-export function transposeForwardSource(k: number, body: string, outPlane: string): string {
+export function transposeForwardSource(k: number, { pixel, pixels, body, outPlane }: TransposeForwardBody): string {
   return /* wgsl */ `
 ${TRANSPOSE_FORWARD_BINDINGS}
 
@@ -132,18 +139,15 @@ fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${k * k}u + tap];
 }
 
-${gridMain(TRANSPOSE_WG)}
+${perElementMain(TRANSPOSE_WG, pixel, pixels)}
   _ = &b;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
 ${body}  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
     let co = co0 + j;
     if (co >= u.coCount) { break; }
     let idx = u.yBase + co * ${outPlane} + p;
     var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
+${flagEpilogue('u.bBase + u.coStart + co', '    ')}  }
 }`;
 }
 
@@ -297,11 +301,8 @@ export function runTransposeS2Forward(
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const last = k === ciChunks.length - 1;
         const x = channelWindow(ctx, a.input, n, cin, hw, ci);
         const y = channelWindow(ctx, a.out, n, cout, 4 * hw, co);
-        const flags = (first && b ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
         for (const source of passes.sources) {
           ctx.dispatch({
             label,
@@ -319,7 +320,7 @@ export function runTransposeS2Forward(
               ciCount: ci.count,
               coCount: co.count,
               cout,
-              flags,
+              flags: chunkEpilogueFlags(k, ciChunks.length, b !== null, a.relu),
             }),
             workgroups: [grid[0], grid[1], Math.ceil(co.count / tile.channels)],
           });

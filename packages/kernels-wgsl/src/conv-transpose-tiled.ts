@@ -27,7 +27,7 @@ import {
   TRANSPOSE_FORWARD_BINDINGS,
   type TransposeWorkgroupTile,
 } from './conv-transpose-direct.ts';
-import { FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, gridMain, memoSource } from './layout.ts';
+import { flagEpilogue, gridMain, memoSource } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
 
 /** Output tile edge (channels and pixels) of one workgroup; each of its 16×16 invocations owns 4×4 outputs. */
@@ -112,11 +112,7 @@ ${gemmLoop('K', stage)}
       if (q >= hw) { continue; }
       let idx = u.yBase + co * 4u * hw + (2u * (q / u.W) + ${py}u) * 2u * u.W + 2u * (q % u.W) + ${px}u;
       var v = acc[i][j];
-      if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-      if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-      v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-      y[idx] = v;
-    }
+${flagEpilogue('u.bBase + u.coStart + co', '      ')}    }
   }
 }`;
 });

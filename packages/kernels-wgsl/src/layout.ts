@@ -173,6 +173,33 @@ export const FLAG_ACCUMULATE = 2;
 export const FLAG_RELU = 4;
 
 /**
+ * The epilogue flags of input-channel chunk `chunk` of `chunks` (a reduction: later chunks add to the output):
+ * the bias on the first chunk, the earlier chunks' partial sums on every later one, the ReLU on the last only,
+ * once the sum is whole.
+ */
+export function chunkEpilogueFlags(chunk: number, chunks: number, bias: boolean, relu: boolean): number {
+  const first = chunk === 0;
+  return (
+    (first && bias ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (chunk === chunks - 1 && relu ? FLAG_RELU : 0)
+  );
+}
+
+/**
+ * WGSL: the epilogue `u.flags` asks for, applied to the sum `v` of output `y[idx]`: + `b[biasIndex]`, + the value
+ * already at `y[idx]`, ReLU; then the store. Each line starts with `indent`.
+ */
+export function flagEpilogue(biasIndex: string, indent: string): string {
+  return [
+    `if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[${biasIndex}]; }`,
+    `if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }`,
+    `v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);`,
+    'y[idx] = v;',
+  ]
+    .map((line) => `${indent}${line}\n`)
+    .join('');
+}
+
+/**
  * Memoise a WGSL generator on its (small, JSON-serialisable) specialisation key: generating a large unrolled
  * shader on every dispatch would cost more JS time than encoding the dispatch, and the device's pipeline cache
  * is keyed by the source text.
