@@ -9,14 +9,13 @@
  * - dgrad: gx[ci, q] = Σ_k W'[ci, k] · G[k, q], k = (co, ky, kx) over all 9 taps (K = Cout · 9), G the stride-2
  *   gather G[(co, ky, kx), q] = gy[co, 2qy − 1 + ky, 2qx − 1 + kx] (zero at row/column −1).
  *
- * Tiling: a workgroup of 16×16 invocations computes a 64 (channels) × 64 (pixels) output tile and walks K in
- * steps of 16, staging a 16×64 weight tile and a 16×64 gathered-input tile in workgroup memory (each invocation
- * loads 4 of each, padding as zeros); after a barrier every invocation accumulates its own 4 channels × 4 pixels
- * register block from workgroup memory: 256 FMAs per 8 global loads. Shapes are uniforms, so one pipeline per
- * parity serves every layer. The shaders take the direct kernels' bindings and uniforms, so the direct runners
- * (conv-transpose-direct.ts) dispatch them: operands over the binding limit are split by image and channel
- * ranges, input-channel chunks of the forward (output-channel chunks of dgrad) are a reduction that later chunks
- * accumulate into the output, and the epilogue (bias on the first chunk, ReLU on the last) is the direct forward's. On CPU adapters the barriers serialise the SIMD lanes, so lavapipe keeps the other rows.
+ * Tiling: tiled-gemm.ts's skeleton, a 64 (channels) × 64 (pixels) output tile per workgroup of 16×16 invocations,
+ * K in steps of 16 staged in workgroup memory. Shapes are uniforms, so one pipeline per parity serves every layer.
+ * The shaders take the direct kernels' bindings and uniforms, so the direct runners (conv-transpose-direct.ts)
+ * dispatch them: operands over the binding limit are split by image and channel ranges, input-channel chunks of
+ * the forward (output-channel chunks of dgrad) are a reduction that later chunks accumulate into the output, and
+ * the epilogue (bias on the first chunk, ReLU on the last) is the direct forward's. On CPU adapters the barriers
+ * serialise the SIMD lanes, so lavapipe keeps the other rows.
  */
 import type { ConvTranspose3x3s2Args, ConvTranspose3x3s2DgradArgs } from './conv-transpose.ts';
 import {
@@ -27,39 +26,11 @@ import {
   TRANSPOSE_FORWARD_BINDINGS,
   type TransposeWorkgroupTile,
 } from './conv-transpose-direct.ts';
-import { flagEpilogue, gridMain, memoSource } from './layout.ts';
+import { flagEpilogue, memoSource } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
+import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 
-/** Output tile edge (channels and pixels) of one workgroup; each of its 16×16 invocations owns 4×4 outputs. */
-const TILE = 64;
-const TILED: TransposeWorkgroupTile = { pixels: TILE, channels: TILE };
-
-/** Shared by both shaders: the K-step loop (staging via `stage(idx, kk, m, k)`), then the 4×4 register block. */
-function gemmLoop(K: string, stage: string): string {
-  return /* wgsl */ `
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < ${K}; k0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = tid + r * 256u;
-      let kk = idx / 64u;
-      let m = idx % 64u;
-      let k = k0 + kk;
-${stage}
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let xb = kk * 64u + lid.x * 4u;
-      let bv = vec4<f32>(xs[xb], xs[xb + 1u], xs[xb + 2u], xs[xb + 3u]);
-      for (var i = 0u; i < 4u; i++) { acc[i] += ws[kk * 64u + lid.y * 4u + i] * bv; }
-    }
-    workgroupBarrier();
-  }`;
-}
-
-const WORKGROUP_TILES = /* wgsl */ `
-var<workgroup> ws: array<f32, 1024>;
-var<workgroup> xs: array<f32, 1024>;`;
+const TILED: TransposeWorkgroupTile = { pixels: GEMM_TILE, channels: GEMM_TILE };
 
 /**
  * The tap (kernel index k, input offset d) of tap number `i` along an axis of output parity `p`, as WGSL
@@ -93,28 +64,20 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
         if (iy < u.H && ix < u.W) { xv = x[u.xBase + ci * hw + iy * u.W + ix]; }
       }
       xs[idx] = xv;`;
-  return /* wgsl */ `
-${TRANSPOSE_FORWARD_BINDINGS}
-${WORKGROUP_TILES}
-${gridMain([16, 16], 'local_invocation_id')}
-  _ = &b;
+  return `${TRANSPOSE_FORWARD_BINDINGS}
+${tiledGemmMain({
+  pixel: 'q',
+  channel: 'co',
+  pixels: 'hw',
+  channels: 'u.coCount',
+  prelude: `  _ = &b;
   let hw = u.H * u.W;
-  let q0 = linearWorkgroup(wid, nwg) * ${TILE}u;
-  let co0 = wid.z * ${TILE}u;
-  let tid = lid.y * 16u + lid.x;
-  let K = u.ciCount * ${taps}u;
-${gemmLoop('K', stage)}
-  for (var i = 0u; i < 4u; i++) {
-    let co = co0 + lid.y * 4u + i;
-    if (co >= u.coCount) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let q = q0 + lid.x * 4u + j;
-      if (q >= hw) { continue; }
-      let idx = u.yBase + co * 4u * hw + (2u * (q / u.W) + ${py}u) * 2u * u.W + 2u * (q % u.W) + ${px}u;
-      var v = acc[i][j];
-${flagEpilogue('u.bBase + u.coStart + co', '      ')}    }
-  }
-}`;
+  let K = u.ciCount * ${taps}u;`,
+  K: 'K',
+  stage,
+  index: `u.yBase + co * 4u * hw + (2u * (q / u.W) + ${py}u) * 2u * u.W + 2u * (q % u.W) + ${px}u`,
+  store: flagEpilogue('u.bBase + u.coStart + co', '      '),
+})}`;
 });
 
 /** Forward runner of the 'tiled' variant (GPUs): the direct kernels' chunk walk, one dispatch per output parity. */
@@ -123,18 +86,16 @@ export function convTranspose3x3s2ForwardTiled(ctx: KernelContext, a: ConvTransp
   runTransposeS2Forward(ctx, a, label, 3, { sources, pixels: (hw) => hw, tile: TILED });
 }
 
-const DGRAD_SOURCE = /* wgsl */ `
-${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
-${WORKGROUP_TILES}
-${gridMain([16, 16], 'local_invocation_id')}
-  let hw = u.H * u.W;
-  let p0 = linearWorkgroup(wid, nwg) * ${TILE}u;
-  let ci0 = wid.z * ${TILE}u;
-  let tid = lid.y * 16u + lid.x;
-  let K = u.coCount * 9u;
-${gemmLoop(
-  'K',
-  /* wgsl */ `
+const DGRAD_SOURCE = `${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
+${tiledGemmMain({
+  pixel: 'p',
+  channel: 'ci',
+  pixels: 'hw',
+  channels: 'u.ciCount',
+  prelude: `  let hw = u.H * u.W;
+  let K = u.coCount * 9u;`,
+  K: 'K',
+  stage: /* wgsl */ `
       let co = k / 9u;
       let t = k % 9u;
       let ci = ci0 + m;
@@ -151,20 +112,10 @@ ${gemmLoop(
         if (oy1 >= 1u && ox1 >= 1u) { gv = gy[u.gyBase + co * 4u * hw + (oy1 - 1u) * 2u * u.W + ox1 - 1u]; }
       }
       xs[idx] = gv;`,
-)}
-  for (var i = 0u; i < 4u; i++) {
-    let ci = ci0 + lid.y * 4u + i;
-    if (ci >= u.ciCount) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let p = p0 + lid.x * 4u + j;
-      if (p >= hw) { continue; }
-      let idx = u.gxBase + ci * hw + p;
-      var v = acc[i][j];
-      if (u.accumulate != 0u) { v += gx[idx]; }
-      gx[idx] = v;
-    }
-  }
-}`;
+  index: 'u.gxBase + ci * hw + p',
+  store: `      if (u.accumulate != 0u) { v += gx[idx]; }
+      gx[idx] = v;`,
+})}`;
 
 /** dgrad runner of the 'tiled' variant (GPUs): the direct kernels' chunk walk. */
 export function convTranspose3x3s2DgradTiled(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs, label: string): void {

@@ -18,8 +18,9 @@
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
-import { elementWindow, gridMain, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
+import { elementWindow, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
@@ -154,12 +155,11 @@ ${perElementMain(WG, 'p', `${hw}u`)}
 }
 
 /**
- * GPU variant ("tiled" implicit GEMM): out[co, p] = Σ_k W[co, k] · X[k, p] with k = (ci, ky, kx) and X the
- * im2col view of the input, gathered on the fly. A workgroup of 16×16 invocations computes a 64 (channels) ×
- * 64 (pixels) output tile; the reduction runs in steps of 16 k, each staging a 16×64 weight tile and a 16×64
- * input tile in workgroup memory (padding becomes zeros there), then every invocation accumulates its own 4×4
- * block from workgroup memory. On a GPU this trades 2×16 global loads per k-step for 256 FMAs per invocation;
- * on a CPU adapter the barriers serialise the lanes, so lavapipe uses the direct kernel instead.
+ * GPU variant ("tiled" implicit GEMM, tiled-gemm.ts's skeleton): out[co, p] = Σ_k W[co, k] · X[k, p] with
+ * k = (ci, ky, kx) and X the im2col view of the input, gathered on the fly (padding becomes zeros). A workgroup
+ * of 16×16 invocations computes a 64 (channels) × 64 (pixels) output tile, staging 16-deep k-steps in workgroup
+ * memory. On a GPU this trades 2×16 global loads per k-step for 256 FMAs per invocation; on a CPU adapter the
+ * barriers serialise the lanes, so lavapipe uses the direct kernel instead.
  */
 function tiledSource(s: DirectShape): string {
   const K = s.ciCount * 9;
@@ -168,23 +168,15 @@ function tiledSource(s: DirectShape): string {
     s.mode === 'forward'
       ? `(u.coStart + co) * ${s.wIn * 9}u + u.ciStart * 9u + k`
       : `(u.ciStart + k / 9u) * ${s.wIn * 9}u + (u.coStart + co) * 9u + 8u - k % 9u`;
-  return /* wgsl */ `
-${directBindings(s.bias)}
-var<workgroup> ws: array<f32, 1024>;
-var<workgroup> xs: array<f32, 1024>;
-
-${gridMain([16, 16], 'local_invocation_id')}
-  let p0 = linearWorkgroup(wid, nwg) * 64u;
-  let co0 = wid.z * 64u;
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < ${K}u; k0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = tid + r * 256u;
-      let kk = idx / 64u;
-      let m = idx % 64u;
-      let k = k0 + kk;
+  return `${directBindings(s.bias)}
+${tiledGemmMain({
+  pixel: 'p',
+  channel: 'co',
+  pixels: `${hw}u`,
+  channels: `${s.coCount}u`,
+  prelude: '',
+  K: `${K}u`,
+  stage: /* wgsl */ `
       let co = co0 + m;
       var wv = 0.0;
       if (k < ${K}u && co < ${s.coCount}u) { wv = w[${weightIndex}]; }
@@ -200,31 +192,13 @@ ${gridMain([16, 16], 'local_invocation_id')}
           xv = x[u.xBase + ci * ${hw}u + u32(iy) * ${s.W}u + u32(ix)];
         }
       }
-      xs[idx] = xv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let bv = vec4<f32>(xs[kk * 64u + lid.x * 4u], xs[kk * 64u + lid.x * 4u + 1u], xs[kk * 64u + lid.x * 4u + 2u],
-                         xs[kk * 64u + lid.x * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) { acc[i] += ws[kk * 64u + lid.y * 4u + i] * bv; }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let co = co0 + lid.y * 4u + i;
-    if (co >= ${s.coCount}u) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let p = p0 + lid.x * 4u + j;
-      if (p >= ${hw}u) { continue; }
-      let idx = u.yBase + co * ${hw}u + p;
-      var v = acc[i][j];
-      ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
+      xs[idx] = xv;`,
+  index: `u.yBase + co * ${hw}u + p`,
+  store: /* wgsl */ `      ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
       ${s.accumulate ? 'v += y[idx];' : ''}
       ${s.relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
-      y[idx] = v;
-    }
-  }
-}`;
+      y[idx] = v;`,
+})}`;
 }
 
 const VARIANTS: Record<
@@ -232,7 +206,7 @@ const VARIANTS: Record<
   { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
 > = {
   direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
-  tiled: { source: tiledSource, pixelsPerGroup: 64, channelsPerGroup: 64 },
+  tiled: { source: tiledSource, pixelsPerGroup: GEMM_TILE, channelsPerGroup: GEMM_TILE },
 };
 
 interface DirectPass {
