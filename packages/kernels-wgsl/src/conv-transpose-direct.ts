@@ -16,6 +16,7 @@ import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
   chunkEpilogueFlags,
   elementWindow,
+  f32Bindings,
   flagEpilogue,
   memoSource,
   perElementMain,
@@ -108,12 +109,7 @@ export interface TransposeWorkgroupTile {
 const DIRECT_TILE: TransposeWorkgroupTile = { pixels: TRANSPOSE_WG, channels: TRANSPOSE_CB };
 
 /** The forward kernels' bindings: x, w and b read, y written, then the forward uniforms (the runner's order). */
-export const TRANSPOSE_FORWARD_BINDINGS = `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;`;
+export const TRANSPOSE_FORWARD_BINDINGS = f32Bindings(['x', 'w', 'b'], 'y', TRANSPOSE_FORWARD_UNIFORMS.wgsl);
 
 /** What a k×k kernel's forward shader puts inside `transposeForwardSource`'s frame. */
 export interface TransposeForwardBody {
@@ -125,6 +121,9 @@ export interface TransposeForwardBody {
   /** The WGSL for the output plane's size. */
   readonly outPlane: string;
 }
+
+/** The dgrad kernels' bindings: gy and w read, gx written, then the dgrad uniforms. */
+export const TRANSPOSE_DGRAD_BINDINGS = f32Bindings(['gy', 'w'], 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl);
 
 /**
  * The forward shader of a k×k kernel around `main`'s body: one invocation per pixel × 4 output channels from
@@ -178,15 +177,6 @@ function gatherTapLoops(k: number, indent: string): string {
   return lines.map((line) => `${indent}${line}\n`).join('');
 }
 
-/** The bindings of a backward kernel: two arrays read, one written, then the uniform block. */
-export function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
-  return `@group(0) @binding(0) var<storage, read> ${read0}: array<f32>;
-@group(0) @binding(1) var<storage, read> ${read1}: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
-${uniformsWgsl}
-@group(0) @binding(3) var<uniform> u: Params;`;
-}
-
 /**
  * dgrad of a k×k kernel: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx],
  * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
@@ -194,7 +184,7 @@ ${uniformsWgsl}
 export const transposeDgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
-${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
+${TRANSPOSE_DGRAD_BINDINGS}
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   if (ci >= u.ciCount) { return 0.0; }
@@ -236,7 +226,7 @@ ${gatherTapLoops(k, '    ')}        let g = gy[plane + u32(oy) * Wo + u32(ox)];
 export const transposeWgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
-${backwardBindings('x', 'gy', 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
+${f32Bindings(['x', 'gy'], 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
 
 @compute @workgroup_size(${TRANSPOSE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -276,7 +266,7 @@ export interface TransposeForwardPasses {
   readonly tile?: TransposeWorkgroupTile;
 }
 
-/** A dgrad shader taking `backwardBindings('gy', 'w', 'gx', …)` and its workgroup. */
+/** A dgrad shader taking `TRANSPOSE_DGRAD_BINDINGS` and its workgroup. */
 export interface TransposeDgradPass {
   readonly source: string;
   readonly tile: TransposeWorkgroupTile;

@@ -19,10 +19,9 @@
  */
 import type { ConvTranspose3x3s2Args, ConvTranspose3x3s2DgradArgs } from './conv-transpose.ts';
 import {
-  backwardBindings,
   runTransposeS2Dgrad,
   runTransposeS2Forward,
-  TRANSPOSE_DGRAD_UNIFORMS,
+  TRANSPOSE_DGRAD_BINDINGS,
   TRANSPOSE_FORWARD_BINDINGS,
   type TransposeWorkgroupTile,
 } from './conv-transpose-direct.ts';
@@ -86,7 +85,7 @@ export function convTranspose3x3s2ForwardTiled(ctx: KernelContext, a: ConvTransp
   runTransposeS2Forward(ctx, a, label, 3, { sources, pixels: (hw) => hw, tile: TILED });
 }
 
-const DGRAD_SOURCE = `${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
+const DGRAD_SOURCE = `${TRANSPOSE_DGRAD_BINDINGS}
 ${tiledGemmMain({
   pixel: 'p',
   channel: 'ci',

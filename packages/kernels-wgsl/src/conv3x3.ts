@@ -18,7 +18,7 @@
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
-import { elementWindow, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
+import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
@@ -94,13 +94,11 @@ interface DirectShape {
 
 /** The direct and tiled kernels' bindings: 'auto' layouts drop unused ones, so b exists only when read. */
 function directBindings(bias: boolean): string {
-  const yBinding = bias ? 3 : 2;
-  return `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`;
+  return f32Bindings(
+    bias ? ['x', 'w', 'b'] : ['x', 'w'],
+    'y',
+    'struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }',
+  );
 }
 /**
  * One dispatch computes out[co, p] (+)= Σ_{ci < ciCount} Σ_taps in[ci, p + tap] · weight(coStart + co,
@@ -422,11 +420,7 @@ export function conv3x3DgradTiling(
 function wgradSource(H: number, W: number, ciCount: number, coCount: number, cin: number, accumulate: boolean) {
   const hw = H * W;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
+${f32Bindings(['x', 'gy'], 'gw', 'struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }')}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

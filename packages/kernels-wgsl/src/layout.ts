@@ -120,6 +120,19 @@ export function elementChunks(ctx: KernelContext, total: number, multiple = 1): 
 }
 
 /**
+ * The bindings of a kernel over f32 arrays: the `read` arrays, the `written` one, then the uniform block `u` of
+ * type `Params` (declared by `paramsWgsl`), numbered in that order, the order of the dispatch's `bindings`.
+ */
+export function f32Bindings(read: readonly string[], written: string, paramsWgsl: string): string {
+  return [
+    ...read.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`),
+    `@group(0) @binding(${read.length}) var<storage, read_write> ${written}: array<f32>;`,
+    paramsWgsl,
+    `@group(0) @binding(${read.length + 1}) var<uniform> u: Params;`,
+  ].join('\n');
+}
+
+/**
  * Sums `value` over a workgroup of `size` invocations (a power of two) in the workgroup array `shared`: a tree of
  * halving steps with a barrier after each; the total ends in `shared[0]`. Every invocation must reach it
  * (uniform control flow). `step` names the loop variable.

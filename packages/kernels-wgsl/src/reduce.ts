@@ -14,6 +14,7 @@ import {
   assertBindable,
   elementWindow,
   F32_BYTES,
+  f32Bindings,
   gridMain,
   maxBindingElements,
   packUniforms,
@@ -70,13 +71,17 @@ function indexExpression(inShape: readonly number[], dims: readonly number[], st
   return code;
 }
 
+/** Both shapes of work read x and write out. */
+const REDUCE_BINDINGS = f32Bindings(
+  ['x'],
+  'out',
+  'struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }',
+);
+
 function perThreadSource(inShape: readonly number[], axes: readonly number[]): string {
   const { strides, kept, reduced, R } = geometry(inShape, axes);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: Params;
+${REDUCE_BINDINGS}
 ${perElementMain(WG, 'o', 'u.nOut')}
   ${indexExpression(inShape, kept, strides, 'o')}
   var acc = 0.0;
@@ -94,10 +99,7 @@ function perWorkgroupSource(inShape: readonly number[], axes: readonly number[],
   const { strides, kept, reduced, R } = geometry(inShape, axes);
   const chunk = Math.ceil(R / S);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: Params;
+${REDUCE_BINDINGS}
 var<workgroup> partial: array<f32, ${WG}>;
 ${gridMain(WG)}
   let g = linearWorkgroup(wid, nwg);
