@@ -199,10 +199,10 @@ ${tiledGemmMain({
 })}`;
 }
 
-const VARIANTS: Record<
-  'direct' | 'tiled',
-  { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
-> = {
+/** The tilings `runDirect` dispatches: the baseline and the workgroup-memory GEMM (GPUs). */
+type Tiling = 'direct' | 'tiled';
+
+const VARIANTS: Record<Tiling, { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }> = {
   direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
   tiled: { source: tiledSource, pixelsPerGroup: GEMM_TILE, channelsPerGroup: GEMM_TILE },
 };
@@ -227,7 +227,7 @@ function runDirect(
   bias: BufferRange | null,
   dims: { N: number; H: number; W: number; wOut: number; wIn: number },
   epilogue: { firstWrites: boolean; relu: boolean },
-  tiling: 'direct' | 'tiled',
+  tiling: Tiling,
 ): void {
   const { N, H, W } = dims;
   const hw = H * W;
@@ -272,6 +272,21 @@ function runDirect(
 const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
+/**
+ * The segments of a channel concatenation, each with `offset`, where its channels start in the weight's input
+ * channel dimension, and whether it is the `first` or the `last`.
+ */
+function withOffsets<S extends { readonly channels: number }>(
+  segments: readonly S[],
+): { seg: S; offset: number; first: boolean; last: boolean }[] {
+  let offset = 0;
+  return segments.map((seg, i) => {
+    const placed = { seg, offset, first: i === 0, last: i === segments.length - 1 };
+    offset += seg.channels;
+    return placed;
+  });
+}
+
 /** The shape part of the dispatch labels of forward and wgrad. */
 const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' | 'width' | 'outChannels'>) =>
   `[${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`;
@@ -285,8 +300,7 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
 export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
   const cin = totalChannels(a.input);
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
-  let offset = 0;
-  a.input.forEach((seg, i) => {
+  for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runSubgroupConv(ctx, {
       input: seg.range,
       inChannels: seg.channels,
@@ -294,42 +308,41 @@ export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs
       out: a.out,
       outChannels: a.outChannels,
       weights,
-      bias: i === 0 ? a.bias : null,
+      bias: first ? a.bias : null,
       N: a.batch,
       H: a.height,
       W: a.width,
-      firstWrites: i === 0,
-      relu: a.relu && i === a.input.length - 1,
+      firstWrites: first,
+      relu: a.relu && last,
       label,
     });
-    offset += seg.channels;
-  });
+  }
   weights.release();
 }
 
 /** Forward runner of the 'direct' and 'tiled' variants. */
-export function conv3x3ForwardTiling(
-  ctx: KernelContext,
-  a: Conv3x3ForwardArgs,
-  label: string,
-  tiling: 'direct' | 'tiled',
-): void {
+export function conv3x3ForwardTiling(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string, tiling: Tiling): void {
   const cin = totalChannels(a.input);
-  let ciOffset = 0;
-  a.input.forEach((seg, i) => {
+  for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runDirect(
       ctx,
       'forward',
       label,
-      { input: seg.range, inChannels: seg.channels, ciOffset, out: a.out, outChannels: a.outChannels, coOffset: 0 },
+      {
+        input: seg.range,
+        inChannels: seg.channels,
+        ciOffset: offset,
+        out: a.out,
+        outChannels: a.outChannels,
+        coOffset: 0,
+      },
       a.weight,
       a.bias,
       { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
-      { firstWrites: i === 0, relu: a.relu && i === a.input.length - 1 },
+      { firstWrites: first, relu: a.relu && last },
       tiling,
     );
-    ciOffset += seg.channels;
-  });
+  }
 }
 
 /** The input gradient under the adapter's variant (variants.ts). */
@@ -347,12 +360,8 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
 /** dgrad runner of the 'subgroup' variant. */
 export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
   const cin = totalChannels(a.gradInput);
-  let offset = 0;
-  for (const seg of a.gradInput) {
-    if (!seg.range) {
-      offset += seg.channels;
-      continue;
-    }
+  for (const { seg, offset } of withOffsets(a.gradInput)) {
+    if (!seg.range) continue;
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
     const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
     runSubgroupConv(ctx, {
@@ -371,25 +380,15 @@ export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, la
       label,
     });
     weights.release();
-    offset += seg.channels;
   }
 }
 
 /** dgrad runner of the 'direct' and 'tiled' variants. */
-export function conv3x3DgradTiling(
-  ctx: KernelContext,
-  a: Conv3x3DgradArgs,
-  label: string,
-  tiling: 'direct' | 'tiled',
-): void {
+export function conv3x3DgradTiling(ctx: KernelContext, a: Conv3x3DgradArgs, label: string, tiling: Tiling): void {
   const cin = totalChannels(a.gradInput);
-  let ciOffset = 0;
-  for (const seg of a.gradInput) {
-    if (!seg.range) {
-      ciOffset += seg.channels;
-      continue;
-    }
-    // Each input segment's gradient is its own output: weight rows [ciOffset, ciOffset + channels).
+  for (const { seg, offset } of withOffsets(a.gradInput)) {
+    if (!seg.range) continue;
+    // Each input segment's gradient is its own output: weight rows [offset, offset + channels).
     runDirect(
       ctx,
       'dgrad',
@@ -400,7 +399,7 @@ export function conv3x3DgradTiling(
         ciOffset: 0,
         out: seg.range,
         outChannels: seg.channels,
-        coOffset: ciOffset,
+        coOffset: offset,
       },
       a.weight,
       null,
@@ -408,7 +407,6 @@ export function conv3x3DgradTiling(
       { firstWrites: true, relu: false },
       tiling,
     );
-    ciOffset += seg.channels;
   }
 }
 
@@ -460,8 +458,7 @@ export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
 /** wgrad runner of the 'subgroup' variant. */
 export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
   const cin = totalChannels(a.input);
-  let offset = 0;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     runSubgroupWgrad(ctx, {
       input: seg.range,
       inChannels: seg.channels,
@@ -476,7 +473,6 @@ export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, la
       accumulate: a.accumulate ?? false,
       label,
     });
-    offset += seg.channels;
   }
 }
 
@@ -488,29 +484,25 @@ export function conv3x3WgradDirect(ctx: KernelContext, a: Conv3x3WgradArgs, labe
   const hw = H * W;
   const gw = elementWindow(ctx, a.gradWeight, 0, a.outChannels * cin * 9);
   const coChunks = channelChunks(ctx, a.outChannels, hw, `${label} gradOut`);
-  let ciOffset = 0;
-  let first = !a.accumulate;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     const ciChunks = channelChunks(ctx, seg.channels, hw, `${label} input`);
     for (let n = 0; n < a.batch; n++) {
       for (const co of coChunks) {
         for (const ci of ciChunks) {
           const x = channelWindow(ctx, seg.range, n, seg.channels, hw, ci);
           const g = channelWindow(ctx, a.gradOut, n, a.outChannels, hw, co);
-          const source = wgradSource(H, W, ci.count, co.count, cin, !(first && n === 0));
+          // Other segments cover other weight columns: the first image of each segment writes them.
+          const source = wgradSource(H, W, ci.count, co.count, cin, (a.accumulate ?? false) || n > 0);
           ctx.dispatch({
             label,
             pipeline: ctx.pipeline(source, label),
             bindings: [x.range, g.range, gw.range],
-            uniforms: packUniforms([x.base, g.base, gw.base, ciOffset + ci.start, co.start]),
+            uniforms: packUniforms([x.base, g.base, gw.base, offset + ci.start, co.start]),
             workgroups: [Math.ceil(ci.count / WG), co.count],
           });
         }
       }
     }
-    // Other segments cover other weight columns: the first image of each segment writes them.
-    ciOffset += seg.channels;
-    first = !a.accumulate;
   }
 }
 
@@ -521,11 +513,10 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
   const HW = H * W;
   const gw = elementWindow(ctx, a.gradWeight, 0, cout * cin * 9);
   const coChunks = channelChunks(ctx, cout, HW, `${label} gradOut`);
-  let ciOffset = 0;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     for (const ci of channelChunks(ctx, seg.channels, HW, `${label} input`)) {
       for (const co of coChunks) {
-        const outBase = gw.base + (co.start * cin + ciOffset + ci.start) * 9;
+        const outBase = gw.base + (co.start * cin + offset + ci.start) * 9;
         for (let n0 = 0; n0 < a.batch; ) {
           // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
           const k = Math.min(
@@ -560,6 +551,5 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
         }
       }
     }
-    ciOffset += seg.channels;
   }
 }
