@@ -55,7 +55,7 @@ const TRANSPOSE_WG = 64;
 /** Channels per invocation in forward and dgrad: one vec4 accumulator. */
 const TRANSPOSE_CB = 4;
 
-export const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
+const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
   'xBase',
   'yBase',
   'ciStart',
@@ -69,7 +69,7 @@ export const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
   'flags',
 ]);
 
-export const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
+const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
   'gyBase',
   'gxBase',
   'ciStart',
@@ -82,7 +82,7 @@ export const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
   'accumulate',
 ]);
 
-export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
+const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
   'xBase',
   'gyBase',
   'gwBase',
@@ -96,20 +96,11 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
   'accumulate',
 ]);
 
-/**
- * How the workgroups of one dispatch cover its window: `pixels` output pixels each along the 2-D grid, `channels`
- * channels each along z. The runners below serve every variant whose shaders take the bindings and uniforms below.
- */
-export interface TransposeWorkgroupTile {
-  readonly pixels: number;
-  readonly channels: number;
-}
-
-/** The direct kernels' workgroup: 64 pixels × one block of 4 channels. */
-const DIRECT_TILE: TransposeWorkgroupTile = { pixels: TRANSPOSE_WG, channels: TRANSPOSE_CB };
-
 /** The forward kernels' bindings: x, w and b read, y written, then the forward uniforms (the runner's order). */
 export const TRANSPOSE_FORWARD_BINDINGS = f32Bindings(['x', 'w', 'b'], 'y', TRANSPOSE_FORWARD_UNIFORMS.wgsl);
+
+/** The dgrad kernels' bindings: gy and w read, gx written, then the dgrad uniforms. */
+export const TRANSPOSE_DGRAD_BINDINGS = f32Bindings(['gy', 'w'], 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl);
 
 /** What a k×k kernel's forward shader puts inside `transposeForwardSource`'s frame. */
 export interface TransposeForwardBody {
@@ -121,9 +112,6 @@ export interface TransposeForwardBody {
   /** The WGSL for the output plane's size. */
   readonly outPlane: string;
 }
-
-/** The dgrad kernels' bindings: gy and w read, gx written, then the dgrad uniforms. */
-export const TRANSPOSE_DGRAD_BINDINGS = f32Bindings(['gy', 'w'], 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl);
 
 /**
  * The forward shader of a k×k kernel around `main`'s body: one invocation per pixel × 4 output channels from
@@ -181,7 +169,7 @@ function gatherTapLoops(k: number, indent: string): string {
  * dgrad of a k×k kernel: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx],
  * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
  */
-export const transposeDgradSource = memoSource((k: number): string => {
+const transposeDgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
 ${TRANSPOSE_DGRAD_BINDINGS}
@@ -223,7 +211,7 @@ ${gatherTapLoops(k, '    ')}        let g = gy[plane + u32(oy) * Wo + u32(ox)];
  * one invocation per (ci, co) pair holding its k·k taps, lanes over co (x[ci, ·] is uniform across the
  * workgroup's lanes); images accumulate dispatch after dispatch.
  */
-export const transposeWgradSource = memoSource((k: number): string => {
+const transposeWgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
 ${f32Bindings(['x', 'gy'], 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
@@ -256,6 +244,18 @@ ${gatherTapLoops(k, '      ')}          acc[ky * ${k}u + kx] += v * gy[gPlane + 
   }
 }`;
 });
+
+/**
+ * How the workgroups of one dispatch cover its window: `pixels` output pixels each along the 2-D grid, `channels`
+ * channels each along z. The runners below dispatch every variant whose shaders take the bindings and uniforms above.
+ */
+export interface TransposeWorkgroupTile {
+  readonly pixels: number;
+  readonly channels: number;
+}
+
+/** The direct kernels' workgroup: 64 pixels × one block of 4 channels. */
+const DIRECT_TILE: TransposeWorkgroupTile = { pixels: TRANSPOSE_WG, channels: TRANSPOSE_CB };
 
 /** How a kernel size's forward shaders cover the output: one dispatch per source, each over `pixels` invocations. */
 export interface TransposeForwardPasses {
