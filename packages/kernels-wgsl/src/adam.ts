@@ -7,15 +7,7 @@
  * Tiling: one invocation per parameter (or per four, see `adamSource`), 256 per workgroup; arenas over one
  * binding run in chunks.
  */
-import {
-  elementWindow,
-  LINEAR_WORKGROUP_WGSL,
-  maxBindingElements,
-  memoSource,
-  packUniforms,
-  perElementMain,
-  workgroupGrid,
-} from './layout.ts';
+import { elementChunks, elementWindow, memoSource, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface AdamArgs {
@@ -48,7 +40,6 @@ alias T = ${lanes === 4 ? 'vec4<f32>' : 'f32'};
 struct Params { n: u32, pBase: u32, gBase: u32, mBase: u32, vBase: u32,
                 stepSize: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc2Sqrt: f32 }
 @group(0) @binding(4) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(256, 'i', 'u.n')}
   let p = theta[u.pBase + i];
   let g = grad[u.gBase + i] + u.weightDecay * p;
@@ -65,9 +56,7 @@ export function adamUpdate(ctx: KernelContext, a: AdamArgs): void {
   const stepSize = a.lr / (1 - a.beta1 ** a.step);
   const bc2Sqrt = Math.sqrt(1 - a.beta2 ** a.step);
   // Chunks of a multiple of 4 elements keep every chunk's bases as aligned as the first.
-  const chunk = Math.floor(maxBindingElements(ctx) / 4) * 4;
-  for (let start = 0; start < a.count; start += chunk) {
-    const n = Math.min(chunk, a.count - start);
+  for (const { start, count: n } of elementChunks(ctx, a.count, 4)) {
     const [p, g, m, v] = [a.params, a.grads, a.m, a.v].map((r) => elementWindow(ctx, r, start, n)) as [
       ReturnType<typeof elementWindow>,
       ReturnType<typeof elementWindow>,

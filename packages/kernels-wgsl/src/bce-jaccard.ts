@@ -12,9 +12,9 @@
  *   dL/dz = g · (α (p − y) / M + β p (1 − p) ((1 − y) / (U + ε) − y / (I + ε))),  U = Σp + Σy − I.
  */
 import {
+  elementChunks,
   elementWindow,
-  LINEAR_WORKGROUP_WGSL,
-  maxBindingElements,
+  gridMain,
   packUniforms,
   perElementMain,
   workgroupGrid,
@@ -68,11 +68,8 @@ function partialSource(): string {
 struct Params { n: u32, zBase: u32, tBase: u32, pBase: u32 }
 @group(0) @binding(3) var<uniform> u: Params;
 var<workgroup> partialSums: array<vec4<f32>, ${WG}>;
-${LINEAR_WORKGROUP_WGSL}
 ${LOG1P_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+${gridMain(WG)}
   let g = linearWorkgroup(wid, nwg);
   let start = g * ${PER_WORKGROUP}u;
   let end = min(start + ${PER_WORKGROUP}u, u.n);
@@ -129,12 +126,11 @@ ${workgroupTreeSum(WG, 'partialSums', 'sum', 'k')}
 export function bceJaccardForward(ctx: KernelContext, a: BceJaccardArgs): void {
   const label = `bceJaccardForward [${a.count}]`;
   if (a.count === 0) throw new RangeError(`${label}: empty batch`);
-  const chunk = Math.floor(maxBindingElements(ctx) / PER_WORKGROUP) * PER_WORKGROUP;
   const groups = Math.ceil(a.count / PER_WORKGROUP);
   const scratch = ctx.scratch(groups * 16, `${label} partial sums`);
   const partial = ctx.pipeline(partialSource(), 'bceJaccard partial sums');
-  for (let start = 0; start < a.count; start += chunk) {
-    const n = Math.min(chunk, a.count - start);
+  // Whole workgroups per chunk: each chunk's partial sums continue where the previous chunk's stopped.
+  for (const { start, count: n } of elementChunks(ctx, a.count, PER_WORKGROUP)) {
     const z = elementWindow(ctx, a.logits, start, n);
     const t = elementWindow(ctx, a.target, start, n);
     const g0 = start / PER_WORKGROUP;
@@ -169,7 +165,6 @@ const BACKWARD_SOURCE = /* wgsl */ `
 struct Params { n: u32, zBase: u32, tBase: u32, sBase: u32, glBase: u32, gzBase: u32, count: f32, alpha: f32,
                 beta: f32 }
 @group(0) @binding(5) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(256, 'i', 'u.n')}
   let eps = ${JACCARD_EPS};
   let inter = stats[u.sBase + 2u];
@@ -186,9 +181,7 @@ export function bceJaccardBackward(ctx: KernelContext, a: BceJaccardBackwardArgs
   const pipeline = ctx.pipeline(BACKWARD_SOURCE, 'bceJaccard backward');
   const s = elementWindow(ctx, a.stats, 0, 5);
   const gl = elementWindow(ctx, a.gradLoss, 0, 1);
-  const chunk = maxBindingElements(ctx);
-  for (let start = 0; start < a.count; start += chunk) {
-    const n = Math.min(chunk, a.count - start);
+  for (const { start, count: n } of elementChunks(ctx, a.count)) {
     const z = elementWindow(ctx, a.logits, start, n);
     const t = elementWindow(ctx, a.target, start, n);
     const gz = elementWindow(ctx, a.gradLogits, start, n);

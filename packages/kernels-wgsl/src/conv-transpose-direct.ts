@@ -1,7 +1,8 @@
 /**
  * What the direct stride-2 transposed convolutions (conv-transpose.ts's 3×3 and conv-transpose4x4.ts's 4×4
  * kernels) share: their arguments, uniform blocks, the dgrad and wgrad shaders (generated for the kernel size k),
- * the forward shader's frame, and the loops that split the operands by image and channel range (conv-plan.ts).
+ * the forward shader's frame, and the loops that split the operands by image and channel range (conv-plan.ts),
+ * which also dispatch the 'tiled' variant's shaders (conv-transpose-tiled.ts).
  * Each size keeps only its forward tap loop: the 3×3 one unrolls a tap set per output parity, the 4×4 one is
  * generic over parities.
  *
@@ -13,11 +14,12 @@
 import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
+  chunkEpilogueFlags,
   elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
+  f32Bindings,
+  flagEpilogue,
   memoSource,
+  perElementMain,
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
@@ -49,11 +51,11 @@ export interface ConvTransposeS2WgradArgs extends ConvWgradOperands {
 }
 
 /** Invocations per workgroup of every direct transposed-conv kernel. */
-export const TRANSPOSE_WG = 64;
+const TRANSPOSE_WG = 64;
 /** Channels per invocation in forward and dgrad: one vec4 accumulator. */
-export const TRANSPOSE_CB = 4;
+const TRANSPOSE_CB = 4;
 
-export const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
+const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
   'xBase',
   'yBase',
   'ciStart',
@@ -67,7 +69,7 @@ export const TRANSPOSE_FORWARD_UNIFORMS = uniformBlock([
   'flags',
 ]);
 
-export const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
+const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
   'gyBase',
   'gxBase',
   'ciStart',
@@ -80,7 +82,7 @@ export const TRANSPOSE_DGRAD_UNIFORMS = uniformBlock([
   'accumulate',
 ]);
 
-export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
+const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
   'xBase',
   'gyBase',
   'gwBase',
@@ -94,40 +96,45 @@ export const TRANSPOSE_WGRAD_UNIFORMS = uniformBlock([
   'accumulate',
 ]);
 
+/** The forward kernels' bindings: x, w and b read, y written, then the forward uniforms (the runner's order). */
+export const TRANSPOSE_FORWARD_BINDINGS = f32Bindings(['x', 'w', 'b'], 'y', TRANSPOSE_FORWARD_UNIFORMS.wgsl);
+
+/** The dgrad kernels' bindings: gy and w read, gx written, then the dgrad uniforms. */
+export const TRANSPOSE_DGRAD_BINDINGS = f32Bindings(['gy', 'w'], 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl);
+
+/** What a k×k kernel's forward shader puts inside `transposeForwardSource`'s frame. */
+export interface TransposeForwardBody {
+  /** The name and count (WGSL) of the pixels one invocation each takes; invocations past the count return. */
+  readonly pixel: string;
+  readonly pixels: string;
+  /** Sets `p` (the output pixel in its plane) and `acc` (the sums of the invocation's 4 output channels). */
+  readonly body: string;
+  /** The WGSL for the output plane's size. */
+  readonly outPlane: string;
+}
+
 /**
- * The forward shader of a k×k kernel around `main`'s body, which sets `p` (the output pixel in its plane), `co0`
- * (the first of the invocation's 4 output channels) and `acc` (their sums); the epilogue adds the bias, the
- * earlier input chunks' partial sums and the ReLU as `u.flags` ask. `outPlane`: the WGSL for the output plane's
- * size.
+ * The forward shader of a k×k kernel around `main`'s body: one invocation per pixel × 4 output channels from
+ * `co0`; the epilogue adds the bias, the earlier input chunks' partial sums and the ReLU as `u.flags` ask.
  */
-export function transposeForwardSource(k: number, body: string, outPlane: string): string {
+export function transposeForwardSource(k: number, { pixel, pixels, body, outPlane }: TransposeForwardBody): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${TRANSPOSE_FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
+${TRANSPOSE_FORWARD_BINDINGS}
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   if (co >= u.coCount) { return 0.0; }
   return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${k * k}u + tap];
 }
 
-@compute @workgroup_size(${TRANSPOSE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+${perElementMain(TRANSPOSE_WG, pixel, pixels)}
   _ = &b;
+  let co0 = wid.z * ${TRANSPOSE_CB}u;
 ${body}  for (var j = 0u; j < ${TRANSPOSE_CB}u; j++) {
     let co = co0 + j;
     if (co >= u.coCount) { break; }
     let idx = u.yBase + co * ${outPlane} + p;
     var v = acc[j];
-    if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-    if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-    v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-    y[idx] = v;
-  }
+${flagEpilogue('u.bBase + u.coStart + co', '    ')}  }
 }`;
 }
 
@@ -158,35 +165,22 @@ function gatherTapLoops(k: number, indent: string): string {
   return lines.map((line) => `${indent}${line}\n`).join('');
 }
 
-/** The bindings of a backward kernel: two arrays read, one written, then the uniform block. */
-function backwardBindings(read0: string, read1: string, written: string, uniformsWgsl: string): string {
-  return `@group(0) @binding(0) var<storage, read> ${read0}: array<f32>;
-@group(0) @binding(1) var<storage, read> ${read1}: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ${written}: array<f32>;
-${uniformsWgsl}
-@group(0) @binding(3) var<uniform> u: Params;`;
-}
-
 /**
  * dgrad of a k×k kernel: gx[ci, iy, ix] = Σ_{co, ky, kx} gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx],
  * taps outside the output skipped. One invocation per input pixel × 4 input channels, reduction over co.
  */
-export const transposeDgradSource = memoSource((k: number): string => {
+const transposeDgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
-${backwardBindings('gy', 'w', 'gx', TRANSPOSE_DGRAD_UNIFORMS.wgsl)}
+${TRANSPOSE_DGRAD_BINDINGS}
 
 fn weightAt(ci: u32, co: u32, tap: u32) -> f32 {
   if (ci >= u.ciCount) { return 0.0; }
   return w[((u.ciStart + ci) * u.cout + u.coStart + co) * ${taps}u + tap];
 }
 
-@compute @workgroup_size(${TRANSPOSE_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
+${perElementMain(TRANSPOSE_WG, 'p', 'u.H * u.W')}
   let hw = u.H * u.W;
-  if (p >= hw) { return; }
 ${ho}  let Wo = 2u * u.W;
   let ci0 = wid.z * ${TRANSPOSE_CB}u;
   let iy = p / u.W;
@@ -217,10 +211,10 @@ ${gatherTapLoops(k, '    ')}        let g = gy[plane + u32(oy) * Wo + u32(ox)];
  * one invocation per (ci, co) pair holding its k·k taps, lanes over co (x[ci, ·] is uniform across the
  * workgroup's lanes); images accumulate dispatch after dispatch.
  */
-export const transposeWgradSource = memoSource((k: number): string => {
+const transposeWgradSource = memoSource((k: number): string => {
   const { taps, ho } = gatherEdges(k);
   return /* wgsl */ `
-${backwardBindings('x', 'gy', 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
+${f32Bindings(['x', 'gy'], 'gw', TRANSPOSE_WGRAD_UNIFORMS.wgsl)}
 
 @compute @workgroup_size(${TRANSPOSE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -251,11 +245,31 @@ ${gatherTapLoops(k, '      ')}          acc[ky * ${k}u + kx] += v * gy[gPlane + 
 }`;
 });
 
+/**
+ * How the workgroups of one dispatch cover its window: `pixels` output pixels each along the 2-D grid, `channels`
+ * channels each along z. The runners below dispatch every variant whose shaders take the bindings and uniforms above.
+ */
+export interface TransposeWorkgroupTile {
+  readonly pixels: number;
+  readonly channels: number;
+}
+
+/** The direct kernels' workgroup: 64 pixels × one block of 4 channels. */
+const DIRECT_TILE: TransposeWorkgroupTile = { pixels: TRANSPOSE_WG, channels: TRANSPOSE_CB };
+
 /** How a kernel size's forward shaders cover the output: one dispatch per source, each over `pixels` invocations. */
 export interface TransposeForwardPasses {
   readonly sources: readonly string[];
   /** Pixels one dispatch covers, given the input's H·W (a parity class covers H·W, a generic shader 4·H·W). */
   readonly pixels: (hw: number) => number;
+  /** The shaders' workgroup (the direct kernels' by default). */
+  readonly tile?: TransposeWorkgroupTile;
+}
+
+/** A dgrad shader taking `TRANSPOSE_DGRAD_BINDINGS` and its workgroup. */
+export interface TransposeDgradPass {
+  readonly source: string;
+  readonly tile: TransposeWorkgroupTile;
 }
 
 /** Forward of a k×k kernel over every (image, output chunk, input chunk) window. */
@@ -272,15 +286,13 @@ export function runTransposeS2Forward(
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
   const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const grid = workgroupGrid(ctx, Math.ceil(passes.pixels(hw) / TRANSPOSE_WG));
+  const tile = passes.tile ?? DIRECT_TILE;
+  const grid = workgroupGrid(ctx, Math.ceil(passes.pixels(hw) / tile.pixels));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const last = k === ciChunks.length - 1;
         const x = channelWindow(ctx, a.input, n, cin, hw, ci);
         const y = channelWindow(ctx, a.out, n, cout, 4 * hw, co);
-        const flags = (first && b ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
         for (const source of passes.sources) {
           ctx.dispatch({
             label,
@@ -298,9 +310,9 @@ export function runTransposeS2Forward(
               ciCount: ci.count,
               coCount: co.count,
               cout,
-              flags,
+              flags: chunkEpilogueFlags(k, ciChunks.length, b !== null, a.relu),
             }),
-            workgroups: [grid[0], grid[1], Math.ceil(co.count / TRANSPOSE_CB)],
+            workgroups: [grid[0], grid[1], Math.ceil(co.count / tile.channels)],
           });
         }
       });
@@ -308,15 +320,20 @@ export function runTransposeS2Forward(
   }
 }
 
-/** dgrad of a k×k kernel over every (image, input chunk, output chunk) window. */
-export function runTransposeS2Dgrad(ctx: KernelContext, a: ConvTransposeS2DgradArgs, label: string, k: number): void {
+/** dgrad of a k×k kernel over every (image, input chunk, output chunk) window (the direct shader by default). */
+export function runTransposeS2Dgrad(
+  ctx: KernelContext,
+  a: ConvTransposeS2DgradArgs,
+  label: string,
+  k: number,
+  { source, tile }: TransposeDgradPass = { source: transposeDgradSource(k), tile: DIRECT_TILE },
+): void {
   const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
   const hw = H * W;
-  const source = transposeDgradSource(k);
   const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
   const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
   const w = elementWindow(ctx, a.weight, 0, cin * cout * k * k);
-  const grid = workgroupGrid(ctx, Math.ceil(hw / TRANSPOSE_WG));
+  const grid = workgroupGrid(ctx, Math.ceil(hw / tile.pixels));
   for (let n = 0; n < N; n++) {
     for (const ci of ciChunks) {
       coChunks.forEach((co, k) => {
@@ -336,9 +353,10 @@ export function runTransposeS2Dgrad(ctx: KernelContext, a: ConvTransposeS2DgradA
             coCount: co.count,
             ciCount: ci.count,
             cout,
+            // Later gradOut chunks add their partial sums to the first one's.
             accumulate: k > 0 ? 1 : 0,
           }),
-          workgroups: [grid[0], grid[1], Math.ceil(ci.count / TRANSPOSE_CB)],
+          workgroups: [grid[0], grid[1], Math.ceil(ci.count / tile.channels)],
         });
       });
     }

@@ -9,72 +9,27 @@
  * - dgrad: gx[ci, q] = Σ_k W'[ci, k] · G[k, q], k = (co, ky, kx) over all 9 taps (K = Cout · 9), G the stride-2
  *   gather G[(co, ky, kx), q] = gy[co, 2qy − 1 + ky, 2qx − 1 + kx] (zero at row/column −1).
  *
- * Tiling: a workgroup of 16×16 invocations computes a 64 (channels) × 64 (pixels) output tile and walks K in
- * steps of 16, staging a 16×64 weight tile and a 16×64 gathered-input tile in workgroup memory (each invocation
- * loads 4 of each, padding as zeros); after a barrier every invocation accumulates its own 4 channels × 4 pixels
- * register block from workgroup memory: 256 FMAs per 8 global loads. Shapes are uniforms, so one pipeline per
- * parity serves every layer. Operands over the binding limit are split by image and channel ranges as the direct
- * kernels do (conv-plan.ts): input-channel chunks of the forward (output-channel chunks of dgrad) are a reduction
- * that later chunks accumulate into the output; the epilogue (bias on the first chunk, ReLU on the last) matches
- * the direct forward. On CPU adapters the barriers serialise the SIMD lanes, so lavapipe keeps the other rows.
+ * Tiling: tiled-gemm.ts's skeleton, a 64 (channels) × 64 (pixels) output tile per workgroup of 16×16 invocations,
+ * K in steps of 16 staged in workgroup memory. Shapes are uniforms, so one pipeline per parity serves every layer.
+ * The shaders take the direct kernels' bindings and uniforms, so the direct runners (conv-transpose-direct.ts)
+ * dispatch them: operands over the binding limit are split by image and channel ranges, input-channel chunks of
+ * the forward (output-channel chunks of dgrad) are a reduction that later chunks accumulate into the output, and
+ * the epilogue (bias on the first chunk, ReLU on the last) is the direct forward's. On CPU adapters the barriers
+ * serialise the SIMD lanes, so lavapipe keeps the other rows.
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
 import type { ConvTranspose3x3s2Args, ConvTranspose3x3s2DgradArgs } from './conv-transpose.ts';
 import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  LINEAR_WORKGROUP_WGSL,
-  memoSource,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
+  runTransposeS2Dgrad,
+  runTransposeS2Forward,
+  TRANSPOSE_DGRAD_BINDINGS,
+  TRANSPOSE_FORWARD_BINDINGS,
+  type TransposeWorkgroupTile,
+} from './conv-transpose-direct.ts';
+import { flagEpilogue, memoSource } from './layout.ts';
 import type { KernelContext } from './runtime.ts';
+import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 
-/** Output tile edge (channels and pixels) of one workgroup; each of its 16×16 invocations owns 4×4 outputs. */
-const TILE = 64;
-
-/** Shared by both shaders: the K-step loop (staging via `stage(idx, kk, m, k)`), then the 4×4 register block. */
-function gemmLoop(K: string, stage: string): string {
-  return /* wgsl */ `
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < ${K}; k0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = tid + r * 256u;
-      let kk = idx / 64u;
-      let m = idx % 64u;
-      let k = k0 + kk;
-${stage}
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let xb = kk * 64u + lid.x * 4u;
-      let bv = vec4<f32>(xs[xb], xs[xb + 1u], xs[xb + 2u], xs[xb + 3u]);
-      for (var i = 0u; i < 4u; i++) { acc[i] += ws[kk * 64u + lid.y * 4u + i] * bv; }
-    }
-    workgroupBarrier();
-  }`;
-}
-
-const WORKGROUP_TILES = /* wgsl */ `
-var<workgroup> ws: array<f32, 1024>;
-var<workgroup> xs: array<f32, 1024>;`;
-
-const FORWARD_UNIFORMS = uniformBlock([
-  'xBase',
-  'yBase',
-  'ciStart',
-  'coStart',
-  'bBase',
-  'H',
-  'W',
-  'ciCount',
-  'coCount',
-  'cout',
-  'flags',
-]);
+const TILED: TransposeWorkgroupTile = { pixels: GEMM_TILE, channels: GEMM_TILE };
 
 /**
  * The tap (kernel index k, input offset d) of tap number `i` along an axis of output parity `p`, as WGSL
@@ -108,123 +63,38 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
         if (iy < u.H && ix < u.W) { xv = x[u.xBase + ci * hw + iy * u.W + ix]; }
       }
       xs[idx] = xv;`;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${FORWARD_UNIFORMS.wgsl}
-@group(0) @binding(4) var<uniform> u: Params;
-${WORKGROUP_TILES}
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  _ = &b;
+  return `${TRANSPOSE_FORWARD_BINDINGS}
+${tiledGemmMain({
+  pixel: 'q',
+  channel: 'co',
+  pixels: 'hw',
+  channels: 'u.coCount',
+  prelude: `  _ = &b;
   let hw = u.H * u.W;
-  let q0 = linearWorkgroup(wid, nwg) * ${TILE}u;
-  let co0 = wid.z * ${TILE}u;
-  let tid = lid.y * 16u + lid.x;
-  let K = u.ciCount * ${taps}u;
-${gemmLoop('K', stage)}
-  for (var i = 0u; i < 4u; i++) {
-    let co = co0 + lid.y * 4u + i;
-    if (co >= u.coCount) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let q = q0 + lid.x * 4u + j;
-      if (q >= hw) { continue; }
-      let idx = u.yBase + co * 4u * hw + (2u * (q / u.W) + ${py}u) * 2u * u.W + 2u * (q % u.W) + ${px}u;
-      var v = acc[i][j];
-      if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[u.bBase + u.coStart + co]; }
-      if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }
-      v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);
-      y[idx] = v;
-    }
-  }
-}`;
+  let K = u.ciCount * ${taps}u;`,
+  K: 'K',
+  stage,
+  index: `u.yBase + co * 4u * hw + (2u * (q / u.W) + ${py}u) * 2u * u.W + 2u * (q % u.W) + ${px}u`,
+  store: flagEpilogue('u.bBase + u.coStart + co', '      '),
+})}`;
 });
 
-/** Forward runner of the 'tiled' variant (GPUs). */
+/** Forward runner of the 'tiled' variant (GPUs): the direct kernels' chunk walk, one dispatch per output parity. */
 export function convTranspose3x3s2ForwardTiled(ctx: KernelContext, a: ConvTranspose3x3s2Args, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} output`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
-  const b = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const grid = workgroupGrid(ctx, Math.ceil(hw / TILE));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const last = k === ciChunks.length - 1;
-        const flags = (first && b ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (last && a.relu ? FLAG_RELU : 0);
-        const x = channelWindow(ctx, a.input, n, cin, hw, ci);
-        const y = channelWindow(ctx, a.out, n, cout, 4 * hw, co);
-        const uniforms = FORWARD_UNIFORMS.pack({
-          xBase: x.base,
-          yBase: y.base,
-          ciStart: ci.start,
-          coStart: co.start,
-          bBase: b?.base ?? 0,
-          H,
-          W,
-          ciCount: ci.count,
-          coCount: co.count,
-          cout,
-          flags,
-        });
-        for (let py = 0; py < 2; py++) {
-          for (let px = 0; px < 2; px++) {
-            ctx.dispatch({
-              label,
-              pipeline: ctx.pipeline(forwardSource({ py, px }), label),
-              // Without a bias the weights stand in for the (unread) bias binding.
-              bindings: [x.range, w.range, b?.range ?? w.range, y.range],
-              uniforms,
-              workgroups: [grid[0], grid[1], Math.ceil(co.count / TILE)],
-            });
-          }
-        }
-      });
-    }
-  }
+  const sources = [0, 1].flatMap((py) => [0, 1].map((px) => forwardSource({ py, px })));
+  runTransposeS2Forward(ctx, a, label, 3, { sources, pixels: (hw) => hw, tile: TILED });
 }
 
-const DGRAD_UNIFORMS = uniformBlock([
-  'gyBase',
-  'gxBase',
-  'ciStart',
-  'coStart',
-  'H',
-  'W',
-  'coCount',
-  'ciCount',
-  'cout',
-  'accumulate',
-]);
-
-const DGRAD_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> gy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
-${DGRAD_UNIFORMS.wgsl}
-@group(0) @binding(3) var<uniform> u: Params;
-${WORKGROUP_TILES}
-${LINEAR_WORKGROUP_WGSL}
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let hw = u.H * u.W;
-  let p0 = linearWorkgroup(wid, nwg) * ${TILE}u;
-  let ci0 = wid.z * ${TILE}u;
-  let tid = lid.y * 16u + lid.x;
-  let K = u.coCount * 9u;
-${gemmLoop(
-  'K',
-  /* wgsl */ `
+const DGRAD_SOURCE = `${TRANSPOSE_DGRAD_BINDINGS}
+${tiledGemmMain({
+  pixel: 'p',
+  channel: 'ci',
+  pixels: 'hw',
+  channels: 'u.ciCount',
+  prelude: `  let hw = u.H * u.W;
+  let K = u.coCount * 9u;`,
+  K: 'K',
+  stage: /* wgsl */ `
       let co = k / 9u;
       let t = k % 9u;
       let ci = ci0 + m;
@@ -241,54 +111,12 @@ ${gemmLoop(
         if (oy1 >= 1u && ox1 >= 1u) { gv = gy[u.gyBase + co * 4u * hw + (oy1 - 1u) * 2u * u.W + ox1 - 1u]; }
       }
       xs[idx] = gv;`,
-)}
-  for (var i = 0u; i < 4u; i++) {
-    let ci = ci0 + lid.y * 4u + i;
-    if (ci >= u.ciCount) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let p = p0 + lid.x * 4u + j;
-      if (p >= hw) { continue; }
-      let idx = u.gxBase + ci * hw + p;
-      var v = acc[i][j];
-      if (u.accumulate != 0u) { v += gx[idx]; }
-      gx[idx] = v;
-    }
-  }
-}`;
+  index: 'u.gxBase + ci * hw + p',
+  store: `      if (u.accumulate != 0u) { v += gx[idx]; }
+      gx[idx] = v;`,
+})}`;
 
-/** dgrad runner of the 'tiled' variant (GPUs). */
+/** dgrad runner of the 'tiled' variant (GPUs): the direct kernels' chunk walk. */
 export function convTranspose3x3s2DgradTiled(ctx: KernelContext, a: ConvTranspose3x3s2DgradArgs, label: string): void {
-  const { batch: N, inChannels: cin, outChannels: cout, height: H, width: W } = a;
-  const hw = H * W;
-  const coChunks = channelChunks(ctx, cout, 4 * hw, `${label} gradOut`);
-  const ciChunks = channelChunks(ctx, cin, hw, `${label} gradInput`);
-  const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
-  const grid = workgroupGrid(ctx, Math.ceil(hw / TILE));
-  for (let n = 0; n < N; n++) {
-    for (const ci of ciChunks) {
-      coChunks.forEach((co, k) => {
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * hw, co);
-        const gx = channelWindow(ctx, a.gradInput, n, cin, hw, ci);
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(DGRAD_SOURCE, label),
-          bindings: [gy.range, w.range, gx.range],
-          uniforms: DGRAD_UNIFORMS.pack({
-            gyBase: gy.base,
-            gxBase: gx.base,
-            ciStart: ci.start,
-            coStart: co.start,
-            H,
-            W,
-            coCount: co.count,
-            ciCount: ci.count,
-            cout,
-            // Later gradOut chunks add their partial sums to the first one's.
-            accumulate: k > 0 ? 1 : 0,
-          }),
-          workgroups: [grid[0], grid[1], Math.ceil(ci.count / TILE)],
-        });
-      });
-    }
-  }
+  runTransposeS2Dgrad(ctx, a, label, 3, { source: DGRAD_SOURCE, tile: TILED });
 }

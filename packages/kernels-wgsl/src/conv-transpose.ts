@@ -15,15 +15,15 @@
  * 64 pixels per workgroup, workgroup z = channel block; no workgroup memory.
  */
 import { channelChunks, imagesPerWindow } from './conv-plan.ts';
+import type {
+  ConvTransposeS2Args,
+  ConvTransposeS2DgradArgs,
+  ConvTransposeS2WgradArgs,
+} from './conv-transpose-direct.ts';
 import {
-  type ConvTransposeS2Args,
-  type ConvTransposeS2DgradArgs,
-  type ConvTransposeS2WgradArgs,
   runTransposeS2Dgrad,
   runTransposeS2Forward,
   runTransposeS2Wgrad,
-  TRANSPOSE_CB,
-  TRANSPOSE_WG,
   transposeForwardSource,
 } from './conv-transpose-direct.ts';
 import {
@@ -66,12 +66,10 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
       body += guard ? `    if (${guard}) { ${stmt} }\n` : `    ${stmt}\n`;
     }
   }
-  return transposeForwardSource(
-    3,
-    /* wgsl */ `  let q = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
-  let hw = u.H * u.W;
-  if (q >= hw) { return; }
-  let co0 = wid.z * ${TRANSPOSE_CB}u;
+  return transposeForwardSource(3, {
+    pixel: 'q',
+    pixels: 'u.H * u.W',
+    body: /* wgsl */ `  let hw = u.H * u.W;
   let qy = q / u.W;
   let qx = q % u.W;
   var acc = vec4<f32>(0.0);
@@ -80,8 +78,8 @@ const forwardSource = memoSource(({ py, px }: { py: number; px: number }): strin
 ${body}  }
   let p = (2u * qy + ${py}u) * 2u * u.W + 2u * qx + ${px}u;
 `,
-    '4u * hw',
-  );
+    outPlane: '4u * hw',
+  });
 });
 
 type TransposeShape = Pick<ConvTranspose3x3s2Args, 'batch' | 'inChannels' | 'outChannels' | 'height' | 'width'>;

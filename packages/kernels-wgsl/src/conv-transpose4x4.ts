@@ -14,15 +14,15 @@
  * over co. Operands larger than one binding are split by image and channel range (conv-transpose-direct.ts): output
  * channels independently, input channels as a reduction whose later chunks accumulate.
  */
+import type {
+  ConvTransposeS2Args,
+  ConvTransposeS2DgradArgs,
+  ConvTransposeS2WgradArgs,
+} from './conv-transpose-direct.ts';
 import {
-  type ConvTransposeS2Args,
-  type ConvTransposeS2DgradArgs,
-  type ConvTransposeS2WgradArgs,
   runTransposeS2Dgrad,
   runTransposeS2Forward,
   runTransposeS2Wgrad,
-  TRANSPOSE_CB,
-  TRANSPOSE_WG,
   transposeForwardSource,
 } from './conv-transpose-direct.ts';
 import type { KernelContext } from './runtime.ts';
@@ -34,13 +34,11 @@ export type ConvTranspose4x4s2DgradArgs = ConvTransposeS2DgradArgs;
 /** gradWeight [Cin, Cout, 4, 4]. */
 export type ConvTranspose4x4s2WgradArgs = ConvTransposeS2WgradArgs;
 
-const FORWARD_SOURCE = transposeForwardSource(
-  4,
-  /* wgsl */ `  let Wo = 2u * u.W;
+const FORWARD_SOURCE = transposeForwardSource(4, {
+  pixel: 'p',
+  pixels: '4u * u.H * u.W',
+  body: /* wgsl */ `  let Wo = 2u * u.W;
   let hwo = 4u * u.H * u.W;
-  let p = (wid.y * nwg.x + wid.x) * ${TRANSPOSE_WG}u + lid;
-  if (p >= hwo) { return; }
-  let co0 = wid.z * ${TRANSPOSE_CB}u;
   let oy = p / Wo;
   let ox = p % Wo;
   // The two taps per axis (see the header); an input index outside [0, n) marks a missing tap.
@@ -71,8 +69,8 @@ const FORWARD_SOURCE = transposeForwardSource(
     }
   }
 `,
-  'hwo',
-);
+  outPlane: 'hwo',
+});
 
 export function convTranspose4x4s2Forward(ctx: KernelContext, a: ConvTranspose4x4s2Args): void {
   const label = `convTranspose4x4s2Forward [${a.batch},${a.inChannels},${a.height},${a.width}] -> ${a.outChannels}`;

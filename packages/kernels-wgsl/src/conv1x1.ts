@@ -9,7 +9,7 @@
  */
 import type { ConvDgradOperands, ConvForwardOperands, ConvWgradOperands } from './conv-plan.ts';
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { elementWindow, packUniforms, workgroupGrid, workgroupTreeSum } from './layout.ts';
+import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid, workgroupTreeSum } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /** input [N, Cin, P] -> out [N, Cout, P], weight [Cout, Cin]. */
@@ -44,25 +44,16 @@ function matvecSource(
   accumulate: boolean,
 ): string {
   const wIndex = transposed ? `(u.iStart + i) * ${wCols}u + u.oStart + o` : `(u.oStart + o) * ${wCols}u + u.iStart + i`;
-  const yBinding = bias ? 3 : 2;
+  const params = 'struct Params { xBase: u32, yBase: u32, iStart: u32, oStart: u32, bBase: u32 }';
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, iStart: u32, oStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;
+${f32Bindings(bias ? ['x', 'w', 'b'] : ['x', 'w'], 'y', params)}
 
 fn weightAt(o: u32, i: u32) -> f32 {
   if (o >= ${oCount}u) { return 0.0; }
   return w[${wIndex}];
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (p >= ${P}u) { return; }
+${perElementMain(WG, 'p', `${P}u`)}
   let o0 = wid.z * ${COB}u;
   var acc = vec4<f32>(0.0);
   for (var i = 0u; i < ${iCount}u; i++) {
@@ -130,11 +121,7 @@ export function conv1x1Dgrad(ctx: KernelContext, a: Conv1x1DgradArgs): void {
 
 function wgradSource(P: number, iCount: number, cin: number, accumulate: boolean): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-struct Params { xBase: u32, gyBase: u32, gwBase: u32, iStart: u32, oStart: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
+${f32Bindings(['x', 'gy'], 'gw', 'struct Params { xBase: u32, gyBase: u32, gwBase: u32, iStart: u32, oStart: u32 }')}
 var<workgroup> partial: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG})

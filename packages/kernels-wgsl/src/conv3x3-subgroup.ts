@@ -21,7 +21,6 @@ import {
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
-  LINEAR_WORKGROUP_WGSL,
   memoSource,
   perElementMain,
   uniformBlock,
@@ -336,7 +335,6 @@ const WGRAD_REDUCE_SOURCE = /* wgsl */ `
 @group(0) @binding(1) var<storage, read_write> gw: array<f32>;
 ${WGRAD_REDUCE_UNIFORMS.wgsl}
 @group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(64, 'i', 'u.n')}
   let t = i % 9u;
   let inner = (i / 9u) % u.inner;

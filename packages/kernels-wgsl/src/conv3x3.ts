@@ -18,8 +18,9 @@
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
-import { elementWindow, packUniforms, workgroupGrid } from './layout.ts';
+import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
+import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
 
@@ -93,13 +94,11 @@ interface DirectShape {
 
 /** The direct and tiled kernels' bindings: 'auto' layouts drop unused ones, so b exists only when read. */
 function directBindings(bias: boolean): string {
-  const yBinding = bias ? 3 : 2;
-  return `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> b: array<f32>;' : ''}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> u: Params;`;
+  return f32Bindings(
+    bias ? ['x', 'w', 'b'] : ['x', 'w'],
+    'y',
+    'struct Params { xBase: u32, yBase: u32, ciStart: u32, coStart: u32, bBase: u32 }',
+  );
 }
 /**
  * One dispatch computes out[co, p] (+)= Σ_{ci < ciCount} Σ_taps in[ci, p + tap] · weight(coStart + co,
@@ -120,11 +119,7 @@ fn weightAt(co: u32, ci: u32, ky: u32, kx: u32) -> f32 {
   return w[${weightIndex}];
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let p = (wid.y * nwg.x + wid.x) * ${WG}u + lid;
-  if (p >= ${hw}u) { return; }
+${perElementMain(WG, 'p', `${hw}u`)}
   let co0 = wid.z * ${COB}u;
   let oy = p / ${s.W}u;
   let ox = p % ${s.W}u;
@@ -158,12 +153,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /**
- * GPU variant ("tiled" implicit GEMM): out[co, p] = Σ_k W[co, k] · X[k, p] with k = (ci, ky, kx) and X the
- * im2col view of the input, gathered on the fly. A workgroup of 16×16 invocations computes a 64 (channels) ×
- * 64 (pixels) output tile; the reduction runs in steps of 16 k, each staging a 16×64 weight tile and a 16×64
- * input tile in workgroup memory (padding becomes zeros there), then every invocation accumulates its own 4×4
- * block from workgroup memory. On a GPU this trades 2×16 global loads per k-step for 256 FMAs per invocation;
- * on a CPU adapter the barriers serialise the lanes, so lavapipe uses the direct kernel instead.
+ * GPU variant ("tiled" implicit GEMM, tiled-gemm.ts's skeleton): out[co, p] = Σ_k W[co, k] · X[k, p] with
+ * k = (ci, ky, kx) and X the im2col view of the input, gathered on the fly (padding becomes zeros). A workgroup
+ * of 16×16 invocations computes a 64 (channels) × 64 (pixels) output tile, staging 16-deep k-steps in workgroup
+ * memory. On a GPU this trades 2×16 global loads per k-step for 256 FMAs per invocation; on a CPU adapter the
+ * barriers serialise the lanes, so lavapipe uses the direct kernel instead.
  */
 function tiledSource(s: DirectShape): string {
   const K = s.ciCount * 9;
@@ -172,25 +166,15 @@ function tiledSource(s: DirectShape): string {
     s.mode === 'forward'
       ? `(u.coStart + co) * ${s.wIn * 9}u + u.ciStart * 9u + k`
       : `(u.ciStart + k / 9u) * ${s.wIn * 9}u + (u.coStart + co) * 9u + 8u - k % 9u`;
-  return /* wgsl */ `
-${directBindings(s.bias)}
-var<workgroup> ws: array<f32, 1024>;
-var<workgroup> xs: array<f32, 1024>;
-
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let p0 = (wid.y * nwg.x + wid.x) * 64u;
-  let co0 = wid.z * 64u;
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < ${K}u; k0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
-      let idx = tid + r * 256u;
-      let kk = idx / 64u;
-      let m = idx % 64u;
-      let k = k0 + kk;
+  return `${directBindings(s.bias)}
+${tiledGemmMain({
+  pixel: 'p',
+  channel: 'co',
+  pixels: `${hw}u`,
+  channels: `${s.coCount}u`,
+  prelude: '',
+  K: `${K}u`,
+  stage: /* wgsl */ `
       let co = co0 + m;
       var wv = 0.0;
       if (k < ${K}u && co < ${s.coCount}u) { wv = w[${weightIndex}]; }
@@ -206,39 +190,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
           xv = x[u.xBase + ci * ${hw}u + u32(iy) * ${s.W}u + u32(ix)];
         }
       }
-      xs[idx] = xv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let bv = vec4<f32>(xs[kk * 64u + lid.x * 4u], xs[kk * 64u + lid.x * 4u + 1u], xs[kk * 64u + lid.x * 4u + 2u],
-                         xs[kk * 64u + lid.x * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) { acc[i] += ws[kk * 64u + lid.y * 4u + i] * bv; }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let co = co0 + lid.y * 4u + i;
-    if (co >= ${s.coCount}u) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let p = p0 + lid.x * 4u + j;
-      if (p >= ${hw}u) { continue; }
-      let idx = u.yBase + co * ${hw}u + p;
-      var v = acc[i][j];
-      ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
+      xs[idx] = xv;`,
+  index: `u.yBase + co * ${hw}u + p`,
+  store: /* wgsl */ `      ${s.bias ? 'v += b[u.bBase + u.coStart + co];' : ''}
       ${s.accumulate ? 'v += y[idx];' : ''}
       ${s.relu ? 'v = select(v, 0.0, v < 0.0);' : ''}
-      y[idx] = v;
-    }
-  }
-}`;
+      y[idx] = v;`,
+})}`;
 }
 
-const VARIANTS: Record<
-  'direct' | 'tiled',
-  { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }
-> = {
+/** The tilings `runDirect` dispatches: the baseline and the workgroup-memory GEMM (GPUs). */
+type Tiling = 'direct' | 'tiled';
+
+const VARIANTS: Record<Tiling, { source(s: DirectShape): string; pixelsPerGroup: number; channelsPerGroup: number }> = {
   direct: { source: directSource, pixelsPerGroup: WG, channelsPerGroup: COB },
-  tiled: { source: tiledSource, pixelsPerGroup: 64, channelsPerGroup: 64 },
+  tiled: { source: tiledSource, pixelsPerGroup: GEMM_TILE, channelsPerGroup: GEMM_TILE },
 };
 
 interface DirectPass {
@@ -261,7 +227,7 @@ function runDirect(
   bias: BufferRange | null,
   dims: { N: number; H: number; W: number; wOut: number; wIn: number },
   epilogue: { firstWrites: boolean; relu: boolean },
-  tiling: 'direct' | 'tiled',
+  tiling: Tiling,
 ): void {
   const { N, H, W } = dims;
   const hw = H * W;
@@ -306,6 +272,21 @@ function runDirect(
 const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
+/**
+ * The segments of a channel concatenation, each with `offset`, where its channels start in the weight's input
+ * channel dimension, and whether it is the `first` or the `last`.
+ */
+function withOffsets<S extends { readonly channels: number }>(
+  segments: readonly S[],
+): { seg: S; offset: number; first: boolean; last: boolean }[] {
+  let offset = 0;
+  return segments.map((seg, i) => {
+    const placed = { seg, offset, first: i === 0, last: i === segments.length - 1 };
+    offset += seg.channels;
+    return placed;
+  });
+}
+
 /** The shape part of the dispatch labels of forward and wgrad. */
 const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' | 'width' | 'outChannels'>) =>
   `[${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`;
@@ -319,8 +300,7 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
 export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
   const cin = totalChannels(a.input);
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
-  let offset = 0;
-  a.input.forEach((seg, i) => {
+  for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runSubgroupConv(ctx, {
       input: seg.range,
       inChannels: seg.channels,
@@ -328,42 +308,41 @@ export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs
       out: a.out,
       outChannels: a.outChannels,
       weights,
-      bias: i === 0 ? a.bias : null,
+      bias: first ? a.bias : null,
       N: a.batch,
       H: a.height,
       W: a.width,
-      firstWrites: i === 0,
-      relu: a.relu && i === a.input.length - 1,
+      firstWrites: first,
+      relu: a.relu && last,
       label,
     });
-    offset += seg.channels;
-  });
+  }
   weights.release();
 }
 
 /** Forward runner of the 'direct' and 'tiled' variants. */
-export function conv3x3ForwardTiling(
-  ctx: KernelContext,
-  a: Conv3x3ForwardArgs,
-  label: string,
-  tiling: 'direct' | 'tiled',
-): void {
+export function conv3x3ForwardTiling(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string, tiling: Tiling): void {
   const cin = totalChannels(a.input);
-  let ciOffset = 0;
-  a.input.forEach((seg, i) => {
+  for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runDirect(
       ctx,
       'forward',
       label,
-      { input: seg.range, inChannels: seg.channels, ciOffset, out: a.out, outChannels: a.outChannels, coOffset: 0 },
+      {
+        input: seg.range,
+        inChannels: seg.channels,
+        ciOffset: offset,
+        out: a.out,
+        outChannels: a.outChannels,
+        coOffset: 0,
+      },
       a.weight,
       a.bias,
       { N: a.batch, H: a.height, W: a.width, wOut: a.outChannels, wIn: cin },
-      { firstWrites: i === 0, relu: a.relu && i === a.input.length - 1 },
+      { firstWrites: first, relu: a.relu && last },
       tiling,
     );
-    ciOffset += seg.channels;
-  });
+  }
 }
 
 /** The input gradient under the adapter's variant (variants.ts). */
@@ -383,12 +362,8 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
 /** dgrad runner of the 'subgroup' variant. */
 export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
   const cin = totalChannels(a.gradInput);
-  let offset = 0;
-  for (const seg of a.gradInput) {
-    if (!seg.range) {
-      offset += seg.channels;
-      continue;
-    }
+  for (const { seg, offset } of withOffsets(a.gradInput)) {
+    if (!seg.range) continue;
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
     const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
     runSubgroupConv(ctx, {
@@ -407,25 +382,15 @@ export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, la
       label,
     });
     weights.release();
-    offset += seg.channels;
   }
 }
 
 /** dgrad runner of the 'direct' and 'tiled' variants. */
-export function conv3x3DgradTiling(
-  ctx: KernelContext,
-  a: Conv3x3DgradArgs,
-  label: string,
-  tiling: 'direct' | 'tiled',
-): void {
+export function conv3x3DgradTiling(ctx: KernelContext, a: Conv3x3DgradArgs, label: string, tiling: Tiling): void {
   const cin = totalChannels(a.gradInput);
-  let ciOffset = 0;
-  for (const seg of a.gradInput) {
-    if (!seg.range) {
-      ciOffset += seg.channels;
-      continue;
-    }
-    // Each input segment's gradient is its own output: weight rows [ciOffset, ciOffset + channels).
+  for (const { seg, offset } of withOffsets(a.gradInput)) {
+    if (!seg.range) continue;
+    // Each input segment's gradient is its own output: weight rows [offset, offset + channels).
     runDirect(
       ctx,
       'dgrad',
@@ -436,7 +401,7 @@ export function conv3x3DgradTiling(
         ciOffset: 0,
         out: seg.range,
         outChannels: seg.channels,
-        coOffset: ciOffset,
+        coOffset: offset,
       },
       a.weight,
       null,
@@ -444,7 +409,6 @@ export function conv3x3DgradTiling(
       { firstWrites: true, relu: false },
       tiling,
     );
-    ciOffset += seg.channels;
   }
 }
 
@@ -456,11 +420,7 @@ export function conv3x3DgradTiling(
 function wgradSource(H: number, W: number, ciCount: number, coCount: number, cin: number, accumulate: boolean) {
   const hw = H * W;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gy: array<f32>;
-@group(0) @binding(2) var<storage, read_write> gw: array<f32>;
-struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }
-@group(0) @binding(3) var<uniform> u: Params;
+${f32Bindings(['x', 'gy'], 'gw', 'struct Params { xBase: u32, gyBase: u32, gwBase: u32, ciStart: u32, coStart: u32 }')}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -500,8 +460,7 @@ export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
 /** wgrad runner of the 'subgroup' variant. */
 export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, label: string): void {
   const cin = totalChannels(a.input);
-  let offset = 0;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     runSubgroupWgrad(ctx, {
       input: seg.range,
       inChannels: seg.channels,
@@ -516,7 +475,6 @@ export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, la
       accumulate: a.accumulate ?? false,
       label,
     });
-    offset += seg.channels;
   }
 }
 
@@ -528,29 +486,25 @@ export function conv3x3WgradDirect(ctx: KernelContext, a: Conv3x3WgradArgs, labe
   const hw = H * W;
   const gw = elementWindow(ctx, a.gradWeight, 0, a.outChannels * cin * 9);
   const coChunks = channelChunks(ctx, a.outChannels, hw, `${label} gradOut`);
-  let ciOffset = 0;
-  let first = !a.accumulate;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     const ciChunks = channelChunks(ctx, seg.channels, hw, `${label} input`);
     for (let n = 0; n < a.batch; n++) {
       for (const co of coChunks) {
         for (const ci of ciChunks) {
           const x = channelWindow(ctx, seg.range, n, seg.channels, hw, ci);
           const g = channelWindow(ctx, a.gradOut, n, a.outChannels, hw, co);
-          const source = wgradSource(H, W, ci.count, co.count, cin, !(first && n === 0));
+          // Other segments cover other weight columns: the first image of each segment writes them.
+          const source = wgradSource(H, W, ci.count, co.count, cin, (a.accumulate ?? false) || n > 0);
           ctx.dispatch({
             label,
             pipeline: ctx.pipeline(source, label),
             bindings: [x.range, g.range, gw.range],
-            uniforms: packUniforms([x.base, g.base, gw.base, ciOffset + ci.start, co.start]),
+            uniforms: packUniforms([x.base, g.base, gw.base, offset + ci.start, co.start]),
             workgroups: [Math.ceil(ci.count / WG), co.count],
           });
         }
       }
     }
-    // Other segments cover other weight columns: the first image of each segment writes them.
-    ciOffset += seg.channels;
-    first = !a.accumulate;
   }
 }
 
@@ -561,11 +515,10 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
   const HW = H * W;
   const gw = elementWindow(ctx, a.gradWeight, 0, cout * cin * 9);
   const coChunks = channelChunks(ctx, cout, HW, `${label} gradOut`);
-  let ciOffset = 0;
-  for (const seg of a.input) {
+  for (const { seg, offset } of withOffsets(a.input)) {
     for (const ci of channelChunks(ctx, seg.channels, HW, `${label} input`)) {
       for (const co of coChunks) {
-        const outBase = gw.base + (co.start * cin + ciOffset + ci.start) * 9;
+        const outBase = gw.base + (co.start * cin + offset + ci.start) * 9;
         for (let n0 = 0; n0 < a.batch; ) {
           // As many images per dispatch as both windows hold: the pixels of all of them are one reduction.
           const k = Math.min(
@@ -600,6 +553,5 @@ export function conv3x3WgradTiled(ctx: KernelContext, a: Conv3x3WgradArgs, label
         }
       }
     }
-    ciOffset += seg.channels;
   }
 }

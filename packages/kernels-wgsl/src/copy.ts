@@ -9,7 +9,7 @@
 import {
   assertBindable,
   elementWindow,
-  LINEAR_WORKGROUP_WGSL,
+  f32Bindings,
   maxBindingElements,
   packUniforms,
   perElementMain,
@@ -32,11 +32,7 @@ export interface CopyBlockArgs {
 
 const WG = 256;
 const SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-struct Params { rows: u32, cols: u32, srcStride: u32, dstStride: u32, srcBase: u32, dstBase: u32 }
-@group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
+${f32Bindings(['src'], 'dst', 'struct Params { rows: u32, cols: u32, srcStride: u32, dstStride: u32, srcBase: u32, dstBase: u32 }')}
 ${perElementMain(WG, 'i', 'u.rows * u.cols')}
   let r = i / u.cols;
   let c = i - r * u.cols;

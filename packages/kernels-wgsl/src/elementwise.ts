@@ -10,15 +10,7 @@
  * pipelines, cached by source). Operands larger than one storage binding are processed in chunks of elements;
  * only operands with the output's shape can be chunked, a broadcast operand must fit one binding.
  */
-import {
-  assertBindable,
-  elementWindow,
-  LINEAR_WORKGROUP_WGSL,
-  maxBindingElements,
-  packUniforms,
-  perElementMain,
-  workgroupGrid,
-} from './layout.ts';
+import { assertBindable, elementChunks, elementWindow, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 /**
@@ -168,7 +160,6 @@ ${decls}
 @group(0) @binding(${nIn}) var<storage, read_write> out: array<T>;
 struct Params { ${fields.join(' ')} }
 @group(0) @binding(${nIn + 1}) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${perElementMain(WORKGROUP, 'i', 'u.n')}
   ${coords}
   ${scalarLets}
@@ -188,9 +179,7 @@ export function elementwise(ctx: KernelContext, args: ElementwiseArgs): void {
   });
   const label = `${args.accumulate ? 'accumulate ' : ''}${args.expression} [${args.outShape}]`;
   // Chunks of a multiple of 4 elements keep every chunk's windows as aligned as the first.
-  const chunk = Math.floor(maxBindingElements(ctx) / 4) * 4;
-  for (let start = 0; start < n; start += chunk) {
-    const count = Math.min(chunk, n - start);
+  for (const { start, count } of elementChunks(ctx, n, 4)) {
     const windows = args.operands.map((op, k) =>
       access[k] === 'direct'
         ? elementWindow(ctx, op.range, start, count)

@@ -58,21 +58,78 @@ export function workgroupGrid(ctx: KernelContext, count: number): [number, numbe
   return [Math.ceil(count / y), y];
 }
 
-/** WGSL helper: the linear workgroup index of a 2-D grid made by `workgroupGrid`. */
+/**
+ * WGSL helper: the linear workgroup index of a 2-D grid made by `workgroupGrid`. `gridMain` emits it; kept
+ * exported for the shaders that still open `main` by hand.
+ */
 export const LINEAR_WORKGROUP_WGSL = /* wgsl */ `
 fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }`;
 
+/** The invocation builtins a grid kernel's `main` may take after the workgroup's, with the parameter each binds. */
+const LOCAL_BUILTINS = {
+  local_invocation_index: 'lid: u32',
+  local_invocation_id: 'lid: vec3<u32>',
+  subgroup_invocation_id: 'sl: u32',
+} as const;
+
+/**
+ * `linearWorkgroup` and the opening of `main` for a kernel dispatched on a `workgroupGrid`: `wid` and `nwg` (so
+ * the body recovers the linear workgroup index with `linearWorkgroup(wid, nwg)`) and the invocation's `local`
+ * builtin (`lid`, or `sl` for the subgroup lane). Workgroups past the work must return early; the kernel's body and
+ * closing brace follow. WGSL takes the helper fn anywhere at module scope.
+ */
+export function gridMain(
+  workgroupSize: number | readonly [number, number],
+  local: keyof typeof LOCAL_BUILTINS = 'local_invocation_index',
+): string {
+  const size = typeof workgroupSize === 'number' ? `${workgroupSize}` : workgroupSize.join(', ');
+  return `${LINEAR_WORKGROUP_WGSL}
+
+@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(${local}) ${LOCAL_BUILTINS[local]}) {`;
+}
+
 /**
  * The opening of `main` for a kernel with one invocation per element over a `workgroupGrid` of `size`-invocation
- * workgroups (`LINEAR_WORKGROUP_WGSL` must be in the source): binds the element's index to `index` and returns
- * past `count` (a WGSL expression). The kernel's body and closing brace follow.
+ * workgroups (`gridMain`): binds the element's index to `index` and returns past `count` (a WGSL expression). The
+ * kernel's body and closing brace follow.
  */
 export function perElementMain(size: number, index: string, count: string): string {
-  return `@compute @workgroup_size(${size})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+  return `${gridMain(size)}
   let ${index} = linearWorkgroup(wid, nwg) * ${size}u + lid;
   if (${index} >= ${count}) { return; }`;
+}
+
+/** The chunks [start, start + count) of `total` elements, each small enough for one binding. */
+export interface ElementChunk {
+  readonly start: number;
+  readonly count: number;
+}
+
+/**
+ * Split `total` elements into chunks that each fit one binding, every chunk (but the last) a multiple of
+ * `multiple` long: a multiple of 4 keeps every chunk's windows as 16-byte aligned as the first, a multiple of the
+ * elements per workgroup keeps workgroups whole.
+ */
+export function elementChunks(ctx: KernelContext, total: number, multiple = 1): ElementChunk[] {
+  const chunk = Math.floor(maxBindingElements(ctx) / multiple) * multiple;
+  const chunks: ElementChunk[] = [];
+  for (let start = 0; start < total; start += chunk) chunks.push({ start, count: Math.min(chunk, total - start) });
+  return chunks;
+}
+
+/**
+ * The bindings of a kernel over f32 arrays: the `read` arrays, the `written` one, then the uniform block `u` of
+ * type `Params` (declared by `paramsWgsl`), numbered in that order, the order of the dispatch's `bindings`.
+ */
+export function f32Bindings(read: readonly string[], written: string, paramsWgsl: string): string {
+  return [
+    ...read.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`),
+    `@group(0) @binding(${read.length}) var<storage, read_write> ${written}: array<f32>;`,
+    paramsWgsl,
+    `@group(0) @binding(${read.length + 1}) var<uniform> u: Params;`,
+  ].join('\n');
 }
 
 /**
@@ -127,6 +184,33 @@ export function uniformBlock<K extends string>(
 export const FLAG_BIAS = 1;
 export const FLAG_ACCUMULATE = 2;
 export const FLAG_RELU = 4;
+
+/**
+ * The epilogue flags of input-channel chunk `chunk` of `chunks` (a reduction: later chunks add to the output):
+ * the bias on the first chunk, the earlier chunks' partial sums on every later one, the ReLU on the last only,
+ * once the sum is whole.
+ */
+export function chunkEpilogueFlags(chunk: number, chunks: number, bias: boolean, relu: boolean): number {
+  const first = chunk === 0;
+  return (
+    (first && bias ? FLAG_BIAS : 0) | (first ? 0 : FLAG_ACCUMULATE) | (chunk === chunks - 1 && relu ? FLAG_RELU : 0)
+  );
+}
+
+/**
+ * WGSL: the epilogue `u.flags` asks for, applied to the sum `v` of output `y[idx]`: + `b[biasIndex]`, + the value
+ * already at `y[idx]`, ReLU; then the store. Each line starts with `indent`.
+ */
+export function flagEpilogue(biasIndex: string, indent: string): string {
+  return [
+    `if ((u.flags & ${FLAG_BIAS}u) != 0u) { v += b[${biasIndex}]; }`,
+    `if ((u.flags & ${FLAG_ACCUMULATE}u) != 0u) { v += y[idx]; }`,
+    `v = select(v, 0.0, (u.flags & ${FLAG_RELU}u) != 0u && v < 0.0);`,
+    'y[idx] = v;',
+  ]
+    .map((line) => `${indent}${line}\n`)
+    .join('');
+}
 
 /**
  * Memoise a WGSL generator on its (small, JSON-serialisable) specialisation key: generating a large unrolled

@@ -9,7 +9,7 @@
  * N·C planes are independent, so tensors over the binding limit are split by ranges of planes.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import { LINEAR_WORKGROUP_WGSL, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
+import { packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface MaxPoolArgs {
@@ -62,7 +62,6 @@ function poolShader(bindings: readonly [string, string, string], bases: string, 
 ${bindings.map((b, k) => `@group(0) @binding(${k}) var<storage, ${b};`).join('\n')}
 struct Params { ${bases} }
 @group(0) @binding(3) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
 ${WINNER_WGSL}
 ${perElementMain(WG, 'i', `${count}u`)}
 ${body}

@@ -14,7 +14,8 @@ import {
   assertBindable,
   elementWindow,
   F32_BYTES,
-  LINEAR_WORKGROUP_WGSL,
+  f32Bindings,
+  gridMain,
   maxBindingElements,
   packUniforms,
   perElementMain,
@@ -70,14 +71,17 @@ function indexExpression(inShape: readonly number[], dims: readonly number[], st
   return code;
 }
 
+/** Both shapes of work read x and write out. */
+const REDUCE_BINDINGS = f32Bindings(
+  ['x'],
+  'out',
+  'struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }',
+);
+
 function perThreadSource(inShape: readonly number[], axes: readonly number[]): string {
   const { strides, kept, reduced, R } = geometry(inShape, axes);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
+${REDUCE_BINDINGS}
 ${perElementMain(WG, 'o', 'u.nOut')}
   ${indexExpression(inShape, kept, strides, 'o')}
   var acc = 0.0;
@@ -95,15 +99,9 @@ function perWorkgroupSource(inShape: readonly number[], axes: readonly number[],
   const { strides, kept, reduced, R } = geometry(inShape, axes);
   const chunk = Math.ceil(R / S);
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { nOut: u32, baseX: u32, baseOut: u32, accumulate: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> u: Params;
+${REDUCE_BINDINGS}
 var<workgroup> partial: array<f32, ${WG}>;
-${LINEAR_WORKGROUP_WGSL}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+${gridMain(WG)}
   let g = linearWorkgroup(wid, nwg);
   // Uniform control flow: every invocation of a workgroup takes the same path up to the barriers.
   let inRange = g < u.nOut * ${S}u;

@@ -16,7 +16,7 @@
  * binding (conv-plan.ts).
  */
 import { channelChunks } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
+import { elementWindow, f32Bindings, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export interface UpsampleBilinear2xArgs {
@@ -65,12 +65,8 @@ fn axisWeight(o: u32, i: u32, n: u32) -> f32 {
  */
 function perElementKernel(input: string, output: string, body: string): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> ${input}: array<f32>;
-@group(0) @binding(1) var<storage, read_write> ${output}: array<f32>;
-${UNIFORMS.wgsl}
-@group(0) @binding(2) var<uniform> u: Params;
+${f32Bindings([input], output, UNIFORMS.wgsl)}
 ${AXIS_WGSL}
-${LINEAR_WORKGROUP_WGSL}
 
 ${perElementMain(WG, 'e', 'u.count')}
 ${body}}`;

@@ -17,7 +17,7 @@ import {
 import { record, WRITTEN_INTO } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
-import { type ConvOptions, refGradBeforeRelu } from './conv3x3.ts';
+import { type ConvOptions, refConvGradients } from './conv3x3.ts';
 import { mapTensors } from './elementwise.ts';
 import { defineOp } from './registry.ts';
 import { convBiasGrad, describeAll, deviceOf, output } from './util.ts';
@@ -152,10 +152,7 @@ function defineConvTranspose(
       forward: (inputs, attrs) => refConvT(inputs, attrs).y,
       backward: (inputs, attrs, gy) => {
         const { y, x, w, N, cin, H, W, cout } = refConvT(inputs, attrs);
-        const g = refGradBeforeRelu(gy, y, attrs.relu);
-        const gx = refTensor(x.shape);
-        const gw = refTensor(w.shape);
-        const gb = refTensor([cout]);
+        const { g, gx, gw, gb } = refConvGradients(gy, y, attrs.relu, x, w, cout);
         const hwo = 4 * H * W;
         for (let n = 0; n < N; n++)
           for (let co = 0; co < cout; co++)

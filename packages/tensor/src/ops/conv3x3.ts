@@ -116,10 +116,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
     forward: (inputs, attrs) => refConv3x3(inputs, attrs).y,
     backward: (inputs, attrs, gy) => {
       const { y, x, w, N, H, W, cin, cout } = refConv3x3(inputs, attrs);
-      const g = refGradBeforeRelu(gy, y, attrs.relu);
-      const gx = refTensor(x.shape);
-      const gw = refTensor(w.shape);
-      const gb = refTensor([cout]);
+      const { g, gx, gw, gb } = refConvGradients(gy, y, attrs.relu, x, w, cout);
       for (let n = 0; n < N; n++)
         for (let co = 0; co < cout; co++)
           for (let oy = 0; oy < H; oy++)
@@ -136,11 +133,22 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
   },
 });
 
-/** The reference gradient before a fused ReLU: `gy` where the output `y` is positive, 0 elsewhere (if `relu`). */
-export function refGradBeforeRelu(gy: RefTensor, y: RefTensor, relu: boolean | undefined): RefTensor {
+/**
+ * Where a convolution's reference backward starts: `g`, the gradient before its fused ReLU (`gy` where the output
+ * `y` is positive, 0 elsewhere, if `relu`), and zeroed gradients of the input `x`, the weight `w` and the bias
+ * ([cout]) to accumulate into.
+ */
+export function refConvGradients(
+  gy: RefTensor,
+  y: RefTensor,
+  relu: boolean | undefined,
+  x: RefTensor,
+  w: RefTensor,
+  cout: number,
+): { g: RefTensor; gx: RefTensor; gw: RefTensor; gb: RefTensor } {
   const g = refTensor(gy.shape, gy.data);
   if (relu) for (let i = 0; i < g.data.length; i++) if (!(y.data[i]! > 0)) g.data[i] = 0;
-  return g;
+  return { g, gx: refTensor(x.shape), gw: refTensor(w.shape), gb: refTensor([cout]) };
 }
 
 /** Concatenate reference tensors along channels (dim 1). */

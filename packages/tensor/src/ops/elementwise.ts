@@ -326,12 +326,15 @@ export function add(a: Tensor, b: Tensor | number): Tensor {
   return typeof b === 'number' ? addScalarOp.apply([a], { value: b }) : addOp.apply([a, b], {});
 }
 
+/** `a ∘ b` for a number `a`: the scalar op with its operands swapped (`rsub`, `rdiv`) on the tensor `b`. */
+function swappedScalar(name: string, op: typeof rsubScalarOp, a: number, b: Tensor | number): Tensor {
+  if (typeof b === 'number') throw new TypeError(`${name}: at least one operand must be a tensor`);
+  return op.apply([b], { value: a });
+}
+
 /** a − b (broadcasting); either side may be a number. */
 export function sub(a: Tensor | number, b: Tensor | number): Tensor {
-  if (typeof a === 'number') {
-    if (typeof b === 'number') throw new TypeError('sub: at least one operand must be a tensor');
-    return rsubScalarOp.apply([b], { value: a });
-  }
+  if (typeof a === 'number') return swappedScalar('sub', rsubScalarOp, a, b);
   return typeof b === 'number' ? addScalarOp.apply([a], { value: -b }) : subOp.apply([a, b], {});
 }
 
@@ -342,10 +345,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
 
 /** a / b (broadcasting); either side may be a number. */
 export function div(a: Tensor | number, b: Tensor | number): Tensor {
-  if (typeof a === 'number') {
-    if (typeof b === 'number') throw new TypeError('div: at least one operand must be a tensor');
-    return rdivScalarOp.apply([b], { value: a });
-  }
+  if (typeof a === 'number') return swappedScalar('div', rdivScalarOp, a, b);
   if (typeof b === 'number') {
     if (b === 0) throw new RangeError('div: division by the scalar 0');
     return mulScalarOp.apply([a], { value: 1 / b });
