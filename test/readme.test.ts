@@ -1,28 +1,57 @@
-/** The README's library example runs as written (extracted from the first ```ts block and run with tsx). */
+/** The README's library examples run as written (extracted from its ```ts blocks and run with tsx). */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('..', import.meta.url).pathname;
 
+const readme = () => readFileSync(join(root, 'README.md'), 'utf8');
+
+/** Run a README block as a file of its own (inside the repository, so the workspace packages resolve as for a user of this checkout). */
+function runBlock(code: string, env: Record<string, string> = {}) {
+  const dir = join(root, '.tmp', 'readme-example');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'example.ts');
+  writeFileSync(file, code);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, ...env },
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return r;
+}
+
 describe('README', () => {
   it('library example runs and its loss is finite', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const block = /```ts\n([\s\S]*?)```/.exec(readme);
+    const block = /```ts\n([\s\S]*?)```/.exec(readme());
     expect(block).not.toBeNull();
-    // Inside the repository so that the workspace packages resolve exactly as for a user of this checkout.
-    const dir = join(root, '.tmp', 'readme-example');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'example.ts');
-    writeFileSync(file, block![1]!);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 600_000 });
-    rmSync(dir, { recursive: true, force: true });
+    const r = runBlock(block![1]!);
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     const losses = [...r.stdout.matchAll(/step \d: loss ([\d.]+)/g)].map((m) => Number(m[1]));
     expect(losses).toHaveLength(3);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
     expect(r.stdout).toMatch(/\[ 8, 3, 3, 3 \]/);
+  });
+
+  it('kernel tuning example runs and reports its problems', () => {
+    const block = /```ts\n(import \{ DEFAULT_ARCHITECTURE, tuneModelKernels \}[\s\S]*?)```/.exec(readme());
+    expect(block).not.toBeNull();
+    // The tuning cache goes to a private folder, not the user's ~/.cache; Mesa's shader cache (which also follows
+    // XDG_CACHE_HOME) stays where it is, or every pipeline would be compiled again.
+    const cache = mkdtempSync(join(tmpdir(), 'readme-tuning-'));
+    const mesaCache = process.env.MESA_SHADER_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+    const r = runBlock(block![1]!, { XDG_CACHE_HOME: cache, MESA_SHADER_CACHE_DIR: mesaCache });
+    rmSync(cache, { recursive: true, force: true });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    const m = /(\d+) problems: (\d+) tuned now, 0 cached, (\d+) left/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![1])).toBe(53);
+    expect(Number(m![2]) + Number(m![3])).toBe(53);
   });
 });
