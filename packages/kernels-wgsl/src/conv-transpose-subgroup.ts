@@ -22,8 +22,8 @@
  * pixels loaded cooperatively (one quad per lane) and broadcast; Rci × 9 accumulators per lane; split over
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
-import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { blockAlignedChunks, packConv3x3Weights, subgroupBlock, sumWgradSlices } from './conv3x3-subgroup.ts';
+import { channelChunks, channelWindow } from './conv-plan.ts';
+import { blockAlignedChunks, packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
 import {
   elementWindow,
   FLAG_ACCUMULATE,
@@ -40,6 +40,7 @@ import {
   forwardKernelHeader,
   packedWeight,
   quadLoad,
+  runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   stripQuadPosition,
   subgroupLanes,
@@ -365,48 +366,14 @@ export function runSubgroupConvTransposeDgrad(
 
 // ---------------- wgrad ----------------
 
-interface WgradParams {
-  /** Input channels per lane. */
-  Rci: number;
-  /** Pixel-range slices (split-K). */
-  S: number;
-  /** Channel blocks per workgroup (amortises llvmpipe's per-workgroup cost when H·W is tiny). */
-  CIL: number;
-}
-
-/**
- * The measured choice: Rci = 16 (4 below 16 channels; bench/NOTES.md), CIL = 4 for H·W ≤ 64, S so that there
- * are ≥ 64 workgroups.
- */
-function chooseWgradParams(
-  cin: number,
-  cout: number,
-  H: number,
-  W: number,
-  images: number,
-  lanes: number,
-): WgradParams {
-  const HW = H * W;
-  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile
-  // (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s).
-  const Rci = cin >= 16 ? 16 : 4;
-  const nWG0 = Math.ceil(cout / lanes) * Math.ceil(cin / Rci);
-  const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
-  const nWG = nWG0 / CIL;
-  const strips = images * Math.ceil((H * Math.ceil(W / 4) * 4) / (4 * lanes));
-  const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
-  return { Rci, S, CIL };
-}
-
 /** What the wgrad source is specialised on; shapes and the accumulate flag are uniforms. */
-
 interface WgradKey {
   Rci: number;
   vec: boolean;
   lanes: number;
 }
 
-const WGRAD_UNIFORMS = subgroupWgradUniforms('nCIB', 'CIL', 'rowStride');
+const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCIB', perGroup: 'CIL', rowStride: 'rowStride' });
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
@@ -478,84 +445,23 @@ export function runSubgroupConvTransposeWgrad(
   a: { input: BufferRange; gradOut: BufferRange; gradWeight: BufferRange; accumulate?: boolean },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HWq = H * Wq;
-  const lanes = subgroupLanes(ctx, label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
-  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
-  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
-  for (const ci of ciChunks) {
-    for (const co of coChunks) {
-      const outBase = gw.base + (ci.start * cout + co.start) * 9;
-      const n9 = ci.count * co.count * 9;
-      for (let n0 = 0; n0 < N; ) {
-        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
-        const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
-        const params = chooseWgradParams(ci.count, co.count, H, W, k, lanes);
-        const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
-        const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
-        const x = elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW);
-        const gy = elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * 4 * HW, ((k - 1) * cout + co.count) * 4 * HW);
-        const source = convTransposeWgradSource({
-          Rci: params.Rci,
-          vec: W % 4 === 0 && x.base % 4 === 0 && gy.base % 4 === 0,
-          lanes,
-        });
-        const stripsTotal = k * nStrips;
-        const shape = {
-          xBase: x.base,
-          gBase: gy.base,
-          xImage: cin * HW,
-          gImage: cout * 4 * HW,
-          stripsTotal,
-          H,
-          W,
-          Wq,
-          HW,
-          HWq,
-          nStrips,
-          stripsPer: Math.ceil(stripsTotal / params.S),
-          nCIB: Math.ceil(ci.count / params.Rci),
-          CIL: params.CIL,
-          ciCount: ci.count,
-          coCount: co.count,
-        };
-        const grid: [number, number, number] = [
-          Math.ceil(co.count / lanes),
-          Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
-          params.S,
-        ];
-        const accumulate = n0 > 0 || (a.accumulate ?? false);
-        ctx.dispatch({
-          label: part ? `${label} (split ${params.S})` : label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [x.range, x.range, gy.range, gy.range, part ? part.range : gw.range],
-          uniforms: WGRAD_UNIFORMS.pack(
-            part
-              ? { ...shape, outBase: part.base, sliceStride: n9, rowStride: co.count, accumulate: 0 }
-              : { ...shape, outBase, sliceStride: 0, rowStride: cout, accumulate: accumulate ? 1 : 0 },
-          ),
-          workgroups: grid,
-        });
-        if (partial) {
-          sumWgradSlices(ctx, {
-            partial: partial.range,
-            S: params.S,
-            outer: ci.count,
-            inner: co.count,
-            gradWeight: gw,
-            outBase,
-            rowStride: cout,
-            accumulate,
-            label,
-          });
-        }
-        partial?.release();
-        n0 += k;
-      }
-    }
-  }
+  runSubgroupWgradPasses(ctx, {
+    ...a,
+    inChannels: g.cin,
+    outChannels: g.cout,
+    gradPlane: 4 * g.H * g.W,
+    rows: 'input',
+    columns: g.cout,
+    columnOffset: 0,
+    N: g.N,
+    H: g.H,
+    W: g.W,
+    accumulate: a.accumulate ?? false,
+    label,
+    // Two unrollings only (channels past the chunk are clamped and not stored): each is a large shader to
+    // compile (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s). 16 measured fastest (bench/NOTES.md).
+    rowsPerLane: (rows) => (rows >= 16 ? 16 : 4),
+    source: (Rci, vec, lanes) => convTransposeWgradSource({ Rci, vec, lanes }),
+    uniforms: WGRAD_UNIFORMS,
+  });
 }

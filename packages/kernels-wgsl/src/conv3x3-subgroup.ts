@@ -15,15 +15,13 @@
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
-import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
+import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
 import {
   elementWindow,
   FLAG_ACCUMULATE,
   FLAG_BIAS,
   FLAG_RELU,
-  LINEAR_WORKGROUP_WGSL,
   memoSource,
-  perElementMain,
   uniformBlock,
   workgroupGrid,
 } from './layout.ts';
@@ -33,6 +31,7 @@ import {
   forwardKernelHeader,
   packedWeight,
   quadLoad,
+  runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   stripQuadPosition,
   subgroupLanes,
@@ -328,64 +327,6 @@ export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
 
 // ---------------- wgrad ----------------
 
-const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'inner', 'rowStride', 'accumulate']);
-
-/** Sum S partial slices [S][outer][inner][9] into gw[outBase + (outer·rowStride + inner)·9 + t]. */
-const WGRAD_REDUCE_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> gw: array<f32>;
-${WGRAD_REDUCE_UNIFORMS.wgsl}
-@group(0) @binding(2) var<uniform> u: Params;
-${LINEAR_WORKGROUP_WGSL}
-${perElementMain(64, 'i', 'u.n')}
-  let t = i % 9u;
-  let inner = (i / 9u) % u.inner;
-  let outer = i / (9u * u.inner);
-  let o = u.outBase + (outer * u.rowStride + inner) * 9u + t;
-  var acc = 0.0;
-  if (u.accumulate != 0u) { acc = gw[o]; }
-  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
-  gw[o] = acc;
-}`;
-
-/**
- * The second pass of a split-K weight gradient: the S slices of partial sums, laid out [S][outer][inner][9],
- * summed into the weight-gradient rows gw[outBase + (outer·rowStride + inner)·9 + t] (added with accumulate).
- */
-export function sumWgradSlices(
-  ctx: KernelContext,
-  p: {
-    partial: BufferRange;
-    S: number;
-    outer: number;
-    inner: number;
-    gradWeight: { range: BufferRange; base: number };
-    outBase: number;
-    rowStride: number;
-    accumulate: boolean;
-    label: string;
-  },
-): void {
-  const n9 = p.outer * p.inner * 9;
-  const part = elementWindow(ctx, p.partial, 0, p.S * n9);
-  const label = `${p.label} (sum ${p.S} slices)`;
-  ctx.dispatch({
-    label,
-    pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, label),
-    bindings: [part.range, p.gradWeight.range],
-    uniforms: WGRAD_REDUCE_UNIFORMS.pack({
-      pBase: part.base,
-      outBase: p.outBase,
-      S: p.S,
-      n: n9,
-      inner: p.inner,
-      rowStride: p.rowStride,
-      accumulate: p.accumulate ? 1 : 0,
-    }),
-    workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
-  });
-}
-
 export interface SubgroupWgradPass {
   input: BufferRange;
   inChannels: number;
@@ -410,7 +351,8 @@ export interface SubgroupWgradPass {
  * neighbouring quads it loads anyway), the gradient values of quad j by broadcast (4·Rco), 36·Rco FMAs.
  * Broadcasts per FMA: 1/9. (The first version had lanes over co and broadcast the input windows instead, one
  * broadcast per 2 FMAs: 1.65× slower over UNet11's layers; bench/NOTES.md.) Layers with few weights and many
- * pixels split the pixel range over S workgroups writing partial sums, added by `sumWgradSlices` (no atomics).
+ * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics;
+ * `runSubgroupWgradPasses`, shared with the transposed conv).
  */
 export interface WgradKey {
   vec: boolean;
@@ -421,7 +363,7 @@ export interface WgradKey {
 /** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
 const WGRAD_RCO = 16;
 
-const WGRAD_UNIFORMS = subgroupWgradUniforms('nCOB', 'COL', 'outCin');
+const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', rowStride: 'outCin' });
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const Rco = WGRAD_RCO;
@@ -497,92 +439,14 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
 });
 
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
-  const Rco = WGRAD_RCO;
-  const { N, H, W } = p;
-  const HW = H * W;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HWq = H * Wq;
-  const lanes = subgroupLanes(ctx, p.label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
-  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
-  const coChunks = channelChunks(ctx, p.outChannels, HW, `${p.label} gradOut`);
-  const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
-  for (const co of coChunks) {
-    for (const ci of ciChunks) {
-      const nCOB = Math.ceil(co.count / Rco);
-      const nWG0 = Math.ceil(ci.count / lanes) * nCOB;
-      const COL = HW <= 64 ? Math.min(4, nCOB) : 1;
-      const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
-      const n9 = co.count * ci.count * 9;
-      for (let n0 = 0; n0 < N; ) {
-        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
-        const k = Math.min(
-          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
-          imagesPerWindow(ctx, p.outChannels, HW, co, N - n0),
-        );
-        const x = elementWindow(
-          ctx,
-          p.input,
-          (n0 * p.inChannels + ci.start) * HW,
-          ((k - 1) * p.inChannels + ci.count) * HW,
-        );
-        const g = elementWindow(
-          ctx,
-          p.gradOut,
-          (n0 * p.outChannels + co.start) * HW,
-          ((k - 1) * p.outChannels + co.count) * HW,
-        );
-        const stripsTotal = k * nStrips;
-        const S = Math.max(1, Math.min(16, Math.ceil(64 / (nWG0 / COL)), stripsTotal));
-        const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
-        const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
-        const accumulate = p.accumulate || n0 > 0;
-        const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
-        const shape = {
-          xBase: x.base,
-          gBase: g.base,
-          xImage: p.inChannels * HW,
-          gImage: p.outChannels * HW,
-          stripsTotal,
-          H,
-          W,
-          Wq,
-          HW,
-          HWq,
-          nStrips,
-          stripsPer: Math.ceil(stripsTotal / S),
-          nCOB,
-          COL,
-          ciCount: ci.count,
-          coCount: co.count,
-        };
-        ctx.dispatch({
-          label: part ? `${p.label} (split ${S})` : p.label,
-          pipeline: ctx.pipeline(subgroupWgradSource({ vec, lanes }), p.label),
-          bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
-          uniforms: WGRAD_UNIFORMS.pack(
-            part
-              ? { ...shape, outBase: part.base, sliceStride: n9, outCin: ci.count, accumulate: 0 }
-              : { ...shape, outBase, sliceStride: 0, outCin: p.weightCin, accumulate: accumulate ? 1 : 0 },
-          ),
-          workgroups: [Math.ceil(ci.count / lanes), Math.ceil(nCOB / COL), S],
-        });
-        if (partial) {
-          sumWgradSlices(ctx, {
-            partial: partial.range,
-            S,
-            outer: co.count,
-            inner: ci.count,
-            gradWeight: gw,
-            outBase,
-            rowStride: p.weightCin,
-            accumulate,
-            label: p.label,
-          });
-        }
-        partial?.release();
-        n0 += k;
-      }
-    }
-  }
+  runSubgroupWgradPasses(ctx, {
+    ...p,
+    gradPlane: p.H * p.W,
+    rows: 'gradOut',
+    columns: p.weightCin,
+    columnOffset: p.ciOffset,
+    rowsPerLane: () => WGRAD_RCO,
+    source: (_R, vec, lanes) => subgroupWgradSource({ vec, lanes }),
+    uniforms: WGRAD_UNIFORMS,
+  });
 }

@@ -9,8 +9,10 @@
  * adapter's only size: subgroupMinSize == subgroupMaxSize == L. On SwiftShader (4 lanes) an 8-lane kernel
  * split each workgroup over two subgroups and read other lanes' registers: wrong values, NaN.
  */
-import { LINEAR_WORKGROUP_WGSL, uniformBlock } from './layout.ts';
-import type { KernelContext } from './runtime.ts';
+import { channelChunks, imagesPerWindow } from './conv-plan.ts';
+import { elementWindow, LINEAR_WORKGROUP_WGSL, uniformBlock } from './layout.ts';
+import type { BufferRange, KernelContext } from './runtime.ts';
+import { splitWgrad } from './wgrad-tiled.ts';
 
 /**
  * Lane counts the subgroup kernels are generated and tested for: 8 natively on lavapipe, 4 by emulation there
@@ -163,17 +165,44 @@ export const SUBGROUP_FORWARD_UNIFORMS = uniformBlock([
   'flags',
 ]);
 
+/** The uniform fields of a subgroup weight-gradient kernel, under the names the shared runner packs them by. */
+type WgradUniformValues = Readonly<
+  Record<
+    | 'xBase'
+    | 'gBase'
+    | 'xImage'
+    | 'gImage'
+    | 'stripsTotal'
+    | 'outBase'
+    | 'sliceStride'
+    | 'H'
+    | 'W'
+    | 'Wq'
+    | 'HW'
+    | 'HWq'
+    | 'nStrips'
+    | 'stripsPer'
+    | 'blocks'
+    | 'perGroup'
+    | 'ciCount'
+    | 'coCount'
+    | 'rowStride'
+    | 'accumulate',
+    number
+  >
+>;
+
 /**
  * The uniforms of a subgroup weight-gradient kernel: images and strips of the dispatch, the slices of a split
- * reduction, and the kernel's own names for its lane-channel blocks (`blocks`: how many; `perGroup`: blocks per
- * workgroup) and for the weight gradient's row stride.
+ * reduction, and the kernel's own names (in its WGSL) for its lane-channel blocks (`blocks`: how many;
+ * `perGroup`: blocks per workgroup) and for the weight gradient's row stride; `pack` takes them by the generic
+ * names.
  */
-export function subgroupWgradUniforms<B extends string, G extends string, S extends string>(
-  blocks: B,
-  perGroup: G,
-  rowStride: S,
-) {
-  return uniformBlock([
+export function subgroupWgradUniforms(names: { blocks: string; perGroup: string; rowStride: string }): {
+  wgsl: string;
+  pack(values: WgradUniformValues): ArrayBuffer;
+} {
+  const block = uniformBlock([
     'xBase',
     'gBase',
     'xImage',
@@ -188,13 +217,139 @@ export function subgroupWgradUniforms<B extends string, G extends string, S exte
     'HWq',
     'nStrips',
     'stripsPer',
-    blocks,
-    perGroup,
+    names.blocks,
+    names.perGroup,
     'ciCount',
     'coCount',
-    rowStride,
+    names.rowStride,
     'accumulate',
   ]);
+  return {
+    wgsl: block.wgsl,
+    pack: (v) =>
+      block.pack({ ...v, [names.blocks]: v.blocks, [names.perGroup]: v.perGroup, [names.rowStride]: v.rowStride }),
+  };
+}
+
+/** A subgroup weight gradient for `runSubgroupWgradPasses`: its operands and what its kernel is specialised on. */
+export interface SubgroupWgradRun {
+  input: BufferRange;
+  inChannels: number;
+  gradOut: BufferRange;
+  outChannels: number;
+  /** Pixels of one gradOut channel: H·W (conv3x3) or 4·H·W (the transposed conv's 2H × 2W output). */
+  gradPlane: number;
+  /**
+   * The weight gradient's rows: the gradOut channels (conv3x3, gw [Cout][Cin]) or the input channels (the
+   * transposed conv, gw [Cin][Cout]). A lane accumulates R rows of one column; the columns (the other operand's
+   * channels) go one to a lane.
+   */
+  rows: 'gradOut' | 'input';
+  gradWeight: BufferRange;
+  /** Columns of the whole weight gradient, and where this call's column 0 sits among them (input segments). */
+  columns: number;
+  columnOffset: number;
+  N: number;
+  H: number;
+  W: number;
+  /** Add into gradWeight instead of overwriting it. */
+  accumulate: boolean;
+  label: string;
+  /** R, the rows per lane, for a chunk of `rows` rows (the kernel's unrolling). */
+  rowsPerLane(rows: number): number;
+  /** The kernel's source for R rows per lane. */
+  source(R: number, vec: boolean, lanes: number): string;
+  uniforms: { pack(values: WgradUniformValues): ArrayBuffer };
+}
+
+/**
+ * gw (+)= the weight gradient of `p`, over every binding chunk of both operands and over the images, as many to a
+ * dispatch as both windows hold (small planes are weight-bound per dispatch; strips run over the dispatch's
+ * images in turn). Grid: columns / L lanes × row blocks (`perGroup` to a workgroup when H·W ≤ 64, amortising
+ * llvmpipe's per-workgroup cost) × S slices of the strips, S such that there are ≥ 64 workgroups (`splitWgrad`).
+ */
+export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun): void {
+  const { N, H, W } = p;
+  const HW = H * W;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HWq = H * Wq;
+  const lanes = subgroupLanes(ctx, p.label);
+  const nStrips = Math.ceil(HWq / (4 * lanes));
+  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
+  const coChunks = channelChunks(ctx, p.outChannels, p.gradPlane, `${p.label} gradOut`);
+  const rowsAreGrad = p.rows === 'gradOut';
+  const gw = elementWindow(ctx, p.gradWeight, 0, (rowsAreGrad ? p.outChannels : p.inChannels) * p.columns * 9);
+  for (const row of rowsAreGrad ? coChunks : ciChunks) {
+    for (const col of rowsAreGrad ? ciChunks : coChunks) {
+      const [ci, co] = rowsAreGrad ? [col, row] : [row, col];
+      const R = p.rowsPerLane(row.count);
+      const blocks = Math.ceil(row.count / R);
+      const perGroup = HW <= 64 ? Math.min(4, blocks) : 1;
+      const groups = (Math.ceil(col.count / lanes) * blocks) / perGroup;
+      const outBase = gw.base + (row.start * p.columns + p.columnOffset + col.start) * 9;
+      for (let n0 = 0; n0 < N; ) {
+        const k = Math.min(
+          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
+          imagesPerWindow(ctx, p.outChannels, p.gradPlane, co, N - n0),
+        );
+        const x = elementWindow(
+          ctx,
+          p.input,
+          (n0 * p.inChannels + ci.start) * HW,
+          ((k - 1) * p.inChannels + ci.count) * HW,
+        );
+        const g = elementWindow(
+          ctx,
+          p.gradOut,
+          (n0 * p.outChannels + co.start) * p.gradPlane,
+          ((k - 1) * p.outChannels + co.count) * p.gradPlane,
+        );
+        const stripsTotal = k * nStrips;
+        const S = Math.max(1, Math.min(16, Math.ceil(64 / groups), stripsTotal));
+        const accumulate = p.accumulate || n0 > 0;
+        const source = p.source(R, W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0, lanes);
+        const shape = {
+          xBase: x.base,
+          gBase: g.base,
+          xImage: p.inChannels * HW,
+          gImage: p.outChannels * p.gradPlane,
+          stripsTotal,
+          H,
+          W,
+          Wq,
+          HW,
+          HWq,
+          nStrips,
+          stripsPer: Math.ceil(stripsTotal / S),
+          blocks,
+          perGroup,
+          ciCount: ci.count,
+          coCount: co.count,
+        };
+        const slices = { S, rows: row.count, cols: col.count, gradWeight: gw, outBase, rowStride: p.columns };
+        splitWgrad(ctx, { ...slices, accumulate, label: p.label }, (label, part) =>
+          ctx.dispatch({
+            label,
+            pipeline: ctx.pipeline(source, p.label),
+            bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
+            uniforms: p.uniforms.pack(
+              part
+                ? {
+                    ...shape,
+                    outBase: part.base,
+                    sliceStride: row.count * col.count * 9,
+                    rowStride: col.count,
+                    accumulate: 0,
+                  }
+                : { ...shape, outBase, sliceStride: 0, rowStride: p.columns, accumulate: accumulate ? 1 : 0 },
+            ),
+            workgroups: [Math.ceil(col.count / lanes), Math.ceil(blocks / perGroup), S],
+          }),
+        );
+        n0 += k;
+      }
+    }
+  }
 }
 
 /**
