@@ -22,28 +22,19 @@
  * pixels loaded cooperatively (one quad per lane) and broadcast; Rci × 9 accumulators per lane; split over
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
-import { channelChunks, channelWindow } from './conv-plan.ts';
-import { blockAlignedChunks, packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
-import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  LINEAR_WORKGROUP_WGSL,
-  memoSource,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
+import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
+import { FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
   forwardKernelHeader,
   packedWeight,
   quadLoad,
+  runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
+  type SubgroupForwardKernel,
   stripQuadPosition,
-  subgroupLanes,
   subgroupWgradUniforms,
   tapAccumulators,
   weightLoads,
@@ -144,6 +135,13 @@ export interface ConvTransposeGeometry {
   W: number;
 }
 
+/** The forward kernel for `runSubgroupForwardPasses` (its stores are scalar: only the input need be aligned). */
+const FORWARD_KERNEL: SubgroupForwardKernel = {
+  source: ({ lanes, needExtra, xVec }) => convTransposeForwardSource({ vec: xVec, needExtra, lanes }),
+  pack: SUBGROUP_FORWARD_UNIFORMS.pack,
+  biasBinding: true,
+};
+
 /** y (+)= convTranspose(x) + bias, ReLU on the last input chunk; weight [Cin][Cout][3][3]. */
 export function runSubgroupConvTransposeForward(
   ctx: KernelContext,
@@ -151,56 +149,24 @@ export function runSubgroupConvTransposeForward(
   a: { input: BufferRange; weight: BufferRange; bias: BufferRange | null; out: BufferRange; relu: boolean },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const R = FORWARD_R;
+  const { cin, cout } = g;
   // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R);
-  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
-  const coChunks = blockAlignedChunks(ctx, cout, 4 * HW, R, `${label} output`);
-  const bias = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const x = channelWindow(ctx, a.input, n, cin, HW, ci);
-        const y = channelWindow(ctx, a.out, n, cout, 4 * HW, co);
-        const flags =
-          (first && bias ? FLAG_BIAS : 0) |
-          (first ? 0 : FLAG_ACCUMULATE) |
-          (k === ciChunks.length - 1 && a.relu ? FLAG_RELU : 0);
-        const source = convTransposeForwardSource({
-          vec: W % 4 === 0 && x.base % 4 === 0,
-          needExtra: (4 * lanes) % Wq !== 0,
-          lanes,
-        });
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [x.range, x.range, weights.range, bias?.range ?? weights.range, y.range],
-          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
-            xBase: x.base,
-            yBase: y.base,
-            woBase: ((co.start / R) * cin + ci.start) * ((9 * R) / 4),
-            bBase: (bias?.base ?? 0) + co.start,
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            ciCount: ci.count,
-            coCount: co.count,
-            blockStride: cin * ((9 * R) / 4),
-            flags,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
-        });
-      });
-    }
-  }
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, FORWARD_R);
+  runSubgroupForwardPasses(ctx, {
+    ...g,
+    ...a,
+    inChannels: cin,
+    ciOffset: 0,
+    outChannels: cout,
+    inPlane: g.H * g.W,
+    outPlane: 4 * g.H * g.W,
+    weights,
+    firstWrites: true,
+    label,
+    inputName: 'input',
+    outputName: 'output',
+    kernel: FORWARD_KERNEL,
+  });
   weights.release();
 }
 
@@ -310,6 +276,20 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   return L.join('\n');
 });
 
+/** The dgrad kernel for `runSubgroupForwardPasses`: gy is its input; it binds no bias and only accumulates. */
+const DGRAD_KERNEL: SubgroupForwardKernel = {
+  source: ({ R, lanes, needExtra, xVec }) => convTransposeDgradSource({ R, vec: xVec, needExtra, lanes }),
+  pack: (v) =>
+    DGRAD_UNIFORMS.pack({
+      ...v,
+      gBase: v.xBase,
+      redCount: v.ciCount,
+      outCount: v.coCount,
+      accumulate: v.flags & FLAG_ACCUMULATE ? 1 : 0,
+    }),
+  biasBinding: false,
+};
+
 /** gx = dgrad(gy); weight [Cin][Cout][3][3]; gx written (chunks of gy channels accumulate). */
 export function runSubgroupConvTransposeDgrad(
   ctx: KernelContext,
@@ -317,50 +297,28 @@ export function runSubgroupConvTransposeDgrad(
   a: { gradOut: BufferRange; weight: BufferRange; gradInput: BufferRange },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const R = subgroupBlock(cin);
+  const { cin, cout } = g;
   // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R);
-  const redChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
-  const outChunks = blockAlignedChunks(ctx, cin, HW, R, `${label} gradInput`);
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const oc of outChunks) {
-      redChunks.forEach((rc, k) => {
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * HW, rc);
-        const gx = channelWindow(ctx, a.gradInput, n, cin, HW, oc);
-        const source = convTransposeDgradSource({
-          R,
-          vec: W % 4 === 0 && gy.base % 4 === 0,
-          needExtra: (4 * lanes) % Wq !== 0,
-          lanes,
-        });
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [gy.range, gy.range, weights.range, gx.range],
-          uniforms: DGRAD_UNIFORMS.pack({
-            gBase: gy.base,
-            yBase: gx.base,
-            woBase: ((oc.start / R) * cout + rc.start) * ((9 * R) / 4),
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            redCount: rc.count,
-            outCount: oc.count,
-            blockStride: cout * ((9 * R) / 4),
-            accumulate: k > 0 ? 1 : 0,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(oc.count / R)],
-        });
-      });
-    }
-  }
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, subgroupBlock(cin));
+  // The forward convolution of gy (cout channels of 2H × 2W) into gx, reduction over gy's channels.
+  runSubgroupForwardPasses(ctx, {
+    ...g,
+    input: a.gradOut,
+    inChannels: cout,
+    ciOffset: 0,
+    out: a.gradInput,
+    outChannels: cin,
+    inPlane: 4 * g.H * g.W,
+    outPlane: g.H * g.W,
+    weights,
+    bias: null,
+    firstWrites: true,
+    relu: false,
+    label,
+    inputName: 'gradOut',
+    outputName: 'gradInput',
+    kernel: DGRAD_KERNEL,
+  });
   weights.release();
 }
 

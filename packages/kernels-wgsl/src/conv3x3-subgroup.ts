@@ -15,26 +15,18 @@
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
-import { type ChannelChunk, channelChunks, channelWindow } from './conv-plan.ts';
-import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  memoSource,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
+import { elementWindow, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
   forwardKernelHeader,
   packedWeight,
   quadLoad,
+  runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
+  type SubgroupForwardKernel,
   stripQuadPosition,
-  subgroupLanes,
   subgroupWgradUniforms,
   tapAccumulators,
   weightLoads,
@@ -256,73 +248,23 @@ export interface SubgroupPass {
   label: string;
 }
 
-/** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
-export function blockAlignedChunks(
-  ctx: KernelContext,
-  channels: number,
-  plane: number,
-  R: number,
-  what: string,
-): ChannelChunk[] {
-  const raw = channelChunks(ctx, channels, plane, what);
-  if (raw.length === 1) return raw;
-  const per = Math.max(R, Math.floor(raw[0]!.count / R) * R);
-  const out: ChannelChunk[] = [];
-  for (let start = 0; start < channels; start += per) out.push({ start, count: Math.min(per, channels - start) });
-  return out;
-}
+/** The forward/dgrad kernel for `runSubgroupForwardPasses`. */
+const SUBGROUP_CONV: SubgroupForwardKernel = {
+  source: ({ R, lanes, needExtra, xVec, yVec }) => subgroupConvSource({ R, lanes, vec: xVec && yVec, needExtra }),
+  pack: SUBGROUP_FORWARD_UNIFORMS.pack,
+  biasBinding: true,
+};
 
 /** out (+)= conv(input) over every image and binding chunk, with the epilogue on the last input chunk. */
 export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
-  const { N, H, W } = p;
-  const HW = H * W;
-  const R = p.weights.R;
-  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
-  const coChunks = blockAlignedChunks(ctx, p.outChannels, HW, R, `${p.label} output`);
-  const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, p.label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0 && p.firstWrites;
-        const addBias = first && bias !== null;
-        const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
-        const y = channelWindow(ctx, p.out, n, p.outChannels, HW, co);
-        // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
-        const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
-        const vec = W % 4 === 0 && x.base % 4 === 0 && y.base % 4 === 0;
-        const source = subgroupConvSource({ R, lanes, vec, needExtra: (4 * lanes) % Wq !== 0 });
-        const flags =
-          (addBias ? FLAG_BIAS : 0) |
-          (first ? 0 : FLAG_ACCUMULATE) |
-          (k === ciChunks.length - 1 && p.relu ? FLAG_RELU : 0);
-        ctx.dispatch({
-          label: p.label,
-          pipeline: ctx.pipeline(source, p.label),
-          // Without a bias the weights stand in for the (unread) bias binding.
-          bindings: [x.range, x.range, p.weights.range, bias?.range ?? p.weights.range, y.range],
-          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
-            xBase: x.base,
-            yBase: y.base,
-            woBase,
-            bBase: (bias?.base ?? 0) + co.start,
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            ciCount: ci.count,
-            coCount: co.count,
-            blockStride: p.weights.channels * ((9 * R) / 4),
-            flags,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
-        });
-      });
-    }
-  }
+  runSubgroupForwardPasses(ctx, {
+    ...p,
+    inPlane: p.H * p.W,
+    outPlane: p.H * p.W,
+    inputName: 'input',
+    outputName: 'output',
+    kernel: SUBGROUP_CONV,
+  });
 }
 
 // ---------------- wgrad ----------------

@@ -9,8 +9,16 @@
  * adapter's only size: subgroupMinSize == subgroupMaxSize == L. On SwiftShader (4 lanes) an 8-lane kernel
  * split each workgroup over two subgroups and read other lanes' registers: wrong values, NaN.
  */
-import { channelChunks, imagesPerWindow } from './conv-plan.ts';
-import { elementWindow, LINEAR_WORKGROUP_WGSL, uniformBlock } from './layout.ts';
+import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
+import {
+  elementWindow,
+  FLAG_ACCUMULATE,
+  FLAG_BIAS,
+  FLAG_RELU,
+  LINEAR_WORKGROUP_WGSL,
+  uniformBlock,
+  workgroupGrid,
+} from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { splitWgrad } from './wgrad-tiled.ts';
 
@@ -383,4 +391,124 @@ export function forwardKernelHeader(yElement: string, lanes: number): string[] {
     '        @builtin(subgroup_invocation_id) sl: u32) {',
     '  _ = &x4; _ = &x1; _ = &bias;',
   ];
+}
+
+/** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
+export function blockAlignedChunks(
+  ctx: KernelContext,
+  channels: number,
+  plane: number,
+  R: number,
+  what: string,
+): ChannelChunk[] {
+  const raw = channelChunks(ctx, channels, plane, what);
+  if (raw.length === 1) return raw;
+  const per = Math.max(R, Math.floor(raw[0]!.count / R) * R);
+  const out: ChannelChunk[] = [];
+  for (let start = 0; start < channels; start += per) out.push({ start, count: Math.min(per, channels - start) });
+  return out;
+}
+
+/** The uniforms of a subgroup forward-style kernel, by `SUBGROUP_FORWARD_UNIFORMS`' names. */
+type ForwardUniformValues = Parameters<typeof SUBGROUP_FORWARD_UNIFORMS.pack>[0];
+
+/**
+ * A kernel for `runSubgroupForwardPasses`: its source for a dispatch (R output channels per subgroup; `xVec`:
+ * W % 4 == 0 and the input window 16-byte aligned; `yVec`: the output window aligned; `needExtra`: strips start
+ * mid-row), its uniforms (by the forward names) and whether it binds a bias.
+ */
+export interface SubgroupForwardKernel {
+  source(s: { R: number; lanes: number; needExtra: boolean; xVec: boolean; yVec: boolean }): string;
+  pack(values: ForwardUniformValues): ArrayBuffer;
+  biasBinding: boolean;
+}
+
+/** A forward-style subgroup convolution (a forward, or a dgrad as the forward of the output gradient). */
+export interface SubgroupForwardRun {
+  input: BufferRange;
+  inChannels: number;
+  /** Where this input's channel 0 sits in the packed weights' reduction channels (concatenated segments). */
+  ciOffset: number;
+  out: BufferRange;
+  outChannels: number;
+  /**
+   * Pixels of one input and one output channel: H·W, the pixel grid of the strips, or 4·H·W for the transposed
+   * conv's 2H × 2W (its forward's output, its dgrad's input).
+   */
+  inPlane: number;
+  outPlane: number;
+  /** Packed [⌈out/R⌉][channels][9][R] (packConv3x3Weights). */
+  weights: { readonly range: BufferRange; readonly R: number; readonly channels: number };
+  bias: BufferRange | null;
+  N: number;
+  H: number;
+  W: number;
+  /** The first input chunk writes the output (else every chunk adds to it). */
+  firstWrites: boolean;
+  relu: boolean;
+  label: string;
+  /** The operands' names in the binding-size errors. */
+  inputName: string;
+  outputName: string;
+  kernel: SubgroupForwardKernel;
+}
+
+/**
+ * out (+)= conv(input) over every image and binding chunk: one subgroup per strip of 4·L pixels of the H × Wq
+ * input grid and block of R output channels; the bias on the first input chunk, the ReLU on the last.
+ */
+export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardRun): void {
+  const { N, H, W } = p;
+  const HW = H * W;
+  const R = p.weights.R;
+  const ciChunks = channelChunks(ctx, p.inChannels, p.inPlane, `${p.label} ${p.inputName}`);
+  const coChunks = blockAlignedChunks(ctx, p.outChannels, p.outPlane, R, `${p.label} ${p.outputName}`);
+  const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
+  const Wq = Math.ceil(W / 4) * 4;
+  const lanes = subgroupLanes(ctx, p.label);
+  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
+  for (let n = 0; n < N; n++) {
+    for (const co of coChunks) {
+      ciChunks.forEach((ci, k) => {
+        const first = k === 0 && p.firstWrites;
+        const x = channelWindow(ctx, p.input, n, p.inChannels, p.inPlane, ci);
+        const y = channelWindow(ctx, p.out, n, p.outChannels, p.outPlane, co);
+        const source = p.kernel.source({
+          R,
+          lanes,
+          needExtra: (4 * lanes) % Wq !== 0,
+          xVec: W % 4 === 0 && x.base % 4 === 0,
+          yVec: y.base % 4 === 0,
+        });
+        const flags =
+          (first && bias !== null ? FLAG_BIAS : 0) |
+          (first ? 0 : FLAG_ACCUMULATE) |
+          (k === ciChunks.length - 1 && p.relu ? FLAG_RELU : 0);
+        // Without a bias the weights stand in for the (unread) bias binding.
+        const biasBinding = p.kernel.biasBinding ? [bias?.range ?? p.weights.range] : [];
+        ctx.dispatch({
+          label: p.label,
+          pipeline: ctx.pipeline(source, p.label),
+          bindings: [x.range, x.range, p.weights.range, ...biasBinding, y.range],
+          uniforms: p.kernel.pack({
+            xBase: x.base,
+            yBase: y.base,
+            // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
+            woBase: ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4),
+            bBase: (bias?.base ?? 0) + co.start,
+            H,
+            W,
+            Wq,
+            HW,
+            HWq: H * Wq,
+            ciCount: ci.count,
+            coCount: co.count,
+            blockStride: p.weights.channels * ((9 * R) / 4),
+            flags,
+          }),
+          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
+        });
+      });
+    }
+  }
 }
