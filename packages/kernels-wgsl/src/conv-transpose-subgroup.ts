@@ -23,13 +23,18 @@
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
 import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
-import { FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from './layout.ts';
+import { FLAG_ACCUMULATE, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
+  blockStores,
   broadcastQuadFmas,
+  forwardEpilogue,
   forwardKernelHeader,
+  forwardQuadPosition,
   packedWeight,
+  packedWeightLoop,
   quadLoad,
+  raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
@@ -37,7 +42,6 @@ import {
   stripQuadPosition,
   subgroupWgradUniforms,
   tapAccumulators,
-  weightLoads,
   wgradKernelFooter,
   wgradKernelHeader,
 } from './subgroup-codegen.ts';
@@ -59,71 +63,60 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
   const out = (line: string) => L.push(line);
   for (const line of forwardKernelHeader('f32', lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
+  for (const line of forwardQuadPosition('linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)', lanes)) out(line);
   out(`  let sNext = (sl + 1u) & ${lanes - 1}u;`);
   out('  let rOK = px + 4u < W; let dOK = py + 1u < H;');
   out('  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;');
   if (s.needExtra) out('  let ex = min(px + 4u, W - 1u);');
-  if (!s.vec) for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
+  if (!s.vec) for (const line of raggedQuadColumns()) out(line);
   for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) out(`  var a${r}_${k} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  // Per input channel: rows py and py + 1 of the quad, each with its right neighbour column (from the next lane).
+  const body: string[] = [];
   for (let d = 0; d < 2; d++) {
     const rowOK = d === 0 ? '' : 'dOK';
     const guard = (v: string) => (rowOK ? `select(vec4<f32>(0.0), ${v}, ${rowOK})` : v);
-    if (s.vec) out(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
+    if (s.vec) body.push(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
     else {
       const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`    let m${d} = ${guard(`vec4<f32>(${quad})`)};`);
+      body.push(`    let m${d} = ${guard(`vec4<f32>(${quad})`)};`);
     }
-    out(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
+    body.push(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
     if (s.needExtra) {
       // Strips that end mid-row: lane 7's right neighbour is the next strip's, so it loads it itself.
       const e = `x1[xo + ro${d} + ex]`;
-      out(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == ${lanes - 1}u);`);
+      body.push(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == ${lanes - 1}u);`);
     }
-    out(`    r${d} = select(0.0, r${d}, rOK);`);
-    out(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
+    body.push(`    r${d} = select(0.0, r${d}, rOK);`);
+    body.push(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
   }
   // x00 = m0, x01 = s0, x10 = m1, x11 = s1; packed weight (t, r) is element t·R + r.
   const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
   for (let r = 0; r < R; r++) {
-    out(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
-    out(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
-    out(`    a${r}_2 = fma(m1, ${w(1, r)}, fma(m0, ${w(7, r)}, a${r}_2));`);
-    out(`    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`);
+    body.push(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
+    body.push(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
+    body.push(`    a${r}_2 = fma(m1, ${w(1, r)}, fma(m0, ${w(7, r)}, a${r}_2));`);
+    body.push(
+      `    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`,
+    );
   }
-  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let Wo = 2u * W;');
-  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
-  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
-  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
-    out(`      let co = cb * ${R}u + ${r}u;`);
-    out('      let b = select(0.0, bias[u.bBase + co], addBias);');
+  for (const line of packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, body)) out(line);
+  // Each accumulator element is one output pixel of the 2×2 block of its input pixel: scalar stores.
+  const store = (r: number) => {
+    const lines = ['      let b = select(0.0, bias[u.bBase + co], addBias);'];
     for (let py = 0; py < 2; py++) {
-      out(`      let row${py} = u.yBase + co * 4u * u.HW + (2u * py + ${py}u) * Wo + 2u * px;`);
+      lines.push(`      let row${py} = u.yBase + co * 4u * u.HW + (2u * py + ${py}u) * Wo + 2u * px;`);
       for (let i = 0; i < 4; i++) {
         for (let px = 0; px < 2; px++) {
           const k = 2 * py + px;
           const idx = `row${py} + ${2 * i + px}u`;
           const store = `{ var v = a${r}_${k}[${i}] + b; if (accumulate) { v += y[${idx}]; } y[${idx}] = select(v, 0.0, relu && v < 0.0); }`;
-          out(`      ${s.vec ? '' : `if (cOK${i}) `}${store}`);
+          lines.push(`      ${s.vec ? '' : `if (cOK${i}) `}${store}`);
         }
       }
     }
-    out('    }');
-  }
-  out('  }');
-  out('}');
+    return lines;
+  };
+  for (const line of forwardEpilogue(R, '    let Wo = 2u * W;', store)) out(line);
   return L.join('\n');
 });
 
@@ -211,10 +204,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   out('        @builtin(subgroup_invocation_id) sl: u32) {');
   out('  _ = &g4; _ = &g1;');
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
+  for (const line of forwardQuadPosition('linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)', lanes)) out(line);
   out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u;`);
   out('  let lOK = px != 0u;');
   out('  let c0 = 2u * px;');
@@ -225,53 +215,48 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   }
   if (!s.vec) for (let i = 0; i < 8; i++) out(`  let cc${i} = min(c0 + ${i}u, Wo - 1u);`);
   for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var co = 0u; co < u.redCount; co++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  // Per gy channel and tap row ky: the 8 gy columns 2px − 1 .. 2px + 7 of the quad's 4 pixels, de-interleaved.
+  const body: string[] = [];
   for (let ky = 0; ky < 3; ky++) {
-    out('    {');
+    body.push('    {');
     if (s.vec) {
-      out(`      let v0 = x4ok(g4[(xo + go${ky} + c0) >> 2u], ok${ky});`);
-      out(`      let v1 = x4ok(g4[(xo + go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+      body.push(`      let v0 = x4ok(g4[(xo + go${ky} + c0) >> 2u], ok${ky});`);
+      body.push(`      let v1 = x4ok(g4[(xo + go${ky} + c0 + 4u) >> 2u], ok${ky});`);
     } else {
       // Columns past the row end belong to pixels past W, which are not stored: clamped loads, any finite value.
       for (let h = 0; h < 2; h++) {
         const quad = [0, 1, 2, 3].map((i) => `g1[xo + go${ky} + cc${4 * h + i}]`).join(', ');
-        out(`      let v${h} = x4ok(vec4<f32>(${quad}), ok${ky});`);
+        body.push(`      let v${h} = x4ok(vec4<f32>(${quad}), ok${ky});`);
       }
     }
-    out('      var l = subgroupShuffle(v1.w, sPrev);');
+    body.push('      var l = subgroupShuffle(v1.w, sPrev);');
     if (s.needExtra) {
       // Strips that start mid-row: lane 0's left column is the previous strip's, so it loads it itself.
-      out(`      l = select(l, select(0.0, g1[xo + go${ky} + max(c0, 1u) - 1u], ok${ky}), sl == 0u);`);
+      body.push(`      l = select(l, select(0.0, g1[xo + go${ky} + max(c0, 1u) - 1u], ok${ky}), sl == 0u);`);
     }
-    out('      l = select(0.0, l, lOK);');
-    out('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
-    out('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
-    out('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
+    body.push('      l = select(0.0, l, lOK);');
+    body.push('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
+    body.push('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
+    body.push('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
     const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
     for (let r = 0; r < R; r++) {
-      out(`      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`);
+      body.push(
+        `      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`,
+      );
     }
-    out('    }');
+    body.push('    }');
   }
-  out(`    xo += 4u * u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let keep = u.accumulate != 0u;');
-  out('    let ob = u.yBase + py * W + px;');
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.outCount) {`);
-    out(`      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`);
-    for (let i = 0; i < 4; i++) {
+  const gyLoop = { channel: 'co', count: 'u.redCount', plane: '4u * u.HW' };
+  for (const line of packedWeightLoop(R, lanes, gyLoop, body)) out(line);
+  const store = (r: number) => [
+    `      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`,
+    ...[0, 1, 2, 3].map((i) => {
       const store = `{ var v = a${r}[${i}]; if (keep) { v += y[base + ${i}u]; } y[base + ${i}u] = v; }`;
-      out(`      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`);
-    }
-    out('    }');
-  }
-  out('  }');
-  out('}');
+      return `      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`;
+    }),
+  ];
+  const setup = ['    let keep = u.accumulate != 0u;', '    let ob = u.yBase + py * W + px;'];
+  for (const line of blockStores(R, 'u.outCount', setup, store)) out(line);
   out('fn x4ok(v: vec4<f32>, ok: bool) -> vec4<f32> { return select(vec4<f32>(0.0), v, ok); }');
   return L.join('\n');
 });

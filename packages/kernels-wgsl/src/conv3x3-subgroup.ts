@@ -15,21 +15,25 @@
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
-import { elementWindow, FLAG_ACCUMULATE, FLAG_BIAS, FLAG_RELU, memoSource, uniformBlock } from './layout.ts';
+import { elementWindow, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   broadcastQuadFmas,
+  forwardEpilogue,
   forwardKernelHeader,
+  forwardQuadPosition,
   packedWeight,
+  packedWeightLoop,
   quadLoad,
+  raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
+  type SubgroupForwardRun,
   stripQuadPosition,
   subgroupWgradUniforms,
   tapAccumulators,
-  weightLoads,
   wgradKernelFooter,
   wgradKernelHeader,
 } from './subgroup-codegen.ts';
@@ -161,11 +165,7 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   for (const line of forwardKernelHeader(s.vec ? 'vec4<f32>' : 'f32', lanes)) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
   out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
-  out(`  let pRaw = tile * ${4 * lanes}u + sl * 4u;`);
-  // Lanes past the plane compute a duplicate of the last quad and never store it.
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
+  for (const line of forwardQuadPosition('tile', lanes)) out(line);
   out('  let lOK = px != 0u; let rOK = px + 4u < W;');
   out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`);
   if (needExtra) out('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
@@ -174,79 +174,51 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
     out(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
   }
-  if (!s.vec) {
-    for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
-  }
+  if (!s.vec) for (const line of raggedQuadColumns()) out(line);
   for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  // Per input channel and kernel row d: the quad's row by one load, its halo columns from the neighbouring lanes.
+  const body: string[] = [];
   const weight = (k: number) => packedWeight(k, lanes);
   for (let d = 0; d < 3; d++) {
-    out('    {');
-    if (s.vec) out(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
+    body.push('    {');
+    if (s.vec) body.push(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
     else {
       const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
+      body.push(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
     }
-    out('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
+    body.push('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
     if (needExtra) {
-      out(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
-      out(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
+      body.push(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
+      body.push(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
     }
-    out('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
-    out('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
+    body.push('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
+    body.push('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
     for (let rr = 0; rr < R; rr++) {
       for (let kx = 0; kx < 3; kx++)
-        out(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
+        body.push(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
     }
-    out('    }');
+    body.push('    }');
   }
-  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let ob = u.yBase + py * W + px;');
-  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
-  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
-  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
-    out(`      let co = cb * ${R}u + ${r}u;`);
-    out(`      var v = a${r};`);
-    out('      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }');
-    out('      let base = ob + co * u.HW;');
+  for (const line of packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, body)) out(line);
+  const store = (r: number) => {
+    const lines = [`      var v = a${r};`, '      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }'];
+    lines.push('      let base = ob + co * u.HW;');
     const prev = s.vec
       ? 'y[base >> 2u]'
       : `vec4<f32>(${[0, 1, 2, 3].map((i) => `select(0.0, y[base + ${i}u], cOK${i})`).join(', ')})`;
-    out(`      if (accumulate) { v += ${prev}; }`);
+    lines.push(`      if (accumulate) { v += ${prev}; }`);
     // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
-    out('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
-    if (s.vec) out('      y[base >> 2u] = v;');
-    else for (let i = 0; i < 4; i++) out(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
-    out('    }');
-  }
-  out('  }');
-  out('}');
+    lines.push('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
+    if (s.vec) lines.push('      y[base >> 2u] = v;');
+    else for (let i = 0; i < 4; i++) lines.push(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
+    return lines;
+  };
+  for (const line of forwardEpilogue(R, '    let ob = u.yBase + py * W + px;', store)) out(line);
   return L.join('\n');
 });
 
-export interface SubgroupPass {
-  input: BufferRange;
-  inChannels: number;
-  /** Where this input's channel 0 sits in the packed weights' reduction channels (concatenated segments). */
-  ciOffset: number;
-  out: BufferRange;
-  outChannels: number;
-  weights: PackedWeights;
-  bias: BufferRange | null;
-  N: number;
-  H: number;
-  W: number;
-  firstWrites: boolean;
-  relu: boolean;
-  label: string;
-}
+/** A forward or dgrad pass of conv3x3 (its planes are H·W; `runSubgroupForwardPasses` names the rest). */
+export type SubgroupPass = Omit<SubgroupForwardRun, 'inPlane' | 'outPlane' | 'inputName' | 'outputName' | 'kernel'>;
 
 /** The forward/dgrad kernel for `runSubgroupForwardPasses`. */
 const SUBGROUP_CONV: SubgroupForwardKernel = {

@@ -393,6 +393,73 @@ export function forwardKernelHeader(yElement: string, lanes: number): string[] {
   ];
 }
 
+/**
+ * Where this lane's quad is in a forward-style kernel (conv3x3's forward and dgrad, the transposed conv's forward
+ * and dgrad): subgroup `strip` (a WGSL expression) owns the 4·L pixels of the H × Wq grid from its lane 0's pRaw
+ * on, and block cb of R output channels. Lanes past the plane compute a duplicate of the last quad (p) and never
+ * store it.
+ */
+export function forwardQuadPosition(strip: string, lanes: number): string[] {
+  return [
+    `  let pRaw = ${strip} * ${4 * lanes}u + sl * 4u;`,
+    '  let p = min(pRaw, u.HWq - 4u);',
+    '  let py = p / Wq; let px = p % Wq;',
+    '  let cb = wid.z;',
+  ];
+}
+
+/** For rows that are not whole quads: whether column i of this lane's quad is in the row, and i clamped into it. */
+export function raggedQuadColumns(): string[] {
+  return [0, 1, 2, 3].map((i) => `  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
+}
+
+/**
+ * The reduction loop of a forward-style kernel, over `channel` < `count`: per channel the 9R packed weights
+ * spread over the lanes (`weightLoads`), the kernel's `body`, then the input offset xo moves on by one channel
+ * plane (`plane`) and the weight offset wo by one channel's 9R/4 vec4.
+ */
+export function packedWeightLoop(
+  R: number,
+  lanes: number,
+  loop: { channel: string; count: string; plane: string },
+  body: readonly string[],
+): string[] {
+  const c = loop.channel;
+  return [
+    '  var xo = 0u;',
+    '  var wo = u.woBase + cb * u.blockStride;',
+    `  for (var ${c} = 0u; ${c} < ${loop.count}; ${c}++) {`,
+    ...weightLoads(R, lanes),
+    ...body,
+    `    xo += ${loop.plane}; wo += ${(9 * R) / 4}u;`,
+    '  }',
+  ];
+}
+
+/**
+ * The close of a forward-style kernel: lanes whose quad is in the plane run `setup`, then `store(r)` for each of
+ * the R output channels of block cb below `count`; then `main` ends.
+ */
+export function blockStores(R: number, count: string, setup: readonly string[], store: (r: number) => string[]) {
+  const lines = ['  if (pRaw < u.HWq) {', ...setup];
+  for (let r = 0; r < R; r++) lines.push(`    if (cb * ${R}u + ${r}u < ${count}) {`, ...store(r), '    }');
+  lines.push('  }', '}');
+  return lines;
+}
+
+/**
+ * `blockStores` for the forward kernels (SUBGROUP_FORWARD_UNIFORMS): the epilogue flags (addBias, accumulate,
+ * relu) after `setup`, and each channel's index co before its `store`.
+ */
+export function forwardEpilogue(R: number, setup: string, store: (r: number) => string[]): string[] {
+  const flags = [
+    `    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`,
+    `    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`,
+    `    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`,
+  ];
+  return blockStores(R, 'u.coCount', [setup, ...flags], (r) => [`      let co = cb * ${R}u + ${r}u;`, ...store(r)]);
+}
+
 /** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
 export function blockAlignedChunks(
   ctx: KernelContext,
