@@ -27,7 +27,6 @@ import { FLAG_ACCUMULATE, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   blockStores,
-  broadcastQuadFmas,
   forwardEpilogue,
   forwardKernelHeader,
   forwardQuadPosition,
@@ -39,11 +38,8 @@ import {
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
-  stripQuadPosition,
   subgroupWgradUniforms,
-  tapAccumulators,
-  wgradKernelFooter,
-  wgradKernelHeader,
+  wgradKernelSource,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
@@ -320,65 +316,62 @@ const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCIB', perGroup: 'CIL', 
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out(`  let coRaw = wid.x * ${lanes}u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;`);
-  // Strips run over the dispatch's images in turn (strip st: strip st % nStrips of image st / nStrips).
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
-  out('  for (var cg = 0u; cg < u.CIL; cg++) {');
-  out('  let cib = wid.y * u.CIL + cg;');
-  out('  if (cib < u.nCIB) {');
-  out(`  let cBase = cib * ${Rci}u;`);
-  for (let c = 0; c < Rci; c++) out(`  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
-  for (const line of tapAccumulators(Rci)) out(line);
-  out('  for (var st = st0; st < st1; st++) {');
-  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
-  out('    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;');
-  out('    let xImg = u.xBase + img * u.xImage;');
-  for (let c = 0; c < Rci; c++) out(`    let xp${c} = xImg + xc${c};`);
-  // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
-  for (const line of stripQuadPosition(lanes)) out(line);
-  for (let c = 0; c < Rci; c++) out(quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec));
-  // The quads of the strip in turn: their position from the lane that owns them (no division per quad).
-  for (let ky = 0; ky < 3; ky++) out(`    var tail${ky} = 0.0;`);
-  for (let j = 0; j < lanes; j++) {
-    out('    {');
-    out(`      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`);
-    out('      let lOK = qx != 0u; let c0 = 2u * qx;');
+  // This lane's gy windows at quad j: per tap row, the 8 columns 2qx − 1 .. 2qx + 7, de-interleaved.
+  const windows = (j: number) => {
+    const lines = [
+      `      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`,
+      '      let lOK = qx != 0u; let c0 = 2u * qx;',
+    ];
     for (let ky = 0; ky < 3; ky++) {
-      out(`      let gr${ky} = 2u * qy + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
-      out(`      let go${ky} = gPlane + min(gr${ky}, 2u * H - 1u) * Wo;`);
+      lines.push(`      let gr${ky} = 2u * qy + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
+      lines.push(`      let go${ky} = gPlane + min(gr${ky}, 2u * H - 1u) * Wo;`);
       if (s.vec) {
-        out(`      let v${ky}_0 = select(vec4<f32>(0.0), g4[(go${ky} + c0) >> 2u], ok${ky});`);
-        out(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+        lines.push(`      let v${ky}_0 = select(vec4<f32>(0.0), g4[(go${ky} + c0) >> 2u], ok${ky});`);
+        lines.push(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
       } else {
         for (let h = 0; h < 2; h++) {
           const quad = [0, 1, 2, 3].map((i) => `g1[go${ky} + min(c0 + ${4 * h + i}u, Wo - 1u)]`).join(', ');
-          out(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
+          lines.push(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
         }
       }
       // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
       const left = j === 0 ? `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})` : `tail${ky}`;
-      out(`      let l${ky} = select(0.0, ${left}, lOK);`);
-      out(`      tail${ky} = v${ky}_1.w;`);
-      out(`      let k${ky}_0 = vec4<f32>(l${ky}, v${ky}_0.y, v${ky}_0.w, v${ky}_1.y);`);
-      out(`      let k${ky}_1 = vec4<f32>(v${ky}_0.x, v${ky}_0.z, v${ky}_1.x, v${ky}_1.z);`);
-      out(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
+      lines.push(`      let l${ky} = select(0.0, ${left}, lOK);`);
+      lines.push(`      tail${ky} = v${ky}_1.w;`);
+      lines.push(`      let k${ky}_0 = vec4<f32>(l${ky}, v${ky}_0.y, v${ky}_0.w, v${ky}_1.y);`);
+      lines.push(`      let k${ky}_1 = vec4<f32>(v${ky}_0.x, v${ky}_0.z, v${ky}_1.x, v${ky}_1.z);`);
+      lines.push(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
     }
-    for (let c = 0; c < Rci; c++) {
-      for (const line of broadcastQuadFmas(c, j, `m${c}`, (t) => `k${Math.floor(t / 3)}_${t % 3}`)) out(line);
-    }
-    out('    }');
-  }
-  const footer = wgradKernelFooter(
-    Rci,
-    (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
-    (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
-  );
-  for (const line of footer) out(line);
-  return L.join('\n');
+    return lines;
+  };
+  // Blocks of Rci input channels (their pixels, broadcast), lanes over output channels (their own gy rows).
+  return wgradKernelSource({
+    uniforms: WGRAD_UNIFORMS,
+    lanes,
+    R: Rci,
+    shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;',
+    lane: { raw: 'coRaw', name: 'co', count: 'u.coCount' },
+    block: { index: 'cib', base: 'cBase' },
+    blockChannel: (c) => `  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`,
+    stripPlanes: [
+      '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
+      '    let xImg = u.xBase + img * u.xImage;',
+      ...Array.from({ length: Rci }, (_, c) => `    let xp${c} = xImg + xc${c};`),
+    ],
+    // This lane's quad of the strip, for every channel (zero past the plane and past the row end); the quads of
+    // the strip then in turn, their position from the lane that owns them (no division per quad).
+    stripQuads: [
+      ...Array.from({ length: Rci }, (_, c) => quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec)),
+      ...[0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
+    ],
+    quad: (j) => ({ before: [], windows: windows(j) }),
+    blockQuad: (c) => `m${c}`,
+    window: (t) => `k${Math.floor(t / 3)}_${t % 3}`,
+    store: {
+      guard: (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
+      index: (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
+    },
+  });
 });
 
 /** gw = wgrad(x, gy) (+= with accumulate), gw [Cin][Cout][3][3]; images accumulate. */

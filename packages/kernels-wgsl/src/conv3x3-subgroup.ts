@@ -18,7 +18,6 @@
 import { elementWindow, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  broadcastQuadFmas,
   forwardEpilogue,
   forwardKernelHeader,
   forwardQuadPosition,
@@ -31,11 +30,8 @@ import {
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
   type SubgroupForwardRun,
-  stripQuadPosition,
   subgroupWgradUniforms,
-  tapAccumulators,
-  wgradKernelFooter,
-  wgradKernelHeader,
+  wgradKernelSource,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
@@ -280,51 +276,28 @@ const WGRAD_RCO = 16;
 const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', rowStride: 'outCin' });
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
-  const Rco = WGRAD_RCO;
   const { lanes } = s;
   const last = lanes - 1;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
-  out(`  let ciRaw = wid.x * ${lanes}u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;`);
-  // Strips run over the images of the dispatch one after the other: strip st is strip st % nStrips of image
-  // st / nStrips, so one dispatch (and one write of gw) covers a whole batch of small planes.
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
-  out('  for (var cg = 0u; cg < u.COL; cg++) {');
-  out('  let cob = wid.y * u.COL + cg;');
-  out('  if (cob < u.nCOB) {');
-  out(`  let coBase = cob * ${Rco}u;`);
-  for (let c = 0; c < Rco; c++) out(`  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`);
-  for (const line of tapAccumulators(Rco)) out(line);
-  out('  for (var st = st0; st < st1; st++) {');
-  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
-  out('    let xPlane = u.xBase + img * u.xImage + ci * HW;');
-  out('    let gImg = u.gBase + img * u.gImage;');
-  for (let c = 0; c < Rco; c++) out(`    let gp${c} = gImg + gc${c};`);
-  for (const line of stripQuadPosition(lanes)) out(line);
-  // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
-  for (let c = 0; c < Rco; c++) out(quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec));
   // Quad j's position (from the lane that owns it) and this lane's three input rows there.
   const rows = (j: number) => {
-    out(`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`);
+    const lines = [`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`];
     for (let d = 0; d < 3; d++) {
-      out(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
-      out(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
+      lines.push(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
+      lines.push(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
       if (s.vec) {
-        out(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
+        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
       } else {
         const quad = [0, 1, 2, 3]
           .map((i) => `select(0.0, x1[ro${j}_${d} + min(qx${j} + ${i}u, W - 1u)], qx${j} + ${i}u < W)`)
           .join(', ');
-        out(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
+        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
       }
     }
+    return lines;
   };
-  rows(0);
-  for (let j = 0; j < lanes; j++) {
-    if (j < last) rows(j + 1);
-    out('    {');
+  // This lane's input windows at quad j: its rows there, the halo columns from the neighbouring quads.
+  const windows = (j: number) => {
+    const lines: string[] = [];
     for (let d = 0; d < 3; d++) {
       const ok = `ry${j}_${d} < H`;
       // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
@@ -332,24 +305,41 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
       // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
       const right =
         j === last ? `select(0.0, x1[ro${last}_${d} + min(qx${last} + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
-      out(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
-      out(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
-      out(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
-      out(`      let w${d}_1 = m${j}_${d};`);
-      out(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
+      lines.push(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
+      lines.push(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
+      lines.push(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
+      lines.push(`      let w${d}_1 = m${j}_${d};`);
+      lines.push(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
     }
-    for (let c = 0; c < Rco; c++) {
-      for (const line of broadcastQuadFmas(c, j, `gq${c}`, (t) => `w${Math.floor(t / 3)}_${t % 3}`)) out(line);
-    }
-    out('    }');
-  }
-  const footer = wgradKernelFooter(
-    Rco,
-    (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
-    (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
-  );
-  for (const line of footer) out(line);
-  return L.join('\n');
+    return lines;
+  };
+  // Blocks of Rco output channels (the gradient, broadcast), lanes over input channels (their own rows).
+  return wgradKernelSource({
+    uniforms: WGRAD_UNIFORMS,
+    lanes,
+    R: WGRAD_RCO,
+    shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;',
+    lane: { raw: 'ciRaw', name: 'ci', count: 'u.ciCount' },
+    block: { index: 'cob', base: 'coBase' },
+    blockChannel: (c) => `  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`,
+    stripPlanes: [
+      '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
+      '    let gImg = u.gBase + img * u.gImage;',
+      ...Array.from({ length: WGRAD_RCO }, (_, c) => `    let gp${c} = gImg + gc${c};`),
+    ],
+    // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
+    stripQuads: [
+      ...Array.from({ length: WGRAD_RCO }, (_, c) => quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec)),
+      ...rows(0),
+    ],
+    quad: (j) => ({ before: j < last ? rows(j + 1) : [], windows: windows(j) }),
+    blockQuad: (c) => `gq${c}`,
+    window: (t) => `w${Math.floor(t / 3)}_${t % 3}`,
+    store: {
+      guard: (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
+      index: (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
+    },
+  });
 });
 
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {

@@ -75,7 +75,7 @@ export function packedWeight(k: number, lanes: number): string {
  * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
  * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
  */
-export function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
+function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
   const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
   const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
   for (let t = 0; t < 9; t++) {
@@ -93,7 +93,7 @@ export function broadcastQuadFmas(c: number, j: number, src: string, window: (t:
  * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
  * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
  */
-export function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
+function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
   const lines = ['  let keep = u.accumulate != 0u;'];
   for (let c = 0; c < count; c++) {
     lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
@@ -110,7 +110,7 @@ export function storeTapAccumulators(count: number, guard: (c: number) => string
  * views (x4, x1: the vec4 one for aligned quads, the scalar one for halos and ragged rows), the output gradient
  * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
  */
-export function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
+function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
   return [
     'enable subgroups;',
     '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
@@ -127,14 +127,14 @@ export function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[]
 }
 
 /** Zeroed tap accumulators a{c}_{t} of `count` channels. */
-export function tapAccumulators(count: number): string[] {
+function tapAccumulators(count: number): string[] {
   const lines: string[] = [];
   for (let c = 0; c < count; c++) for (let t = 0; t < 9; t++) lines.push(`  var a${c}_${t} = 0.0;`);
   return lines;
 }
 
 /** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
-export function stripQuadPosition(lanes: number): string[] {
+function stripQuadPosition(lanes: number): string[] {
   return [
     `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
     '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
@@ -200,16 +200,26 @@ type WgradUniformValues = Readonly<
   >
 >;
 
+/** A subgroup weight-gradient kernel's own names for three of its uniforms (see `subgroupWgradUniforms`). */
+interface WgradUniformNames {
+  blocks: string;
+  perGroup: string;
+  rowStride: string;
+}
+
+export interface SubgroupWgradUniforms {
+  names: WgradUniformNames;
+  wgsl: string;
+  pack(values: WgradUniformValues): ArrayBuffer;
+}
+
 /**
  * The uniforms of a subgroup weight-gradient kernel: images and strips of the dispatch, the slices of a split
  * reduction, and the kernel's own names (in its WGSL) for its lane-channel blocks (`blocks`: how many;
  * `perGroup`: blocks per workgroup) and for the weight gradient's row stride; `pack` takes them by the generic
  * names.
  */
-export function subgroupWgradUniforms(names: { blocks: string; perGroup: string; rowStride: string }): {
-  wgsl: string;
-  pack(values: WgradUniformValues): ArrayBuffer;
-} {
+export function subgroupWgradUniforms(names: WgradUniformNames): SubgroupWgradUniforms {
   const block = uniformBlock([
     'xBase',
     'gBase',
@@ -233,6 +243,7 @@ export function subgroupWgradUniforms(names: { blocks: string; perGroup: string;
     'accumulate',
   ]);
   return {
+    names,
     wgsl: block.wgsl,
     pack: (v) =>
       block.pack({ ...v, [names.blocks]: v.blocks, [names.perGroup]: v.perGroup, [names.rowStride]: v.rowStride }),
@@ -267,7 +278,7 @@ export interface SubgroupWgradRun {
   rowsPerLane(rows: number): number;
   /** The kernel's source for R rows per lane. */
   source(R: number, vec: boolean, lanes: number): string;
-  uniforms: { pack(values: WgradUniformValues): ArrayBuffer };
+  uniforms: SubgroupWgradUniforms;
 }
 
 /**
@@ -365,8 +376,70 @@ export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun):
  * `count` channels' tap accumulators (`storeTapAccumulators`), then ends the channel-group guard and loop and
  * `main`.
  */
-export function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
+function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
   return ['  }', ...storeTapAccumulators(count, guard, index), '  }', '  }', '}'];
+}
+
+/** What a subgroup weight-gradient kernel puts into `wgradKernelSource`'s loop nest. */
+export interface WgradKernelParts {
+  uniforms: SubgroupWgradUniforms;
+  lanes: number;
+  /** Channels of a block: a lane keeps their 9 tap accumulators each. */
+  R: number;
+  /** The line of plane shapes that opens `main`. */
+  shapes: string;
+  /** This lane's channel (one per lane): `raw` = wid.x·L + lane, `name` = raw clamped below `count`. */
+  lane: { raw: string; name: string; count: string };
+  /** The index of the workgroup's current block of R channels, and its first channel. */
+  block: { index: string; base: string };
+  /** The line(s) naming the plane offset of block channel c, before the strips. */
+  blockChannel(c: number): string;
+  /** The first lines of a strip (img and ls known): the operands' planes in this image. */
+  stripPlanes: readonly string[];
+  /** The lines after this lane's quad position (stripQuadPosition): its quad of each block channel, and more. */
+  stripQuads: readonly string[];
+  /** Quad j of the strip: lines `before` its block, and the `windows` inside it that `window(t)` names. */
+  quad(j: number): { before: string[]; windows: string[] };
+  /** This lane's quad of block channel c (broadcast from lane j to all at quad j). */
+  blockQuad(c: number): string;
+  window(t: number): string;
+  /** The weight-gradient element of block channel c, tap 0, and whether this lane stores it. */
+  store: { guard(c: number): string; index(c: number): string };
+}
+
+/**
+ * The loop nest of a subgroup weight-gradient kernel (conv3x3's, the transposed conv's): for each of the
+ * workgroup's blocks of R channels, R × 9 accumulators per lane; for each strip of 4·L pixels in its slice (strips
+ * run over the dispatch's images in turn: strip st is strip st % nStrips of image st / nStrips, so one dispatch
+ * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels, then for
+ * each quad j of the strip the block channels' values there are broadcast from lane j and meet this lane's own
+ * windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are stored.
+ */
+export function wgradKernelSource(k: WgradKernelParts): string {
+  const { lanes, R, lane, block } = k;
+  const perGroup = `u.${k.uniforms.names.perGroup}`;
+  const lines = [
+    ...wgradKernelHeader(k.uniforms.wgsl, lanes),
+    k.shapes,
+    `  let ${lane.raw} = wid.x * ${lanes}u + sl; let ${lane.name} = min(${lane.raw}, ${lane.count} - 1u); let slice = wid.z;`,
+    '  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);',
+    `  for (var cg = 0u; cg < ${perGroup}; cg++) {`,
+    `  let ${block.index} = wid.y * ${perGroup} + cg;`,
+    `  if (${block.index} < u.${k.uniforms.names.blocks}) {`,
+    `  let ${block.base} = ${block.index} * ${R}u;`,
+  ];
+  for (let c = 0; c < R; c++) lines.push(k.blockChannel(c));
+  lines.push(...tapAccumulators(R));
+  lines.push('  for (var st = st0; st < st1; st++) {', '    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
+  lines.push(...k.stripPlanes, ...stripQuadPosition(lanes), ...k.stripQuads);
+  for (let j = 0; j < lanes; j++) {
+    const quad = k.quad(j);
+    lines.push(...quad.before, '    {', ...quad.windows);
+    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, k.blockQuad(c), k.window));
+    lines.push('    }');
+  }
+  lines.push(...wgradKernelFooter(R, k.store.guard, k.store.index));
+  return lines.join('\n');
 }
 
 /**
