@@ -32,13 +32,13 @@ import {
   forwardQuadPosition,
   packedWeight,
   packedWeightLoop,
-  quadLoad,
   raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
   subgroupWgradUniforms,
+  tapRowWindows,
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
@@ -338,9 +338,10 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
       const left = j === 0 ? `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})` : `tail${ky}`;
       lines.push(`      let l${ky} = select(0.0, ${left}, lOK);`);
       lines.push(`      tail${ky} = v${ky}_1.w;`);
-      lines.push(`      let k${ky}_0 = vec4<f32>(l${ky}, v${ky}_0.y, v${ky}_0.w, v${ky}_1.y);`);
-      lines.push(`      let k${ky}_1 = vec4<f32>(v${ky}_0.x, v${ky}_0.z, v${ky}_1.x, v${ky}_1.z);`);
-      lines.push(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
+      const [a, b] = [`v${ky}_0`, `v${ky}_1`];
+      const even = `vec4<f32>(${a}.x, ${a}.z, ${b}.x, ${b}.z)`;
+      const odd = `vec4<f32>(${a}.y, ${a}.w, ${b}.y, ${b}.w)`;
+      lines.push(...tapRowWindows('k', ky, [`vec4<f32>(l${ky}, ${a}.y, ${a}.w, ${b}.y)`, even, odd]));
     }
     return lines;
   };
@@ -349,28 +350,15 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     uniforms: WGRAD_UNIFORMS,
     lanes,
     R: Rci,
+    vec: s.vec,
     shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;',
-    lane: { raw: 'coRaw', name: 'co', count: 'u.coCount' },
-    block: { index: 'cib', base: 'cBase' },
-    blockChannel: (c) => `  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`,
-    stripPlanes: [
-      '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
-      '    let xImg = u.xBase + img * u.xImage;',
-      ...Array.from({ length: Rci }, (_, c) => `    let xp${c} = xImg + xc${c};`),
-    ],
-    // This lane's quad of the strip, for every channel (zero past the plane and past the row end); the quads of
-    // the strip then in turn, their position from the lane that owns them (no division per quad).
-    stripQuads: [
-      ...Array.from({ length: Rci }, (_, c) => quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec)),
-      ...[0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
-    ],
+    blocked: 'x',
+    names: { block: 'cib', base: 'cBase', plane: 'u.HW', quad: 'm' },
+    lanePlane: '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
+    // The quads of the strip in turn, their position from the lane that owns them (no division per quad).
+    beforeQuads: [0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
     quad: (j) => ({ before: [], windows: windows(j) }),
-    blockQuad: (c) => `m${c}`,
-    window: (t) => `k${Math.floor(t / 3)}_${t % 3}`,
-    store: {
-      guard: (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
-      index: (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
-    },
+    windows: 'k',
   });
 });
 

@@ -23,7 +23,6 @@ import {
   forwardQuadPosition,
   packedWeight,
   packedWeightLoop,
-  quadLoad,
   raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
@@ -31,6 +30,7 @@ import {
   type SubgroupForwardKernel,
   type SubgroupForwardRun,
   subgroupWgradUniforms,
+  tapRowWindows,
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
@@ -307,38 +307,30 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
         j === last ? `select(0.0, x1[ro${last}_${d} + min(qx${last} + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
       lines.push(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
       lines.push(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
-      lines.push(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
-      lines.push(`      let w${d}_1 = m${j}_${d};`);
-      lines.push(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
+      const m = `m${j}_${d}`;
+      lines.push(
+        ...tapRowWindows('w', d, [
+          `vec4<f32>(l${d}, ${m}.x, ${m}.y, ${m}.z)`,
+          m,
+          `vec4<f32>(${m}.y, ${m}.z, ${m}.w, r${d})`,
+        ]),
+      );
     }
     return lines;
   };
-  // Blocks of Rco output channels (the gradient, broadcast), lanes over input channels (their own rows).
+  // Blocks of Rco output channels (the gradient quads, broadcast), lanes over input channels (their own rows).
   return wgradKernelSource({
     uniforms: WGRAD_UNIFORMS,
     lanes,
     R: WGRAD_RCO,
+    vec: s.vec,
     shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;',
-    lane: { raw: 'ciRaw', name: 'ci', count: 'u.ciCount' },
-    block: { index: 'cob', base: 'coBase' },
-    blockChannel: (c) => `  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`,
-    stripPlanes: [
-      '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
-      '    let gImg = u.gBase + img * u.gImage;',
-      ...Array.from({ length: WGRAD_RCO }, (_, c) => `    let gp${c} = gImg + gc${c};`),
-    ],
-    // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
-    stripQuads: [
-      ...Array.from({ length: WGRAD_RCO }, (_, c) => quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec)),
-      ...rows(0),
-    ],
+    blocked: 'g',
+    names: { block: 'cob', base: 'coBase', plane: 'HW', quad: 'gq' },
+    lanePlane: '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
+    beforeQuads: rows(0),
     quad: (j) => ({ before: j < last ? rows(j + 1) : [], windows: windows(j) }),
-    blockQuad: (c) => `gq${c}`,
-    window: (t) => `w${Math.floor(t / 3)}_${t % 3}`,
-    store: {
-      guard: (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
-      index: (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
-    },
+    windows: 'w',
   });
 });
 

@@ -386,59 +386,82 @@ export interface WgradKernelParts {
   lanes: number;
   /** Channels of a block: a lane keeps their 9 tap accumulators each. */
   R: number;
+  /** Rows are whole quads and the windows 16-byte aligned: vec4 loads of the block channels' quads. */
+  vec: boolean;
   /** The line of plane shapes that opens `main`. */
   shapes: string;
-  /** This lane's channel (one per lane): `raw` = wid.x·L + lane, `name` = raw clamped below `count`. */
-  lane: { raw: string; name: string; count: string };
-  /** The index of the workgroup's current block of R channels, and its first channel. */
-  block: { index: string; base: string };
-  /** The line(s) naming the plane offset of block channel c, before the strips. */
-  blockChannel(c: number): string;
-  /** The first lines of a strip (img and ls known): the operands' planes in this image. */
-  stripPlanes: readonly string[];
-  /** The lines after this lane's quad position (stripQuadPosition): its quad of each block channel, and more. */
-  stripQuads: readonly string[];
-  /** Quad j of the strip: lines `before` its block, and the `windows` inside it that `window(t)` names. */
+  /**
+   * The operand whose channels go R to a block, each lane loading its quad of them for all lanes to broadcast:
+   * the output gradient `g` (conv3x3: lanes over input channels, gw [co][ci]) or the input `x` (the transposed
+   * conv: lanes over output channels, gw [ci][co]). The other operand's channels go one to a lane.
+   */
+  blocked: 'g' | 'x';
+  /** The kernel's names for: the block index, its first channel, the plane size, this lane's quad of channel c. */
+  names: { block: string; base: string; plane: string; quad: string };
+  /** The line naming this lane's own channel plane in the strip's image. */
+  lanePlane: string;
+  /** Lines after the block channels' quads are loaded, before the strip's quads are walked. */
+  beforeQuads: readonly string[];
+  /** Quad j of the strip: lines `before` its block, and this lane's `windows` inside it (`tapRowWindows`). */
   quad(j: number): { before: string[]; windows: string[] };
-  /** This lane's quad of block channel c (broadcast from lane j to all at quad j). */
-  blockQuad(c: number): string;
-  window(t: number): string;
-  /** The weight-gradient element of block channel c, tap 0, and whether this lane stores it. */
-  store: { guard(c: number): string; index(c: number): string };
+  /** The name `tapRowWindows` gives this lane's windows. */
+  windows: string;
+}
+
+/**
+ * This lane's windows for tap row d at kx = 0, 1, 2 (`name`d_kx): the vec4 of its quad's 4 pixels that meets
+ * tap (d, kx) in `wgradKernelSource`'s FMAs.
+ */
+export function tapRowWindows(name: string, d: number, windows: readonly [string, string, string]): string[] {
+  return windows.map((w, kx) => `      let ${name}${d}_${kx} = ${w};`);
 }
 
 /**
  * The loop nest of a subgroup weight-gradient kernel (conv3x3's, the transposed conv's): for each of the
  * workgroup's blocks of R channels, R × 9 accumulators per lane; for each strip of 4·L pixels in its slice (strips
  * run over the dispatch's images in turn: strip st is strip st % nStrips of image st / nStrips, so one dispatch
- * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels, then for
- * each quad j of the strip the block channels' values there are broadcast from lane j and meet this lane's own
- * windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are stored.
+ * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels (zero past
+ * the plane and the row end), then for each quad j of the strip the block channels' values there are broadcast
+ * from lane j and meet this lane's own windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are
+ * stored at gw[((base + c)·rowStride + lane channel)·9 + t].
  */
 export function wgradKernelSource(k: WgradKernelParts): string {
-  const { lanes, R, lane, block } = k;
+  const { lanes, R, blocked: o, names } = k;
+  const [lane, blockChannels] = o === 'g' ? ['ci', 'co'] : ['co', 'ci'];
+  const laneRaw = `${lane}Raw`;
   const perGroup = `u.${k.uniforms.names.perGroup}`;
+  const channels = (line: (c: number) => string) => Array.from({ length: R }, (_, c) => line(c));
   const lines = [
     ...wgradKernelHeader(k.uniforms.wgsl, lanes),
     k.shapes,
-    `  let ${lane.raw} = wid.x * ${lanes}u + sl; let ${lane.name} = min(${lane.raw}, ${lane.count} - 1u); let slice = wid.z;`,
+    `  let ${laneRaw} = wid.x * ${lanes}u + sl; let ${lane} = min(${laneRaw}, u.${lane}Count - 1u); let slice = wid.z;`,
     '  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);',
     `  for (var cg = 0u; cg < ${perGroup}; cg++) {`,
-    `  let ${block.index} = wid.y * ${perGroup} + cg;`,
-    `  if (${block.index} < u.${k.uniforms.names.blocks}) {`,
-    `  let ${block.base} = ${block.index} * ${R}u;`,
+    `  let ${names.block} = wid.y * ${perGroup} + cg;`,
+    `  if (${names.block} < u.${k.uniforms.names.blocks}) {`,
+    `  let ${names.base} = ${names.block} * ${R}u;`,
+    ...channels((c) => `  let ${o}c${c} = min(${names.base} + ${c}u, u.${blockChannels}Count - 1u) * ${names.plane};`),
+    ...tapAccumulators(R),
+    '  for (var st = st0; st < st1; st++) {',
+    '    let img = st / u.nStrips; let ls = st - img * u.nStrips;',
+    k.lanePlane,
+    `    let ${o}Img = u.${o}Base + img * u.${o}Image;`,
+    ...channels((c) => `    let ${o}p${c} = ${o}Img + ${o}c${c};`),
+    ...stripQuadPosition(lanes),
+    ...channels((c) => quadLoad(`${names.quad}${c}`, `${o}4`, `${o}1`, `${o}p${c}`, k.vec)),
+    ...k.beforeQuads,
   ];
-  for (let c = 0; c < R; c++) lines.push(k.blockChannel(c));
-  lines.push(...tapAccumulators(R));
-  lines.push('  for (var st = st0; st < st1; st++) {', '    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
-  lines.push(...k.stripPlanes, ...stripQuadPosition(lanes), ...k.stripQuads);
+  const window = (t: number) => `${k.windows}${Math.floor(t / 3)}_${t % 3}`;
   for (let j = 0; j < lanes; j++) {
     const quad = k.quad(j);
     lines.push(...quad.before, '    {', ...quad.windows);
-    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, k.blockQuad(c), k.window));
+    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
     lines.push('    }');
   }
-  lines.push(...wgradKernelFooter(R, k.store.guard, k.store.index));
+  const guard = (c: number) => `${laneRaw} < u.${lane}Count && ${names.base} + ${c}u < u.${blockChannels}Count`;
+  const row = (c: number) => `(${names.base} + ${c}u) * u.${k.uniforms.names.rowStride}`;
+  const index = (c: number) => `u.outBase + slice * u.sliceStride + (${row(c)} + ${lane}) * 9u`;
+  lines.push(...wgradKernelFooter(R, guard, index));
   return lines.join('\n');
 }
 
