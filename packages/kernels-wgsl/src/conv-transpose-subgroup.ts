@@ -27,12 +27,10 @@ import { FLAG_ACCUMULATE, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   blockStores,
-  forwardEpilogue,
-  forwardKernelHeader,
+  forwardKernelSource,
   forwardQuadPosition,
   packedWeight,
   packedWeightLoop,
-  raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
@@ -55,17 +53,14 @@ interface ForwardKey {
 export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
   const R = FORWARD_R;
   const { lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of forwardKernelHeader('f32', lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  for (const line of forwardQuadPosition('linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)', lanes)) out(line);
-  out(`  let sNext = (sl + 1u) & ${lanes - 1}u;`);
-  out('  let rOK = px + 4u < W; let dOK = py + 1u < H;');
-  out('  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;');
-  if (s.needExtra) out('  let ex = min(px + 4u, W - 1u);');
-  if (!s.vec) for (const line of raggedQuadColumns()) out(line);
-  for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) out(`  var a${r}_${k} = vec4<f32>(0.0);`);
+  const setup = [
+    `  let sNext = (sl + 1u) & ${lanes - 1}u;`,
+    '  let rOK = px + 4u < W; let dOK = py + 1u < H;',
+    '  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;',
+  ];
+  if (s.needExtra) setup.push('  let ex = min(px + 4u, W - 1u);');
+  const accumulators: string[] = [];
+  for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) accumulators.push(`  var a${r}_${k} = vec4<f32>(0.0);`);
   // Per input channel: rows py and py + 1 of the quad, each with its right neighbour column (from the next lane).
   const body: string[] = [];
   for (let d = 0; d < 2; d++) {
@@ -95,7 +90,6 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
       `    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`,
     );
   }
-  for (const line of packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, body)) out(line);
   // Each accumulator element is one output pixel of the 2×2 block of its input pixel: scalar stores.
   const store = (r: number) => {
     const lines = ['      let b = select(0.0, bias[u.bBase + co], addBias);'];
@@ -112,8 +106,17 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
     }
     return lines;
   };
-  for (const line of forwardEpilogue(R, '    let Wo = 2u * W;', store)) out(line);
-  return L.join('\n');
+  return forwardKernelSource({
+    lanes,
+    R,
+    yElement: 'f32',
+    vec: s.vec,
+    strip: { lines: [], index: 'linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)' },
+    setup,
+    accumulators,
+    body,
+    epilogue: { setup: '    let Wo = 2u * W;', store },
+  });
 });
 
 export interface ConvTransposeGeometry {

@@ -18,12 +18,8 @@
 import { elementWindow, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  forwardEpilogue,
-  forwardKernelHeader,
-  forwardQuadPosition,
+  forwardKernelSource,
   packedWeight,
-  packedWeightLoop,
-  raggedQuadColumns,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
@@ -155,23 +151,16 @@ export interface SubgroupConvKey {
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
-  for (const line of forwardKernelHeader(s.vec ? 'vec4<f32>' : 'f32', lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
-  for (const line of forwardQuadPosition('tile', lanes)) out(line);
-  out('  let lOK = px != 0u; let rOK = px + 4u < W;');
-  out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`);
-  if (needExtra) out('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
+  const setup = [
+    '  let lOK = px != 0u; let rOK = px + 4u < W;',
+    `  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`,
+  ];
+  if (needExtra) setup.push('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
   for (let d = 0; d < 3; d++) {
     // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
-    out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
-    out(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
+    setup.push(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
+    setup.push(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
   }
-  if (!s.vec) for (const line of raggedQuadColumns()) out(line);
-  for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
   // Per input channel and kernel row d: the quad's row by one load, its halo columns from the neighbouring lanes.
   const body: string[] = [];
   const weight = (k: number) => packedWeight(k, lanes);
@@ -195,7 +184,6 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     }
     body.push('    }');
   }
-  for (const line of packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, body)) out(line);
   const store = (r: number) => {
     const lines = [`      var v = a${r};`, '      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }'];
     lines.push('      let base = ob + co * u.HW;');
@@ -209,8 +197,18 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     else for (let i = 0; i < 4; i++) lines.push(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
     return lines;
   };
-  for (const line of forwardEpilogue(R, '    let ob = u.yBase + py * W + px;', store)) out(line);
-  return L.join('\n');
+  return forwardKernelSource({
+    lanes,
+    R,
+    // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
+    yElement: s.vec ? 'vec4<f32>' : 'f32',
+    vec: s.vec,
+    strip: { lines: ['  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);'], index: 'tile' },
+    setup,
+    accumulators: Array.from({ length: R }, (_, r) => `  var a${r} = vec4<f32>(0.0);`),
+    body,
+    epilogue: { setup: '    let ob = u.yBase + py * W + px;', store },
+  });
 });
 
 /** A forward or dgrad pass of conv3x3 (its planes are H·W; `runSubgroupForwardPasses` names the rest). */

@@ -471,7 +471,7 @@ export function wgradKernelSource(k: WgradKernelParts): string {
  * the forward uniforms, one subgroup per workgroup over a linear grid. Every binding stays in the 'auto' layout
  * even where a kernel does not read it (the caller binds all).
  */
-export function forwardKernelHeader(yElement: string, lanes: number): string[] {
+function forwardKernelHeader(yElement: string, lanes: number): string[] {
   return [
     'enable subgroups;',
     '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
@@ -505,7 +505,7 @@ export function forwardQuadPosition(strip: string, lanes: number): string[] {
 }
 
 /** For rows that are not whole quads: whether column i of this lane's quad is in the row, and i clamped into it. */
-export function raggedQuadColumns(): string[] {
+function raggedQuadColumns(): string[] {
   return [0, 1, 2, 3].map((i) => `  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
 }
 
@@ -547,13 +547,53 @@ export function blockStores(R: number, count: string, setup: readonly string[], 
  * `blockStores` for the forward kernels (SUBGROUP_FORWARD_UNIFORMS): the epilogue flags (addBias, accumulate,
  * relu) after `setup`, and each channel's index co before its `store`.
  */
-export function forwardEpilogue(R: number, setup: string, store: (r: number) => string[]): string[] {
+function forwardEpilogue(R: number, setup: string, store: (r: number) => string[]): string[] {
   const flags = [
     `    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`,
     `    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`,
     `    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`,
   ];
   return blockStores(R, 'u.coCount', [setup, ...flags], (r) => [`      let co = cb * ${R}u + ${r}u;`, ...store(r)]);
+}
+
+/** What a forward kernel (conv3x3's forward and dgrad, the transposed conv's forward) puts into its source. */
+export interface ForwardKernelParts {
+  lanes: number;
+  /** Output channels per subgroup (a block of the packed weights). */
+  R: number;
+  /** The output's element type: vec4<f32> where a quad is stored at once, else f32. */
+  yElement: string;
+  /** Rows are whole quads and the windows aligned: no per-column guards (`raggedQuadColumns`). */
+  vec: boolean;
+  /** Lines that name this subgroup's strip, and the strip (a WGSL expression): see `forwardQuadPosition`. */
+  strip: { lines: readonly string[]; index: string };
+  /** Lines after the quad position: the kernel's neighbour lanes, row offsets and edge guards. */
+  setup: readonly string[];
+  /** The accumulators' declarations. */
+  accumulators: readonly string[];
+  /** Per input channel, after its packed weights are loaded (`packedWeightLoop`). */
+  body: readonly string[];
+  /** `forwardEpilogue`'s setup line and per-channel stores. */
+  epilogue: { setup: string; store(r: number): string[] };
+}
+
+/**
+ * A forward kernel's source: the header, the quad position, the loop over the input channels with their packed
+ * weights, the epilogue, around the kernel's own setup, accumulators, body and stores.
+ */
+export function forwardKernelSource(k: ForwardKernelParts): string {
+  const { lanes, R } = k;
+  return [
+    ...forwardKernelHeader(k.yElement, lanes),
+    '  let H = u.H; let W = u.W; let Wq = u.Wq;',
+    ...k.strip.lines,
+    ...forwardQuadPosition(k.strip.index, lanes),
+    ...k.setup,
+    ...(k.vec ? [] : raggedQuadColumns()),
+    ...k.accumulators,
+    ...packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, k.body),
+    ...forwardEpilogue(R, k.epilogue.setup, k.epilogue.store),
+  ].join('\n');
 }
 
 /** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
