@@ -23,12 +23,13 @@
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
 import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
-import { FLAG_ACCUMULATE, LINEAR_WORKGROUP_WGSL, memoSource, uniformBlock } from './layout.ts';
+import { FLAG_ACCUMULATE, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
   blockStores,
   forwardKernelSource,
   forwardQuadPosition,
+  forwardStyleHeader,
   packedWeight,
   packedWeightLoop,
   runSubgroupForwardPasses,
@@ -190,18 +191,14 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   const { R, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read_write> y: array<f32>;');
-  out(DGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(4) var<uniform> u: Params;');
-  out(LINEAR_WORKGROUP_WGSL);
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
-  out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &g4; _ = &g1;');
+  // gy as vec4 and scalar views (g4, g1), the packed weights, gx (y); no bias.
+  const storage = [
+    ['g4', 'array<vec4<f32>>'],
+    ['g1', 'array<f32>'],
+    ['w4', 'array<vec4<f32>>'],
+    ['y', 'array<f32>'],
+  ] as const;
+  for (const line of forwardStyleHeader(storage, DGRAD_UNIFORMS.wgsl, lanes, ['g4', 'g1'])) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
   for (const line of forwardQuadPosition('linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)', lanes)) out(line);
   out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u;`);

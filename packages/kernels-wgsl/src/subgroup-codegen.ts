@@ -111,18 +111,58 @@ function storeTapAccumulators(count: number, guard: (c: number) => string, index
  * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
  */
 function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
+  const storage = [...INPUT_VIEWS, ['g4', VEC4_ARRAY], ['g1', 'array<f32>'], ['gw', 'array<f32>']] as const;
   return [
-    'enable subgroups;',
-    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
-    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
-    '@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;',
-    '@group(0) @binding(3) var<storage, read> g1: array<f32>;',
-    '@group(0) @binding(4) var<storage, read_write> gw: array<f32>;',
-    uniformsWgsl,
-    '@group(0) @binding(5) var<uniform> u: Params;',
+    ...subgroupBindings(storage, uniformsWgsl),
     `@compute @workgroup_size(${lanes})`,
     'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {',
     '  _ = &x4; _ = &x1; _ = &g4; _ = &g1;',
+  ];
+}
+
+const VEC4_ARRAY = 'array<vec4<f32>>';
+
+/** The input as a vec4 view (aligned quads) and a scalar one (halos, ragged rows): the first two bindings. */
+const INPUT_VIEWS = [
+  ['x4', VEC4_ARRAY],
+  ['x1', 'array<f32>'],
+] as const;
+
+/**
+ * The bindings of a subgroup kernel: `enable subgroups`, the storage buffers in binding order ([name, type];
+ * the last one written, the others read), then the uniform block `u`.
+ */
+function subgroupBindings(storage: readonly (readonly [string, string])[], uniformsWgsl: string): string[] {
+  const last = storage.length - 1;
+  return [
+    'enable subgroups;',
+    ...storage.map(
+      ([name, type], i) =>
+        `@group(0) @binding(${i}) var<storage, ${i === last ? 'read_write' : 'read'}> ${name}: ${type};`,
+    ),
+    uniformsWgsl,
+    `@group(0) @binding(${storage.length}) var<uniform> u: Params;`,
+  ];
+}
+
+/**
+ * The opening of a forward-style subgroup kernel (`subgroupBindings`) up to `main`'s body: one subgroup per
+ * workgroup over a linear grid of workgroups (linearWorkgroup). Every binding stays in the 'auto' layout even where
+ * a kernel does not read it: `keep` names the views to touch (the caller binds all).
+ */
+export function forwardStyleHeader(
+  storage: readonly (readonly [string, string])[],
+  uniformsWgsl: string,
+  lanes: number,
+  keep: readonly string[],
+): string[] {
+  return [
+    ...subgroupBindings(storage, uniformsWgsl),
+    LINEAR_WORKGROUP_WGSL,
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,',
+    '        @builtin(subgroup_invocation_id) sl: u32) {',
+    `  ${keep.map((v) => `_ = &${v};`).join(' ')}`,
   ];
 }
 
@@ -468,25 +508,11 @@ export function wgradKernelSource(k: WgradKernelParts): string {
 /**
  * The opening of a subgroup forward kernel (conv3x3's forward and dgrad, the transposed conv's forward): the
  * input as vec4 and scalar views (x4, x1), the packed weights w4, the bias, the output y as array<`yElement`>,
- * the forward uniforms, one subgroup per workgroup over a linear grid. Every binding stays in the 'auto' layout
- * even where a kernel does not read it (the caller binds all).
+ * the forward uniforms (`forwardStyleHeader`).
  */
 function forwardKernelHeader(yElement: string, lanes: number): string[] {
-  return [
-    'enable subgroups;',
-    '@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;',
-    '@group(0) @binding(1) var<storage, read> x1: array<f32>;',
-    '@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;',
-    '@group(0) @binding(3) var<storage, read> bias: array<f32>;',
-    `@group(0) @binding(4) var<storage, read_write> y: array<${yElement}>;`,
-    SUBGROUP_FORWARD_UNIFORMS.wgsl,
-    '@group(0) @binding(5) var<uniform> u: Params;',
-    LINEAR_WORKGROUP_WGSL,
-    `@compute @workgroup_size(${lanes})`,
-    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,',
-    '        @builtin(subgroup_invocation_id) sl: u32) {',
-    '  _ = &x4; _ = &x1; _ = &bias;',
-  ];
+  const storage = [...INPUT_VIEWS, ['w4', VEC4_ARRAY], ['bias', 'array<f32>'], ['y', `array<${yElement}>`]] as const;
+  return forwardStyleHeader(storage, SUBGROUP_FORWARD_UNIFORMS.wgsl, lanes, ['x4', 'x1', 'bias']);
 }
 
 /**
