@@ -1,6 +1,9 @@
 /**
- * WGSL generation shared by the subgroup kernels (conv3x3-subgroup.ts, conv-transpose-subgroup.ts), and the
- * one rule for the lane count they are written for.
+ * What the subgroup kernels (conv3x3-subgroup.ts, conv-transpose-subgroup.ts) share: the one rule for the lane
+ * count they are written for, their WGSL skeletons (`forwardKernelSource` for the forward-style kernels,
+ * `wgradKernelSource` for the weight gradients, and the pieces the transposed conv's dgrad assembles itself) and
+ * their dispatch loops (`runSubgroupForwardPasses`, `runSubgroupWgradPasses`). Each kernel file keeps what is
+ * its own: the loads, windows and FMAs of its body, its stores, its specialisation keys.
  *
  * These kernels use one subgroup as the workgroup: lane l owns a quad of 4 pixels, a strip is 4·L pixels, halo
  * columns come from lanes l ± 1 (shuffles modulo L) and values loaded by one lane reach all by
@@ -54,71 +57,7 @@ export function subgroupLanes(ctx: KernelContext, what: string): number {
   return ctx.subgroupSizes!.min;
 }
 
-/**
- * Loads of one reduction channel's 9R packed weights (vec4 `wo + i`, i < 9R/4), spread over the lanes: lane l
- * loads vec4 l, l + L, ... into wv0, wv1, ... (the last load clamped to the block).
- */
-export function weightLoads(R: number, lanes: number): string[] {
-  const nW4 = (9 * R) / 4;
-  return Array.from({ length: Math.ceil(nW4 / lanes) }, (_, j) => {
-    const idx = nW4 >= lanes * (j + 1) ? `sl + ${lanes * j}u` : `min(sl + ${lanes * j}u, ${nW4 - 1}u)`;
-    return `    let wv${j} = w4[wo + ${idx}];`;
-  });
-}
-
-/** Element k of the 9R weights loaded by `weightLoads`, made uniform: vec4 k/4 sits in lane (k/4) mod L. */
-export function packedWeight(k: number, lanes: number): string {
-  return `subgroupBroadcast(wv${Math.floor(k / (4 * lanes))}[${k % 4}], ${Math.floor(k / 4) % lanes}u)`;
-}
-
-/**
- * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
- * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
- */
-function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
-  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
-  const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
-  for (let t = 0; t < 9; t++) {
-    const a = `a${c}_${t}`;
-    const w = window(t);
-    lines.push(
-      `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
-    );
-  }
-  return lines;
-}
-
-/**
- * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
- * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
- * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
- */
-function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
-  const lines = ['  let keep = u.accumulate != 0u;'];
-  for (let c = 0; c < count; c++) {
-    lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
-    const taps = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    lines.push(`    if (keep) { ${taps.map((t) => `a${c}_${t} += gw[o + ${t}u];`).join(' ')} }`);
-    for (const t of taps) lines.push(`    gw[o + ${t}u] = a${c}_${t};`);
-    lines.push('  }');
-  }
-  return lines;
-}
-
-/**
- * The opening of a subgroup weight-gradient kernel (conv3x3 and transposed conv): the input as vec4 and scalar
- * views (x4, x1: the vec4 one for aligned quads, the scalar one for halos and ragged rows), the output gradient
- * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
- */
-function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
-  const storage = [...INPUT_VIEWS, ['g4', VEC4_ARRAY], ['g1', 'array<f32>'], ['gw', 'array<f32>']] as const;
-  return [
-    ...subgroupBindings(storage, uniformsWgsl),
-    `@compute @workgroup_size(${lanes})`,
-    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {',
-    '  _ = &x4; _ = &x1; _ = &g4; _ = &g1;',
-  ];
-}
+// ---------------- bindings ----------------
 
 const VEC4_ARRAY = 'array<vec4<f32>>';
 
@@ -166,32 +105,7 @@ export function forwardStyleHeader(
   ];
 }
 
-/** Zeroed tap accumulators a{c}_{t} of `count` channels. */
-function tapAccumulators(count: number): string[] {
-  const lines: string[] = [];
-  for (let c = 0; c < count; c++) for (let t = 0; t < 9; t++) lines.push(`  var a${c}_${t} = 0.0;`);
-  return lines;
-}
-
-/** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
-function stripQuadPosition(lanes: number): string[] {
-  return [
-    `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
-    '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
-  ];
-}
-
-/**
- * `name` = this lane's quad (py, px) of the plane at `plane`, read through the vec4 view `v4` when rows are whole
- * quads (`vec`), else lane by lane through `v1`; zero past the plane (pOK) and past the row end.
- */
-export function quadLoad(name: string, v4: string, v1: string, plane: string, vec: boolean): string {
-  if (vec) return `    let ${name} = select(vec4<f32>(0.0), ${v4}[(${plane} + py * W + px) >> 2u], pOK);`;
-  const quad = [0, 1, 2, 3].map(
-    (i) => `select(0.0, ${v1}[${plane} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
-  );
-  return `    let ${name} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`;
-}
+// ---------------- forward-style kernels ----------------
 
 /**
  * The uniforms of the subgroup forward kernels (conv3x3's forward and dgrad, the transposed conv's forward):
@@ -212,298 +126,6 @@ export const SUBGROUP_FORWARD_UNIFORMS = uniformBlock([
   'blockStride',
   'flags',
 ]);
-
-/** The uniform fields of a subgroup weight-gradient kernel, under the names the shared runner packs them by. */
-type WgradUniformValues = Readonly<
-  Record<
-    | 'xBase'
-    | 'gBase'
-    | 'xImage'
-    | 'gImage'
-    | 'stripsTotal'
-    | 'outBase'
-    | 'sliceStride'
-    | 'H'
-    | 'W'
-    | 'Wq'
-    | 'HW'
-    | 'HWq'
-    | 'nStrips'
-    | 'stripsPer'
-    | 'blocks'
-    | 'perGroup'
-    | 'ciCount'
-    | 'coCount'
-    | 'rowStride'
-    | 'accumulate',
-    number
-  >
->;
-
-/** A subgroup weight-gradient kernel's own names for three of its uniforms (see `subgroupWgradUniforms`). */
-interface WgradUniformNames {
-  blocks: string;
-  perGroup: string;
-  rowStride: string;
-}
-
-export interface SubgroupWgradUniforms {
-  names: WgradUniformNames;
-  wgsl: string;
-  pack(values: WgradUniformValues): ArrayBuffer;
-}
-
-/**
- * The uniforms of a subgroup weight-gradient kernel: images and strips of the dispatch, the slices of a split
- * reduction, and the kernel's own names (in its WGSL) for its lane-channel blocks (`blocks`: how many;
- * `perGroup`: blocks per workgroup) and for the weight gradient's row stride; `pack` takes them by the generic
- * names.
- */
-export function subgroupWgradUniforms(names: WgradUniformNames): SubgroupWgradUniforms {
-  const block = uniformBlock([
-    'xBase',
-    'gBase',
-    'xImage',
-    'gImage',
-    'stripsTotal',
-    'outBase',
-    'sliceStride',
-    'H',
-    'W',
-    'Wq',
-    'HW',
-    'HWq',
-    'nStrips',
-    'stripsPer',
-    names.blocks,
-    names.perGroup,
-    'ciCount',
-    'coCount',
-    names.rowStride,
-    'accumulate',
-  ]);
-  return {
-    names,
-    wgsl: block.wgsl,
-    pack: (v) =>
-      block.pack({ ...v, [names.blocks]: v.blocks, [names.perGroup]: v.perGroup, [names.rowStride]: v.rowStride }),
-  };
-}
-
-/** A subgroup weight gradient for `runSubgroupWgradPasses`: its operands and what its kernel is specialised on. */
-export interface SubgroupWgradRun {
-  input: BufferRange;
-  inChannels: number;
-  gradOut: BufferRange;
-  outChannels: number;
-  /** Pixels of one gradOut channel: H·W (conv3x3) or 4·H·W (the transposed conv's 2H × 2W output). */
-  gradPlane: number;
-  /**
-   * The weight gradient's rows: the gradOut channels (conv3x3, gw [Cout][Cin]) or the input channels (the
-   * transposed conv, gw [Cin][Cout]). A lane accumulates R rows of one column; the columns (the other operand's
-   * channels) go one to a lane.
-   */
-  rows: 'gradOut' | 'input';
-  gradWeight: BufferRange;
-  /** Columns of the whole weight gradient, and where this call's column 0 sits among them (input segments). */
-  columns: number;
-  columnOffset: number;
-  N: number;
-  H: number;
-  W: number;
-  /** Add into gradWeight instead of overwriting it. */
-  accumulate: boolean;
-  label: string;
-  /** R, the rows per lane, for a chunk of `rows` rows (the kernel's unrolling). */
-  rowsPerLane(rows: number): number;
-  /** The kernel's source for R rows per lane. */
-  source(R: number, vec: boolean, lanes: number): string;
-  uniforms: SubgroupWgradUniforms;
-}
-
-/**
- * gw (+)= the weight gradient of `p`, over every binding chunk of both operands and over the images, as many to a
- * dispatch as both windows hold (small planes are weight-bound per dispatch; strips run over the dispatch's
- * images in turn). Grid: columns / L lanes × row blocks (`perGroup` to a workgroup when H·W ≤ 64, amortising
- * llvmpipe's per-workgroup cost) × S slices of the strips, S such that there are ≥ 64 workgroups (`splitWgrad`).
- */
-export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun): void {
-  const { N, H, W } = p;
-  const HW = H * W;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HWq = H * Wq;
-  const lanes = subgroupLanes(ctx, p.label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
-  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
-  const coChunks = channelChunks(ctx, p.outChannels, p.gradPlane, `${p.label} gradOut`);
-  const rowsAreGrad = p.rows === 'gradOut';
-  const gw = elementWindow(ctx, p.gradWeight, 0, (rowsAreGrad ? p.outChannels : p.inChannels) * p.columns * 9);
-  for (const row of rowsAreGrad ? coChunks : ciChunks) {
-    for (const col of rowsAreGrad ? ciChunks : coChunks) {
-      const [ci, co] = rowsAreGrad ? [col, row] : [row, col];
-      const R = p.rowsPerLane(row.count);
-      const blocks = Math.ceil(row.count / R);
-      const perGroup = HW <= 64 ? Math.min(4, blocks) : 1;
-      const groups = (Math.ceil(col.count / lanes) * blocks) / perGroup;
-      const outBase = gw.base + (row.start * p.columns + p.columnOffset + col.start) * 9;
-      for (let n0 = 0; n0 < N; ) {
-        const k = Math.min(
-          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
-          imagesPerWindow(ctx, p.outChannels, p.gradPlane, co, N - n0),
-        );
-        const x = elementWindow(
-          ctx,
-          p.input,
-          (n0 * p.inChannels + ci.start) * HW,
-          ((k - 1) * p.inChannels + ci.count) * HW,
-        );
-        const g = elementWindow(
-          ctx,
-          p.gradOut,
-          (n0 * p.outChannels + co.start) * p.gradPlane,
-          ((k - 1) * p.outChannels + co.count) * p.gradPlane,
-        );
-        const stripsTotal = k * nStrips;
-        const S = Math.max(1, Math.min(16, Math.ceil(64 / groups), stripsTotal));
-        const accumulate = p.accumulate || n0 > 0;
-        const source = p.source(R, W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0, lanes);
-        const shape = {
-          xBase: x.base,
-          gBase: g.base,
-          xImage: p.inChannels * HW,
-          gImage: p.outChannels * p.gradPlane,
-          stripsTotal,
-          H,
-          W,
-          Wq,
-          HW,
-          HWq,
-          nStrips,
-          stripsPer: Math.ceil(stripsTotal / S),
-          blocks,
-          perGroup,
-          ciCount: ci.count,
-          coCount: co.count,
-        };
-        const slices = { S, rows: row.count, cols: col.count, gradWeight: gw, outBase, rowStride: p.columns };
-        splitWgrad(ctx, { ...slices, accumulate, label: p.label }, (label, part) =>
-          ctx.dispatch({
-            label,
-            pipeline: ctx.pipeline(source, p.label),
-            bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
-            uniforms: p.uniforms.pack(
-              part
-                ? {
-                    ...shape,
-                    outBase: part.base,
-                    sliceStride: row.count * col.count * 9,
-                    rowStride: col.count,
-                    accumulate: 0,
-                  }
-                : { ...shape, outBase, sliceStride: 0, rowStride: p.columns, accumulate: accumulate ? 1 : 0 },
-            ),
-            workgroups: [Math.ceil(col.count / lanes), Math.ceil(blocks / perGroup), S],
-          }),
-        );
-        n0 += k;
-      }
-    }
-  }
-}
-
-/**
- * The close of a subgroup weight-gradient kernel opened by `wgradKernelHeader`: ends the strip loop, stores the
- * `count` channels' tap accumulators (`storeTapAccumulators`), then ends the channel-group guard and loop and
- * `main`.
- */
-function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
-  return ['  }', ...storeTapAccumulators(count, guard, index), '  }', '  }', '}'];
-}
-
-/** What a subgroup weight-gradient kernel puts into `wgradKernelSource`'s loop nest. */
-export interface WgradKernelParts {
-  uniforms: SubgroupWgradUniforms;
-  lanes: number;
-  /** Channels of a block: a lane keeps their 9 tap accumulators each. */
-  R: number;
-  /** Rows are whole quads and the windows 16-byte aligned: vec4 loads of the block channels' quads. */
-  vec: boolean;
-  /** The line of plane shapes that opens `main`. */
-  shapes: string;
-  /**
-   * The operand whose channels go R to a block, each lane loading its quad of them for all lanes to broadcast:
-   * the output gradient `g` (conv3x3: lanes over input channels, gw [co][ci]) or the input `x` (the transposed
-   * conv: lanes over output channels, gw [ci][co]). The other operand's channels go one to a lane.
-   */
-  blocked: 'g' | 'x';
-  /** The kernel's names for: the block index, its first channel, the plane size, this lane's quad of channel c. */
-  names: { block: string; base: string; plane: string; quad: string };
-  /** The line naming this lane's own channel plane in the strip's image. */
-  lanePlane: string;
-  /** Lines after the block channels' quads are loaded, before the strip's quads are walked. */
-  beforeQuads: readonly string[];
-  /** Quad j of the strip: lines `before` its block, and this lane's `windows` inside it (`tapRowWindows`). */
-  quad(j: number): { before: string[]; windows: string[] };
-  /** The name `tapRowWindows` gives this lane's windows. */
-  windows: string;
-}
-
-/**
- * This lane's windows for tap row d at kx = 0, 1, 2 (`name`d_kx): the vec4 of its quad's 4 pixels that meets
- * tap (d, kx) in `wgradKernelSource`'s FMAs.
- */
-export function tapRowWindows(name: string, d: number, windows: readonly [string, string, string]): string[] {
-  return windows.map((w, kx) => `      let ${name}${d}_${kx} = ${w};`);
-}
-
-/**
- * The loop nest of a subgroup weight-gradient kernel (conv3x3's, the transposed conv's): for each of the
- * workgroup's blocks of R channels, R × 9 accumulators per lane; for each strip of 4·L pixels in its slice (strips
- * run over the dispatch's images in turn: strip st is strip st % nStrips of image st / nStrips, so one dispatch
- * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels (zero past
- * the plane and the row end), then for each quad j of the strip the block channels' values there are broadcast
- * from lane j and meet this lane's own windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are
- * stored at gw[((base + c)·rowStride + lane channel)·9 + t].
- */
-export function wgradKernelSource(k: WgradKernelParts): string {
-  const { lanes, R, blocked: o, names } = k;
-  const [lane, blockChannels] = o === 'g' ? ['ci', 'co'] : ['co', 'ci'];
-  const laneRaw = `${lane}Raw`;
-  const perGroup = `u.${k.uniforms.names.perGroup}`;
-  const channels = (line: (c: number) => string) => Array.from({ length: R }, (_, c) => line(c));
-  const lines = [
-    ...wgradKernelHeader(k.uniforms.wgsl, lanes),
-    k.shapes,
-    `  let ${laneRaw} = wid.x * ${lanes}u + sl; let ${lane} = min(${laneRaw}, u.${lane}Count - 1u); let slice = wid.z;`,
-    '  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);',
-    `  for (var cg = 0u; cg < ${perGroup}; cg++) {`,
-    `  let ${names.block} = wid.y * ${perGroup} + cg;`,
-    `  if (${names.block} < u.${k.uniforms.names.blocks}) {`,
-    `  let ${names.base} = ${names.block} * ${R}u;`,
-    ...channels((c) => `  let ${o}c${c} = min(${names.base} + ${c}u, u.${blockChannels}Count - 1u) * ${names.plane};`),
-    ...tapAccumulators(R),
-    '  for (var st = st0; st < st1; st++) {',
-    '    let img = st / u.nStrips; let ls = st - img * u.nStrips;',
-    k.lanePlane,
-    `    let ${o}Img = u.${o}Base + img * u.${o}Image;`,
-    ...channels((c) => `    let ${o}p${c} = ${o}Img + ${o}c${c};`),
-    ...stripQuadPosition(lanes),
-    ...channels((c) => quadLoad(`${names.quad}${c}`, `${o}4`, `${o}1`, `${o}p${c}`, k.vec)),
-    ...k.beforeQuads,
-  ];
-  const window = (t: number) => `${k.windows}${Math.floor(t / 3)}_${t % 3}`;
-  for (let j = 0; j < lanes; j++) {
-    const quad = k.quad(j);
-    lines.push(...quad.before, '    {', ...quad.windows);
-    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
-    lines.push('    }');
-  }
-  const guard = (c: number) => `${laneRaw} < u.${lane}Count && ${names.base} + ${c}u < u.${blockChannels}Count`;
-  const row = (c: number) => `(${names.base} + ${c}u) * u.${k.uniforms.names.rowStride}`;
-  const index = (c: number) => `u.outBase + slice * u.sliceStride + (${row(c)} + ${lane}) * 9u`;
-  lines.push(...wgradKernelFooter(R, guard, index));
-  return lines.join('\n');
-}
 
 /**
  * The opening of a subgroup forward kernel (conv3x3's forward and dgrad, the transposed conv's forward): the
@@ -533,6 +155,23 @@ export function forwardQuadPosition(strip: string, lanes: number): string[] {
 /** For rows that are not whole quads: whether column i of this lane's quad is in the row, and i clamped into it. */
 function raggedQuadColumns(): string[] {
   return [0, 1, 2, 3].map((i) => `  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
+}
+
+/**
+ * Loads of one reduction channel's 9R packed weights (vec4 `wo + i`, i < 9R/4), spread over the lanes: lane l
+ * loads vec4 l, l + L, ... into wv0, wv1, ... (the last load clamped to the block).
+ */
+function weightLoads(R: number, lanes: number): string[] {
+  const nW4 = (9 * R) / 4;
+  return Array.from({ length: Math.ceil(nW4 / lanes) }, (_, j) => {
+    const idx = nW4 >= lanes * (j + 1) ? `sl + ${lanes * j}u` : `min(sl + ${lanes * j}u, ${nW4 - 1}u)`;
+    return `    let wv${j} = w4[wo + ${idx}];`;
+  });
+}
+
+/** Element k of the 9R weights loaded by `weightLoads`, made uniform: vec4 k/4 sits in lane (k/4) mod L. */
+export function packedWeight(k: number, lanes: number): string {
+  return `subgroupBroadcast(wv${Math.floor(k / (4 * lanes))}[${k % 4}], ${Math.floor(k / 4) % lanes}u)`;
 }
 
 /**
@@ -738,6 +377,351 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
           workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
         });
       });
+    }
+  }
+}
+
+// ---------------- weight gradients ----------------
+
+/** A subgroup weight-gradient kernel's own names for three of its uniforms (see `subgroupWgradUniforms`). */
+type WgradUniformNames = { blocks: string; perGroup: string; rowStride: string };
+
+export interface SubgroupWgradUniforms {
+  names: WgradUniformNames;
+  wgsl: string;
+  pack(values: WgradUniformValues): ArrayBuffer;
+}
+
+/** The uniform fields of a subgroup weight-gradient kernel, under the generic names the shared runner packs. */
+const WGRAD_FIELDS = [
+  'xBase',
+  'gBase',
+  'xImage',
+  'gImage',
+  'stripsTotal',
+  'outBase',
+  'sliceStride',
+  'H',
+  'W',
+  'Wq',
+  'HW',
+  'HWq',
+  'nStrips',
+  'stripsPer',
+  'blocks',
+  'perGroup',
+  'ciCount',
+  'coCount',
+  'rowStride',
+  'accumulate',
+] as const;
+
+type WgradUniformValues = Readonly<Record<(typeof WGRAD_FIELDS)[number], number>>;
+
+/**
+ * The uniforms of a subgroup weight-gradient kernel: images and strips of the dispatch, the slices of a split
+ * reduction, and the kernel's own names (in its WGSL) for its lane-channel blocks (`blocks`: how many;
+ * `perGroup`: blocks per workgroup) and for the weight gradient's row stride; `pack` takes them by the generic
+ * names.
+ */
+export function subgroupWgradUniforms(names: WgradUniformNames): SubgroupWgradUniforms {
+  const kernelNames: Readonly<Record<string, string>> = names;
+  const block = uniformBlock(WGRAD_FIELDS.map((f) => kernelNames[f] ?? f));
+  return {
+    names,
+    wgsl: block.wgsl,
+    pack: (v) =>
+      block.pack({ ...v, [names.blocks]: v.blocks, [names.perGroup]: v.perGroup, [names.rowStride]: v.rowStride }),
+  };
+}
+
+/**
+ * The opening of a subgroup weight-gradient kernel (conv3x3 and transposed conv): the input as vec4 and scalar
+ * views (x4, x1: the vec4 one for aligned quads, the scalar one for halos and ragged rows), the output gradient
+ * likewise (g4, g1), the weight gradient gw, the uniform block, one subgroup per workgroup.
+ */
+function wgradKernelHeader(uniformsWgsl: string, lanes: number): string[] {
+  const storage = [...INPUT_VIEWS, ['g4', VEC4_ARRAY], ['g1', 'array<f32>'], ['gw', 'array<f32>']] as const;
+  return [
+    ...subgroupBindings(storage, uniformsWgsl),
+    `@compute @workgroup_size(${lanes})`,
+    'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {',
+    '  _ = &x4; _ = &x1; _ = &g4; _ = &g1;',
+  ];
+}
+
+/** Zeroed tap accumulators a{c}_{t} of `count` channels. */
+function tapAccumulators(count: number): string[] {
+  const lines: string[] = [];
+  for (let c = 0; c < count; c++) for (let t = 0; t < 9; t++) lines.push(`  var a${c}_${t} = 0.0;`);
+  return lines;
+}
+
+/** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
+function stripQuadPosition(lanes: number): string[] {
+  return [
+    `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
+    '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
+  ];
+}
+
+/**
+ * `name` = this lane's quad (py, px) of the plane at `plane`, read through the vec4 view `v4` when rows are whole
+ * quads (`vec`), else lane by lane through `v1`; zero past the plane (pOK) and past the row end.
+ */
+function quadLoad(name: string, v4: string, v1: string, plane: string, vec: boolean): string {
+  if (vec) return `    let ${name} = select(vec4<f32>(0.0), ${v4}[(${plane} + py * W + px) >> 2u], pOK);`;
+  const quad = [0, 1, 2, 3].map(
+    (i) => `select(0.0, ${v1}[${plane} + py * W + min(px + ${i}u, W - 1u)], px + ${i}u < W)`,
+  );
+  return `    let ${name} = select(vec4<f32>(0.0), vec4<f32>(${quad.join(', ')}), pOK);`;
+}
+
+/**
+ * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
+ * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
+ */
+function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
+  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
+  const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
+  for (let t = 0; t < 9; t++) {
+    const a = `a${c}_${t}`;
+    const w = window(t);
+    lines.push(
+      `      ${a} = fma(b${c}.x, ${w}.x, fma(b${c}.y, ${w}.y, fma(b${c}.z, ${w}.z, fma(b${c}.w, ${w}.w, ${a}))));`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The 9 tap accumulators a{c}_{t} of `count` channels stored at `index(c)` + t, added to what is there when
+ * u.accumulate is set. A branch, not a select: the old value must not even be loaded when it is overwritten
+ * (a poisoned NaN must not leak in, and each lane's scattered load is a gather on llvmpipe).
+ */
+function storeTapAccumulators(count: number, guard: (c: number) => string, index: (c: number) => string) {
+  const lines = ['  let keep = u.accumulate != 0u;'];
+  for (let c = 0; c < count; c++) {
+    lines.push(`  if (${guard(c)}) {`, `    let o = ${index(c)};`);
+    const taps = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    lines.push(`    if (keep) { ${taps.map((t) => `a${c}_${t} += gw[o + ${t}u];`).join(' ')} }`);
+    for (const t of taps) lines.push(`    gw[o + ${t}u] = a${c}_${t};`);
+    lines.push('  }');
+  }
+  return lines;
+}
+
+/**
+ * The close of a subgroup weight-gradient kernel opened by `wgradKernelHeader`: ends the strip loop, stores the
+ * `count` channels' tap accumulators (`storeTapAccumulators`), then ends the channel-group guard and loop and
+ * `main`.
+ */
+function wgradKernelFooter(count: number, guard: (c: number) => string, index: (c: number) => string): string[] {
+  return ['  }', ...storeTapAccumulators(count, guard, index), '  }', '  }', '}'];
+}
+
+/** What a subgroup weight-gradient kernel puts into `wgradKernelSource`'s loop nest. */
+export interface WgradKernelParts {
+  uniforms: SubgroupWgradUniforms;
+  lanes: number;
+  /** Channels of a block: a lane keeps their 9 tap accumulators each. */
+  R: number;
+  /** Rows are whole quads and the windows 16-byte aligned: vec4 loads of the block channels' quads. */
+  vec: boolean;
+  /** The line of plane shapes that opens `main`. */
+  shapes: string;
+  /**
+   * The operand whose channels go R to a block, each lane loading its quad of them for all lanes to broadcast:
+   * the output gradient `g` (conv3x3: lanes over input channels, gw [co][ci]) or the input `x` (the transposed
+   * conv: lanes over output channels, gw [ci][co]). The other operand's channels go one to a lane.
+   */
+  blocked: 'g' | 'x';
+  /** The kernel's names for: the block index, its first channel, the plane size, this lane's quad of channel c. */
+  names: { block: string; base: string; plane: string; quad: string };
+  /** The line naming this lane's own channel plane in the strip's image. */
+  lanePlane: string;
+  /** Lines after the block channels' quads are loaded, before the strip's quads are walked. */
+  beforeQuads: readonly string[];
+  /** Quad j of the strip: lines `before` its block, and this lane's `windows` inside it (`tapRowWindows`). */
+  quad(j: number): { before: string[]; windows: string[] };
+  /** The name `tapRowWindows` gives this lane's windows. */
+  windows: string;
+}
+
+/**
+ * This lane's windows for tap row d at kx = 0, 1, 2 (`name`d_kx): the vec4 of its quad's 4 pixels that meets
+ * tap (d, kx) in `wgradKernelSource`'s FMAs.
+ */
+export function tapRowWindows(name: string, d: number, windows: readonly [string, string, string]): string[] {
+  return windows.map((w, kx) => `      let ${name}${d}_${kx} = ${w};`);
+}
+
+/**
+ * The loop nest of a subgroup weight-gradient kernel (conv3x3's, the transposed conv's): for each of the
+ * workgroup's blocks of R channels, R × 9 accumulators per lane; for each strip of 4·L pixels in its slice (strips
+ * run over the dispatch's images in turn: strip st is strip st % nStrips of image st / nStrips, so one dispatch
+ * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels (zero past
+ * the plane and the row end), then for each quad j of the strip the block channels' values there are broadcast
+ * from lane j and meet this lane's own windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are
+ * stored at gw[((base + c)·rowStride + lane channel)·9 + t].
+ */
+export function wgradKernelSource(k: WgradKernelParts): string {
+  const { lanes, R, blocked: o, names } = k;
+  const [lane, blockChannels] = o === 'g' ? ['ci', 'co'] : ['co', 'ci'];
+  const laneRaw = `${lane}Raw`;
+  const perGroup = `u.${k.uniforms.names.perGroup}`;
+  const channels = (line: (c: number) => string) => Array.from({ length: R }, (_, c) => line(c));
+  const lines = [
+    ...wgradKernelHeader(k.uniforms.wgsl, lanes),
+    k.shapes,
+    `  let ${laneRaw} = wid.x * ${lanes}u + sl; let ${lane} = min(${laneRaw}, u.${lane}Count - 1u); let slice = wid.z;`,
+    '  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);',
+    `  for (var cg = 0u; cg < ${perGroup}; cg++) {`,
+    `  let ${names.block} = wid.y * ${perGroup} + cg;`,
+    `  if (${names.block} < u.${k.uniforms.names.blocks}) {`,
+    `  let ${names.base} = ${names.block} * ${R}u;`,
+    ...channels((c) => `  let ${o}c${c} = min(${names.base} + ${c}u, u.${blockChannels}Count - 1u) * ${names.plane};`),
+    ...tapAccumulators(R),
+    '  for (var st = st0; st < st1; st++) {',
+    '    let img = st / u.nStrips; let ls = st - img * u.nStrips;',
+    k.lanePlane,
+    `    let ${o}Img = u.${o}Base + img * u.${o}Image;`,
+    ...channels((c) => `    let ${o}p${c} = ${o}Img + ${o}c${c};`),
+    ...stripQuadPosition(lanes),
+    ...channels((c) => quadLoad(`${names.quad}${c}`, `${o}4`, `${o}1`, `${o}p${c}`, k.vec)),
+    ...k.beforeQuads,
+  ];
+  const window = (t: number) => `${k.windows}${Math.floor(t / 3)}_${t % 3}`;
+  for (let j = 0; j < lanes; j++) {
+    const quad = k.quad(j);
+    lines.push(...quad.before, '    {', ...quad.windows);
+    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
+    lines.push('    }');
+  }
+  const guard = (c: number) => `${laneRaw} < u.${lane}Count && ${names.base} + ${c}u < u.${blockChannels}Count`;
+  const row = (c: number) => `(${names.base} + ${c}u) * u.${k.uniforms.names.rowStride}`;
+  const index = (c: number) => `u.outBase + slice * u.sliceStride + (${row(c)} + ${lane}) * 9u`;
+  lines.push(...wgradKernelFooter(R, guard, index));
+  return lines.join('\n');
+}
+
+/** A subgroup weight gradient for `runSubgroupWgradPasses`: its operands and what its kernel is specialised on. */
+export interface SubgroupWgradRun {
+  input: BufferRange;
+  inChannels: number;
+  gradOut: BufferRange;
+  outChannels: number;
+  /** Pixels of one gradOut channel: H·W (conv3x3) or 4·H·W (the transposed conv's 2H × 2W output). */
+  gradPlane: number;
+  /**
+   * The weight gradient's rows: the gradOut channels (conv3x3, gw [Cout][Cin]) or the input channels (the
+   * transposed conv, gw [Cin][Cout]). A lane accumulates R rows of one column; the columns (the other operand's
+   * channels) go one to a lane.
+   */
+  rows: 'gradOut' | 'input';
+  gradWeight: BufferRange;
+  /** Columns of the whole weight gradient, and where this call's column 0 sits among them (input segments). */
+  columns: number;
+  columnOffset: number;
+  N: number;
+  H: number;
+  W: number;
+  /** Add into gradWeight instead of overwriting it. */
+  accumulate: boolean;
+  label: string;
+  /** R, the rows per lane, for a chunk of `rows` rows (the kernel's unrolling). */
+  rowsPerLane(rows: number): number;
+  /** The kernel's source for R rows per lane. */
+  source(R: number, vec: boolean, lanes: number): string;
+  uniforms: SubgroupWgradUniforms;
+}
+
+/**
+ * gw (+)= the weight gradient of `p`, over every binding chunk of both operands and over the images, as many to a
+ * dispatch as both windows hold (small planes are weight-bound per dispatch; strips run over the dispatch's
+ * images in turn). Grid: columns / L lanes × row blocks (`perGroup` to a workgroup when H·W ≤ 64, amortising
+ * llvmpipe's per-workgroup cost) × S slices of the strips, S such that there are ≥ 64 workgroups (`splitWgrad`).
+ */
+export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun): void {
+  const { N, H, W } = p;
+  const HW = H * W;
+  const Wq = Math.ceil(W / 4) * 4;
+  const HWq = H * Wq;
+  const lanes = subgroupLanes(ctx, p.label);
+  const nStrips = Math.ceil(HWq / (4 * lanes));
+  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
+  const coChunks = channelChunks(ctx, p.outChannels, p.gradPlane, `${p.label} gradOut`);
+  const rowsAreGrad = p.rows === 'gradOut';
+  const gw = elementWindow(ctx, p.gradWeight, 0, (rowsAreGrad ? p.outChannels : p.inChannels) * p.columns * 9);
+  for (const row of rowsAreGrad ? coChunks : ciChunks) {
+    for (const col of rowsAreGrad ? ciChunks : coChunks) {
+      const [ci, co] = rowsAreGrad ? [col, row] : [row, col];
+      const R = p.rowsPerLane(row.count);
+      const blocks = Math.ceil(row.count / R);
+      const perGroup = HW <= 64 ? Math.min(4, blocks) : 1;
+      const groups = (Math.ceil(col.count / lanes) * blocks) / perGroup;
+      const outBase = gw.base + (row.start * p.columns + p.columnOffset + col.start) * 9;
+      for (let n0 = 0; n0 < N; ) {
+        const k = Math.min(
+          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
+          imagesPerWindow(ctx, p.outChannels, p.gradPlane, co, N - n0),
+        );
+        const x = elementWindow(
+          ctx,
+          p.input,
+          (n0 * p.inChannels + ci.start) * HW,
+          ((k - 1) * p.inChannels + ci.count) * HW,
+        );
+        const g = elementWindow(
+          ctx,
+          p.gradOut,
+          (n0 * p.outChannels + co.start) * p.gradPlane,
+          ((k - 1) * p.outChannels + co.count) * p.gradPlane,
+        );
+        const stripsTotal = k * nStrips;
+        const S = Math.max(1, Math.min(16, Math.ceil(64 / groups), stripsTotal));
+        const accumulate = p.accumulate || n0 > 0;
+        const source = p.source(R, W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0, lanes);
+        const shape = {
+          xBase: x.base,
+          gBase: g.base,
+          xImage: p.inChannels * HW,
+          gImage: p.outChannels * p.gradPlane,
+          stripsTotal,
+          H,
+          W,
+          Wq,
+          HW,
+          HWq,
+          nStrips,
+          stripsPer: Math.ceil(stripsTotal / S),
+          blocks,
+          perGroup,
+          ciCount: ci.count,
+          coCount: co.count,
+        };
+        const slices = { S, rows: row.count, cols: col.count, gradWeight: gw, outBase, rowStride: p.columns };
+        splitWgrad(ctx, { ...slices, accumulate, label: p.label }, (label, part) =>
+          ctx.dispatch({
+            label,
+            pipeline: ctx.pipeline(source, p.label),
+            bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
+            uniforms: p.uniforms.pack(
+              part
+                ? {
+                    ...shape,
+                    outBase: part.base,
+                    sliceStride: row.count * col.count * 9,
+                    rowStride: col.count,
+                    accumulate: 0,
+                  }
+                : { ...shape, outBase, sliceStride: 0, rowStride: p.columns, accumulate: accumulate ? 1 : 0 },
+            ),
+            workgroups: [Math.ceil(col.count / lanes), Math.ceil(blocks / perGroup), S],
+          }),
+        );
+        n0 += k;
+      }
     }
   }
 }
