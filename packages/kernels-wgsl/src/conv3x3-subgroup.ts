@@ -332,6 +332,7 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   });
 });
 
+/** gw (+)= the weight gradient of one input segment: blocks of Rco gradient channels, lanes over input channels. */
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
   runSubgroupWgradPasses(ctx, {
     ...p,
