@@ -22,32 +22,23 @@
  * pixels loaded cooperatively (one quad per lane) and broadcast; Rci × 9 accumulators per lane; split over
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
-import { channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { blockAlignedChunks, packConv3x3Weights, subgroupBlock, sumWgradSlices } from './conv3x3-subgroup.ts';
-import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  LINEAR_WORKGROUP_WGSL,
-  memoSource,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
+import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
+import { FLAG_ACCUMULATE, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  broadcastQuadFmas,
-  forwardKernelHeader,
+  blockStores,
+  forwardKernelSource,
+  forwardQuadPosition,
+  forwardStyleHeader,
   packedWeight,
-  quadLoad,
+  packedWeightLoop,
+  runSubgroupForwardPasses,
+  runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
-  stripQuadPosition,
-  subgroupLanes,
+  type SubgroupForwardKernel,
   subgroupWgradUniforms,
-  tapAccumulators,
-  weightLoads,
-  wgradKernelFooter,
-  wgradKernelHeader,
+  tapRowWindows,
+  wgradKernelSource,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
@@ -63,76 +54,70 @@ interface ForwardKey {
 export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
   const R = FORWARD_R;
   const { lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of forwardKernelHeader('f32', lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
-  out(`  let sNext = (sl + 1u) & ${lanes - 1}u;`);
-  out('  let rOK = px + 4u < W; let dOK = py + 1u < H;');
-  out('  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;');
-  if (s.needExtra) out('  let ex = min(px + 4u, W - 1u);');
-  if (!s.vec) for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
-  for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) out(`  var a${r}_${k} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  const setup = [
+    `  let sNext = (sl + 1u) & ${lanes - 1}u;`,
+    '  let rOK = px + 4u < W; let dOK = py + 1u < H;',
+    '  let ro0 = u.xBase + py * W; let ro1 = u.xBase + min(py + 1u, H - 1u) * W;',
+  ];
+  if (s.needExtra) setup.push('  let ex = min(px + 4u, W - 1u);');
+  const accumulators: string[] = [];
+  for (let r = 0; r < R; r++) for (let k = 0; k < 4; k++) accumulators.push(`  var a${r}_${k} = vec4<f32>(0.0);`);
+  // Per input channel: rows py and py + 1 of the quad, each with its right neighbour column (from the next lane).
+  const body: string[] = [];
   for (let d = 0; d < 2; d++) {
     const rowOK = d === 0 ? '' : 'dOK';
     const guard = (v: string) => (rowOK ? `select(vec4<f32>(0.0), ${v}, ${rowOK})` : v);
-    if (s.vec) out(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
+    if (s.vec) body.push(`    let m${d} = ${guard(`x4[(xo + ro${d} + px) >> 2u]`)};`);
     else {
       const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`    let m${d} = ${guard(`vec4<f32>(${quad})`)};`);
+      body.push(`    let m${d} = ${guard(`vec4<f32>(${quad})`)};`);
     }
-    out(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
+    body.push(`    var r${d} = subgroupShuffle(m${d}.x, sNext);`);
     if (s.needExtra) {
       // Strips that end mid-row: lane 7's right neighbour is the next strip's, so it loads it itself.
       const e = `x1[xo + ro${d} + ex]`;
-      out(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == ${lanes - 1}u);`);
+      body.push(`    r${d} = select(r${d}, ${d === 0 ? e : `select(0.0, ${e}, dOK)`}, sl == ${lanes - 1}u);`);
     }
-    out(`    r${d} = select(0.0, r${d}, rOK);`);
-    out(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
+    body.push(`    r${d} = select(0.0, r${d}, rOK);`);
+    body.push(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
   }
   // x00 = m0, x01 = s0, x10 = m1, x11 = s1; packed weight (t, r) is element t·R + r.
   const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
   for (let r = 0; r < R; r++) {
-    out(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
-    out(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
-    out(`    a${r}_2 = fma(m1, ${w(1, r)}, fma(m0, ${w(7, r)}, a${r}_2));`);
-    out(`    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`);
+    body.push(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
+    body.push(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
+    body.push(`    a${r}_2 = fma(m1, ${w(1, r)}, fma(m0, ${w(7, r)}, a${r}_2));`);
+    body.push(
+      `    a${r}_3 = fma(s1, ${w(0, r)}, fma(m1, ${w(2, r)}, fma(s0, ${w(6, r)}, fma(m0, ${w(8, r)}, a${r}_3))));`,
+    );
   }
-  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let Wo = 2u * W;');
-  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
-  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
-  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
-    out(`      let co = cb * ${R}u + ${r}u;`);
-    out('      let b = select(0.0, bias[u.bBase + co], addBias);');
+  // Each accumulator element is one output pixel of the 2×2 block of its input pixel: scalar stores.
+  const store = (r: number) => {
+    const lines = ['      let b = select(0.0, bias[u.bBase + co], addBias);'];
     for (let py = 0; py < 2; py++) {
-      out(`      let row${py} = u.yBase + co * 4u * u.HW + (2u * py + ${py}u) * Wo + 2u * px;`);
+      lines.push(`      let row${py} = u.yBase + co * 4u * u.HW + (2u * py + ${py}u) * Wo + 2u * px;`);
       for (let i = 0; i < 4; i++) {
         for (let px = 0; px < 2; px++) {
           const k = 2 * py + px;
           const idx = `row${py} + ${2 * i + px}u`;
           const store = `{ var v = a${r}_${k}[${i}] + b; if (accumulate) { v += y[${idx}]; } y[${idx}] = select(v, 0.0, relu && v < 0.0); }`;
-          out(`      ${s.vec ? '' : `if (cOK${i}) `}${store}`);
+          lines.push(`      ${s.vec ? '' : `if (cOK${i}) `}${store}`);
         }
       }
     }
-    out('    }');
-  }
-  out('  }');
-  out('}');
-  return L.join('\n');
+    return lines;
+  };
+  return forwardKernelSource({
+    lanes,
+    R,
+    yElement: 'f32',
+    vec: s.vec,
+    strip: { lines: [], index: 'linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)' },
+    setup,
+    accumulators,
+    body,
+    epilogue: { setup: '    let Wo = 2u * W;', store },
+  });
 });
 
 export interface ConvTransposeGeometry {
@@ -143,6 +128,13 @@ export interface ConvTransposeGeometry {
   W: number;
 }
 
+/** The forward kernel for `runSubgroupForwardPasses` (its stores are scalar: only the input need be aligned). */
+const FORWARD_KERNEL: SubgroupForwardKernel = {
+  source: ({ lanes, needExtra, xVec }) => convTransposeForwardSource({ vec: xVec, needExtra, lanes }),
+  pack: SUBGROUP_FORWARD_UNIFORMS.pack,
+  biasBinding: true,
+};
+
 /** y (+)= convTranspose(x) + bias, ReLU on the last input chunk; weight [Cin][Cout][3][3]. */
 export function runSubgroupConvTransposeForward(
   ctx: KernelContext,
@@ -150,56 +142,24 @@ export function runSubgroupConvTransposeForward(
   a: { input: BufferRange; weight: BufferRange; bias: BufferRange | null; out: BufferRange; relu: boolean },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const R = FORWARD_R;
+  const { cin, cout } = g;
   // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R);
-  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
-  const coChunks = blockAlignedChunks(ctx, cout, 4 * HW, R, `${label} output`);
-  const bias = a.bias ? elementWindow(ctx, a.bias, 0, cout) : null;
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0;
-        const x = channelWindow(ctx, a.input, n, cin, HW, ci);
-        const y = channelWindow(ctx, a.out, n, cout, 4 * HW, co);
-        const flags =
-          (first && bias ? FLAG_BIAS : 0) |
-          (first ? 0 : FLAG_ACCUMULATE) |
-          (k === ciChunks.length - 1 && a.relu ? FLAG_RELU : 0);
-        const source = convTransposeForwardSource({
-          vec: W % 4 === 0 && x.base % 4 === 0,
-          needExtra: (4 * lanes) % Wq !== 0,
-          lanes,
-        });
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [x.range, x.range, weights.range, bias?.range ?? weights.range, y.range],
-          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
-            xBase: x.base,
-            yBase: y.base,
-            woBase: ((co.start / R) * cin + ci.start) * ((9 * R) / 4),
-            bBase: (bias?.base ?? 0) + co.start,
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            ciCount: ci.count,
-            coCount: co.count,
-            blockStride: cin * ((9 * R) / 4),
-            flags,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
-        });
-      });
-    }
-  }
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, FORWARD_R);
+  runSubgroupForwardPasses(ctx, {
+    ...g,
+    ...a,
+    inChannels: cin,
+    ciOffset: 0,
+    outChannels: cout,
+    inPlane: g.H * g.W,
+    outPlane: 4 * g.H * g.W,
+    weights,
+    firstWrites: true,
+    label,
+    inputName: 'input',
+    outputName: 'output',
+    kernel: FORWARD_KERNEL,
+  });
   weights.release();
 }
 
@@ -231,23 +191,16 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   const { R, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  out('enable subgroups;');
-  out('@group(0) @binding(0) var<storage, read> g4: array<vec4<f32>>;');
-  out('@group(0) @binding(1) var<storage, read> g1: array<f32>;');
-  out('@group(0) @binding(2) var<storage, read> w4: array<vec4<f32>>;');
-  out('@group(0) @binding(3) var<storage, read_write> y: array<f32>;');
-  out(DGRAD_UNIFORMS.wgsl);
-  out('@group(0) @binding(4) var<uniform> u: Params;');
-  out(LINEAR_WORKGROUP_WGSL);
-  out(`@compute @workgroup_size(${lanes})`);
-  out('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,');
-  out('        @builtin(subgroup_invocation_id) sl: u32) {');
-  out('  _ = &g4; _ = &g1;');
+  // gy as vec4 and scalar views (g4, g1), the packed weights, gx (y); no bias.
+  const storage = [
+    ['g4', 'array<vec4<f32>>'],
+    ['g1', 'array<f32>'],
+    ['w4', 'array<vec4<f32>>'],
+    ['y', 'array<f32>'],
+  ] as const;
+  for (const line of forwardStyleHeader(storage, DGRAD_UNIFORMS.wgsl, lanes, ['g4', 'g1'])) out(line);
   out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out(`  let pRaw = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg) * ${4 * lanes}u + sl * 4u;`);
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
+  for (const line of forwardQuadPosition('linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)', lanes)) out(line);
   out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u;`);
   out('  let lOK = px != 0u;');
   out('  let c0 = 2u * px;');
@@ -258,56 +211,65 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   }
   if (!s.vec) for (let i = 0; i < 8; i++) out(`  let cc${i} = min(c0 + ${i}u, Wo - 1u);`);
   for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var co = 0u; co < u.redCount; co++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  // Per gy channel and tap row ky: the 8 gy columns 2px − 1 .. 2px + 7 of the quad's 4 pixels, de-interleaved.
+  const body: string[] = [];
   for (let ky = 0; ky < 3; ky++) {
-    out('    {');
+    body.push('    {');
     if (s.vec) {
-      out(`      let v0 = x4ok(g4[(xo + go${ky} + c0) >> 2u], ok${ky});`);
-      out(`      let v1 = x4ok(g4[(xo + go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+      body.push(`      let v0 = x4ok(g4[(xo + go${ky} + c0) >> 2u], ok${ky});`);
+      body.push(`      let v1 = x4ok(g4[(xo + go${ky} + c0 + 4u) >> 2u], ok${ky});`);
     } else {
       // Columns past the row end belong to pixels past W, which are not stored: clamped loads, any finite value.
       for (let h = 0; h < 2; h++) {
         const quad = [0, 1, 2, 3].map((i) => `g1[xo + go${ky} + cc${4 * h + i}]`).join(', ');
-        out(`      let v${h} = x4ok(vec4<f32>(${quad}), ok${ky});`);
+        body.push(`      let v${h} = x4ok(vec4<f32>(${quad}), ok${ky});`);
       }
     }
-    out('      var l = subgroupShuffle(v1.w, sPrev);');
+    body.push('      var l = subgroupShuffle(v1.w, sPrev);');
     if (s.needExtra) {
       // Strips that start mid-row: lane 0's left column is the previous strip's, so it loads it itself.
-      out(`      l = select(l, select(0.0, g1[xo + go${ky} + max(c0, 1u) - 1u], ok${ky}), sl == 0u);`);
+      body.push(`      l = select(l, select(0.0, g1[xo + go${ky} + max(c0, 1u) - 1u], ok${ky}), sl == 0u);`);
     }
-    out('      l = select(0.0, l, lOK);');
-    out('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
-    out('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
-    out('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
+    body.push('      l = select(0.0, l, lOK);');
+    body.push('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
+    body.push('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
+    body.push('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
     const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
     for (let r = 0; r < R; r++) {
-      out(`      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`);
+      body.push(
+        `      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`,
+      );
     }
-    out('    }');
+    body.push('    }');
   }
-  out(`    xo += 4u * u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let keep = u.accumulate != 0u;');
-  out('    let ob = u.yBase + py * W + px;');
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.outCount) {`);
-    out(`      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`);
-    for (let i = 0; i < 4; i++) {
+  const gyLoop = { channel: 'co', count: 'u.redCount', plane: '4u * u.HW' };
+  for (const line of packedWeightLoop(R, lanes, gyLoop, body)) out(line);
+  const store = (r: number) => [
+    `      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`,
+    ...[0, 1, 2, 3].map((i) => {
       const store = `{ var v = a${r}[${i}]; if (keep) { v += y[base + ${i}u]; } y[base + ${i}u] = v; }`;
-      out(`      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`);
-    }
-    out('    }');
-  }
-  out('  }');
-  out('}');
+      return `      ${s.vec ? '' : `if (px + ${i}u < W) `}${store}`;
+    }),
+  ];
+  const setup = ['    let keep = u.accumulate != 0u;', '    let ob = u.yBase + py * W + px;'];
+  for (const line of blockStores(R, 'u.outCount', setup, store)) out(line);
   out('fn x4ok(v: vec4<f32>, ok: bool) -> vec4<f32> { return select(vec4<f32>(0.0), v, ok); }');
   return L.join('\n');
 });
+
+/** The dgrad kernel for `runSubgroupForwardPasses`: gy is its input; it binds no bias and only accumulates. */
+const DGRAD_KERNEL: SubgroupForwardKernel = {
+  source: ({ R, lanes, needExtra, xVec }) => convTransposeDgradSource({ R, vec: xVec, needExtra, lanes }),
+  pack: (v) =>
+    DGRAD_UNIFORMS.pack({
+      ...v,
+      gBase: v.xBase,
+      redCount: v.ciCount,
+      outCount: v.coCount,
+      accumulate: v.flags & FLAG_ACCUMULATE ? 1 : 0,
+    }),
+  biasBinding: false,
+};
 
 /** gx = dgrad(gy); weight [Cin][Cout][3][3]; gx written (chunks of gy channels accumulate). */
 export function runSubgroupConvTransposeDgrad(
@@ -316,159 +278,88 @@ export function runSubgroupConvTransposeDgrad(
   a: { gradOut: BufferRange; weight: BufferRange; gradInput: BufferRange },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const R = subgroupBlock(cin);
+  const { cin, cout } = g;
   // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R);
-  const redChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
-  const outChunks = blockAlignedChunks(ctx, cin, HW, R, `${label} gradInput`);
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const oc of outChunks) {
-      redChunks.forEach((rc, k) => {
-        const gy = channelWindow(ctx, a.gradOut, n, cout, 4 * HW, rc);
-        const gx = channelWindow(ctx, a.gradInput, n, cin, HW, oc);
-        const source = convTransposeDgradSource({
-          R,
-          vec: W % 4 === 0 && gy.base % 4 === 0,
-          needExtra: (4 * lanes) % Wq !== 0,
-          lanes,
-        });
-        ctx.dispatch({
-          label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [gy.range, gy.range, weights.range, gx.range],
-          uniforms: DGRAD_UNIFORMS.pack({
-            gBase: gy.base,
-            yBase: gx.base,
-            woBase: ((oc.start / R) * cout + rc.start) * ((9 * R) / 4),
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            redCount: rc.count,
-            outCount: oc.count,
-            blockStride: cout * ((9 * R) / 4),
-            accumulate: k > 0 ? 1 : 0,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(oc.count / R)],
-        });
-      });
-    }
-  }
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, subgroupBlock(cin));
+  // The forward convolution of gy (cout channels of 2H × 2W) into gx, reduction over gy's channels.
+  runSubgroupForwardPasses(ctx, {
+    ...g,
+    input: a.gradOut,
+    inChannels: cout,
+    ciOffset: 0,
+    out: a.gradInput,
+    outChannels: cin,
+    inPlane: 4 * g.H * g.W,
+    outPlane: g.H * g.W,
+    weights,
+    bias: null,
+    firstWrites: true,
+    relu: false,
+    label,
+    inputName: 'gradOut',
+    outputName: 'gradInput',
+    kernel: DGRAD_KERNEL,
+  });
   weights.release();
 }
 
 // ---------------- wgrad ----------------
 
-interface WgradParams {
-  /** Input channels per lane. */
-  Rci: number;
-  /** Pixel-range slices (split-K). */
-  S: number;
-  /** Channel blocks per workgroup (amortises llvmpipe's per-workgroup cost when H·W is tiny). */
-  CIL: number;
-}
-
-/**
- * The measured choice: Rci = 16 (4 below 16 channels; bench/NOTES.md), CIL = 4 for H·W ≤ 64, S so that there
- * are ≥ 64 workgroups.
- */
-function chooseWgradParams(
-  cin: number,
-  cout: number,
-  H: number,
-  W: number,
-  images: number,
-  lanes: number,
-): WgradParams {
-  const HW = H * W;
-  // Two unrollings only (channels past cin are clamped and not stored): each is a large shader to compile
-  // (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s).
-  const Rci = cin >= 16 ? 16 : 4;
-  const nWG0 = Math.ceil(cout / lanes) * Math.ceil(cin / Rci);
-  const CIL = HW <= 64 ? Math.min(4, Math.ceil(cin / Rci)) : 1;
-  const nWG = nWG0 / CIL;
-  const strips = images * Math.ceil((H * Math.ceil(W / 4) * 4) / (4 * lanes));
-  const S = Math.max(1, Math.min(16, Math.ceil(64 / nWG), strips));
-  return { Rci, S, CIL };
-}
-
 /** What the wgrad source is specialised on; shapes and the accumulate flag are uniforms. */
-
 interface WgradKey {
   Rci: number;
   vec: boolean;
   lanes: number;
 }
 
-const WGRAD_UNIFORMS = subgroupWgradUniforms('nCIB', 'CIL', 'rowStride');
+const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCIB', perGroup: 'CIL', rowStride: 'rowStride' });
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;');
-  out(`  let coRaw = wid.x * ${lanes}u + sl; let co = min(coRaw, u.coCount - 1u); let slice = wid.z;`);
-  // Strips run over the dispatch's images in turn (strip st: strip st % nStrips of image st / nStrips).
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
-  out('  for (var cg = 0u; cg < u.CIL; cg++) {');
-  out('  let cib = wid.y * u.CIL + cg;');
-  out('  if (cib < u.nCIB) {');
-  out(`  let cBase = cib * ${Rci}u;`);
-  for (let c = 0; c < Rci; c++) out(`  let xc${c} = min(cBase + ${c}u, u.ciCount - 1u) * u.HW;`);
-  for (const line of tapAccumulators(Rci)) out(line);
-  out('  for (var st = st0; st < st1; st++) {');
-  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
-  out('    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;');
-  out('    let xImg = u.xBase + img * u.xImage;');
-  for (let c = 0; c < Rci; c++) out(`    let xp${c} = xImg + xc${c};`);
-  // This lane's quad of the strip, for every channel (zero past the plane and past the row end).
-  for (const line of stripQuadPosition(lanes)) out(line);
-  for (let c = 0; c < Rci; c++) out(quadLoad(`m${c}`, 'x4', 'x1', `xp${c}`, s.vec));
-  // The quads of the strip in turn: their position from the lane that owns them (no division per quad).
-  for (let ky = 0; ky < 3; ky++) out(`    var tail${ky} = 0.0;`);
-  for (let j = 0; j < lanes; j++) {
-    out('    {');
-    out(`      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`);
-    out('      let lOK = qx != 0u; let c0 = 2u * qx;');
+  // This lane's gy windows at quad j: per tap row, the 8 columns 2qx − 1 .. 2qx + 7, de-interleaved.
+  const windows = (j: number) => {
+    const lines = [
+      `      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`,
+      '      let lOK = qx != 0u; let c0 = 2u * qx;',
+    ];
     for (let ky = 0; ky < 3; ky++) {
-      out(`      let gr${ky} = 2u * qy + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
-      out(`      let go${ky} = gPlane + min(gr${ky}, 2u * H - 1u) * Wo;`);
+      lines.push(`      let gr${ky} = 2u * qy + ${ky}u - 1u; let ok${ky} = gr${ky} < 2u * H;`);
+      lines.push(`      let go${ky} = gPlane + min(gr${ky}, 2u * H - 1u) * Wo;`);
       if (s.vec) {
-        out(`      let v${ky}_0 = select(vec4<f32>(0.0), g4[(go${ky} + c0) >> 2u], ok${ky});`);
-        out(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
+        lines.push(`      let v${ky}_0 = select(vec4<f32>(0.0), g4[(go${ky} + c0) >> 2u], ok${ky});`);
+        lines.push(`      let v${ky}_1 = select(vec4<f32>(0.0), g4[(go${ky} + c0 + 4u) >> 2u], ok${ky});`);
       } else {
         for (let h = 0; h < 2; h++) {
           const quad = [0, 1, 2, 3].map((i) => `g1[go${ky} + min(c0 + ${4 * h + i}u, Wo - 1u)]`).join(', ');
-          out(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
+          lines.push(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
         }
       }
       // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
       const left = j === 0 ? `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})` : `tail${ky}`;
-      out(`      let l${ky} = select(0.0, ${left}, lOK);`);
-      out(`      tail${ky} = v${ky}_1.w;`);
-      out(`      let k${ky}_0 = vec4<f32>(l${ky}, v${ky}_0.y, v${ky}_0.w, v${ky}_1.y);`);
-      out(`      let k${ky}_1 = vec4<f32>(v${ky}_0.x, v${ky}_0.z, v${ky}_1.x, v${ky}_1.z);`);
-      out(`      let k${ky}_2 = vec4<f32>(v${ky}_0.y, v${ky}_0.w, v${ky}_1.y, v${ky}_1.w);`);
+      lines.push(`      let l${ky} = select(0.0, ${left}, lOK);`);
+      lines.push(`      tail${ky} = v${ky}_1.w;`);
+      const [a, b] = [`v${ky}_0`, `v${ky}_1`];
+      const even = `vec4<f32>(${a}.x, ${a}.z, ${b}.x, ${b}.z)`;
+      const odd = `vec4<f32>(${a}.y, ${a}.w, ${b}.y, ${b}.w)`;
+      lines.push(...tapRowWindows('k', ky, [`vec4<f32>(l${ky}, ${a}.y, ${a}.w, ${b}.y)`, even, odd]));
     }
-    for (let c = 0; c < Rci; c++) {
-      for (const line of broadcastQuadFmas(c, j, `m${c}`, (t) => `k${Math.floor(t / 3)}_${t % 3}`)) out(line);
-    }
-    out('    }');
-  }
-  const footer = wgradKernelFooter(
-    Rci,
-    (c) => `coRaw < u.coCount && cBase + ${c}u < u.ciCount`,
-    (c) => `u.outBase + slice * u.sliceStride + ((cBase + ${c}u) * u.rowStride + co) * 9u`,
-  );
-  for (const line of footer) out(line);
-  return L.join('\n');
+    return lines;
+  };
+  // Blocks of Rci input channels (their pixels, broadcast), lanes over output channels (their own gy rows).
+  return wgradKernelSource({
+    uniforms: WGRAD_UNIFORMS,
+    lanes,
+    R: Rci,
+    vec: s.vec,
+    shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let Wo = 2u * W;',
+    blocked: 'x',
+    names: { block: 'cib', base: 'cBase', plane: 'u.HW', quad: 'm' },
+    lanePlane: '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
+    // The quads of the strip in turn, their position from the lane that owns them (no division per quad).
+    beforeQuads: [0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
+    quad: (j) => ({ before: [], windows: windows(j) }),
+    windows: 'k',
+  });
 });
 
 /** gw = wgrad(x, gy) (+= with accumulate), gw [Cin][Cout][3][3]; images accumulate. */
@@ -478,84 +369,23 @@ export function runSubgroupConvTransposeWgrad(
   a: { input: BufferRange; gradOut: BufferRange; gradWeight: BufferRange; accumulate?: boolean },
   label: string,
 ): void {
-  const { N, cin, cout, H, W } = g;
-  const HW = H * W;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HWq = H * Wq;
-  const lanes = subgroupLanes(ctx, label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
-  const ciChunks = channelChunks(ctx, cin, HW, `${label} input`);
-  const coChunks = channelChunks(ctx, cout, 4 * HW, `${label} gradOut`);
-  const gw = elementWindow(ctx, a.gradWeight, 0, cin * cout * 9);
-  for (const ci of ciChunks) {
-    for (const co of coChunks) {
-      const outBase = gw.base + (ci.start * cout + co.start) * 9;
-      const n9 = ci.count * co.count * 9;
-      for (let n0 = 0; n0 < N; ) {
-        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
-        const k = Math.min(imagesPerWindow(ctx, cin, HW, ci, N - n0), imagesPerWindow(ctx, cout, 4 * HW, co, N - n0));
-        const params = chooseWgradParams(ci.count, co.count, H, W, k, lanes);
-        const partial = params.S > 1 ? ctx.scratch(params.S * n9 * 4, `${label} partial sums`) : null;
-        const part = partial ? elementWindow(ctx, partial.range, 0, params.S * n9) : null;
-        const x = elementWindow(ctx, a.input, (n0 * cin + ci.start) * HW, ((k - 1) * cin + ci.count) * HW);
-        const gy = elementWindow(ctx, a.gradOut, (n0 * cout + co.start) * 4 * HW, ((k - 1) * cout + co.count) * 4 * HW);
-        const source = convTransposeWgradSource({
-          Rci: params.Rci,
-          vec: W % 4 === 0 && x.base % 4 === 0 && gy.base % 4 === 0,
-          lanes,
-        });
-        const stripsTotal = k * nStrips;
-        const shape = {
-          xBase: x.base,
-          gBase: gy.base,
-          xImage: cin * HW,
-          gImage: cout * 4 * HW,
-          stripsTotal,
-          H,
-          W,
-          Wq,
-          HW,
-          HWq,
-          nStrips,
-          stripsPer: Math.ceil(stripsTotal / params.S),
-          nCIB: Math.ceil(ci.count / params.Rci),
-          CIL: params.CIL,
-          ciCount: ci.count,
-          coCount: co.count,
-        };
-        const grid: [number, number, number] = [
-          Math.ceil(co.count / lanes),
-          Math.ceil(Math.ceil(ci.count / params.Rci) / params.CIL),
-          params.S,
-        ];
-        const accumulate = n0 > 0 || (a.accumulate ?? false);
-        ctx.dispatch({
-          label: part ? `${label} (split ${params.S})` : label,
-          pipeline: ctx.pipeline(source, label),
-          bindings: [x.range, x.range, gy.range, gy.range, part ? part.range : gw.range],
-          uniforms: WGRAD_UNIFORMS.pack(
-            part
-              ? { ...shape, outBase: part.base, sliceStride: n9, rowStride: co.count, accumulate: 0 }
-              : { ...shape, outBase, sliceStride: 0, rowStride: cout, accumulate: accumulate ? 1 : 0 },
-          ),
-          workgroups: grid,
-        });
-        if (partial) {
-          sumWgradSlices(ctx, {
-            partial: partial.range,
-            S: params.S,
-            outer: ci.count,
-            inner: co.count,
-            gradWeight: gw,
-            outBase,
-            rowStride: cout,
-            accumulate,
-            label,
-          });
-        }
-        partial?.release();
-        n0 += k;
-      }
-    }
-  }
+  runSubgroupWgradPasses(ctx, {
+    ...a,
+    inChannels: g.cin,
+    outChannels: g.cout,
+    gradPlane: 4 * g.H * g.W,
+    rows: 'input',
+    columns: g.cout,
+    columnOffset: 0,
+    N: g.N,
+    H: g.H,
+    W: g.W,
+    accumulate: a.accumulate ?? false,
+    label,
+    // Two unrollings only (channels past the chunk are clamped and not stored): each is a large shader to
+    // compile (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s). 16 measured fastest (bench/NOTES.md).
+    rowsPerLane: (rows) => (rows >= 16 ? 16 : 4),
+    source: (Rci, vec, lanes) => convTransposeWgradSource({ Rci, vec, lanes }),
+    uniforms: WGRAD_UNIFORMS,
+  });
 }

@@ -15,31 +15,19 @@
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
-import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import {
-  elementWindow,
-  FLAG_ACCUMULATE,
-  FLAG_BIAS,
-  FLAG_RELU,
-  memoSource,
-  perElementMain,
-  uniformBlock,
-  workgroupGrid,
-} from './layout.ts';
+import { elementWindow, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import {
-  broadcastQuadFmas,
-  forwardKernelHeader,
+  forwardKernelSource,
   packedWeight,
-  quadLoad,
+  runSubgroupForwardPasses,
+  runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
-  stripQuadPosition,
-  subgroupLanes,
+  type SubgroupForwardKernel,
+  type SubgroupForwardRun,
   subgroupWgradUniforms,
-  tapAccumulators,
-  weightLoads,
-  wgradKernelFooter,
-  wgradKernelHeader,
+  tapRowWindows,
+  wgradKernelSource,
 } from './subgroup-codegen.ts';
 
 /** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
@@ -163,226 +151,89 @@ export interface SubgroupConvKey {
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
-  for (const line of forwardKernelHeader(s.vec ? 'vec4<f32>' : 'f32', lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq;');
-  out('  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);');
-  out(`  let pRaw = tile * ${4 * lanes}u + sl * 4u;`);
-  // Lanes past the plane compute a duplicate of the last quad and never store it.
-  out('  let p = min(pRaw, u.HWq - 4u);');
-  out('  let py = p / Wq; let px = p % Wq;');
-  out('  let cb = wid.z;');
-  out('  let lOK = px != 0u; let rOK = px + 4u < W;');
-  out(`  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`);
-  if (needExtra) out('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
+  const setup = [
+    '  let lOK = px != 0u; let rOK = px + 4u < W;',
+    `  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`,
+  ];
+  if (needExtra) setup.push('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
   for (let d = 0; d < 3; d++) {
     // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
-    out(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
-    out(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
+    setup.push(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
+    setup.push(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
   }
-  if (!s.vec) {
-    for (let i = 0; i < 4; i++) out(`  let cOK${i} = px + ${i}u < W; let cx${i} = min(px + ${i}u, W - 1u);`);
-  }
-  for (let r = 0; r < R; r++) out(`  var a${r} = vec4<f32>(0.0);`);
-  out('  var xo = 0u;');
-  out('  var wo = u.woBase + cb * u.blockStride;');
-  out('  for (var ci = 0u; ci < u.ciCount; ci++) {');
-  for (const line of weightLoads(R, lanes)) out(line);
+  // Per input channel and kernel row d: the quad's row by one load, its halo columns from the neighbouring lanes.
+  const body: string[] = [];
   const weight = (k: number) => packedWeight(k, lanes);
   for (let d = 0; d < 3; d++) {
-    out('    {');
-    if (s.vec) out(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
+    body.push('    {');
+    if (s.vec) body.push(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
     else {
       const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      out(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
+      body.push(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
     }
-    out('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
+    body.push('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
     if (needExtra) {
-      out(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
-      out(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
+      body.push(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
+      body.push(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
     }
-    out('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
-    out('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
+    body.push('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
+    body.push('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
     for (let rr = 0; rr < R; rr++) {
       for (let kx = 0; kx < 3; kx++)
-        out(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
+        body.push(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
     }
-    out('    }');
+    body.push('    }');
   }
-  out(`    xo += u.HW; wo += ${(9 * R) / 4}u;`);
-  out('  }');
-  out('  if (pRaw < u.HWq) {');
-  out('    let ob = u.yBase + py * W + px;');
-  out(`    let addBias = (u.flags & ${FLAG_BIAS}u) != 0u;`);
-  out(`    let accumulate = (u.flags & ${FLAG_ACCUMULATE}u) != 0u;`);
-  out(`    let relu = (u.flags & ${FLAG_RELU}u) != 0u;`);
-  for (let r = 0; r < R; r++) {
-    out(`    if (cb * ${R}u + ${r}u < u.coCount) {`);
-    out(`      let co = cb * ${R}u + ${r}u;`);
-    out(`      var v = a${r};`);
-    out('      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }');
-    out('      let base = ob + co * u.HW;');
+  const store = (r: number) => {
+    const lines = [`      var v = a${r};`, '      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }'];
+    lines.push('      let base = ob + co * u.HW;');
     const prev = s.vec
       ? 'y[base >> 2u]'
       : `vec4<f32>(${[0, 1, 2, 3].map((i) => `select(0.0, y[base + ${i}u], cOK${i})`).join(', ')})`;
-    out(`      if (accumulate) { v += ${prev}; }`);
+    lines.push(`      if (accumulate) { v += ${prev}; }`);
     // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
-    out('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
-    if (s.vec) out('      y[base >> 2u] = v;');
-    else for (let i = 0; i < 4; i++) out(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
-    out('    }');
-  }
-  out('  }');
-  out('}');
-  return L.join('\n');
+    lines.push('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
+    if (s.vec) lines.push('      y[base >> 2u] = v;');
+    else for (let i = 0; i < 4; i++) lines.push(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
+    return lines;
+  };
+  return forwardKernelSource({
+    lanes,
+    R,
+    // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
+    yElement: s.vec ? 'vec4<f32>' : 'f32',
+    vec: s.vec,
+    strip: { lines: ['  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);'], index: 'tile' },
+    setup,
+    accumulators: Array.from({ length: R }, (_, r) => `  var a${r} = vec4<f32>(0.0);`),
+    body,
+    epilogue: { setup: '    let ob = u.yBase + py * W + px;', store },
+  });
 });
 
-export interface SubgroupPass {
-  input: BufferRange;
-  inChannels: number;
-  /** Where this input's channel 0 sits in the packed weights' reduction channels (concatenated segments). */
-  ciOffset: number;
-  out: BufferRange;
-  outChannels: number;
-  weights: PackedWeights;
-  bias: BufferRange | null;
-  N: number;
-  H: number;
-  W: number;
-  firstWrites: boolean;
-  relu: boolean;
-  label: string;
-}
+/** A forward or dgrad pass of conv3x3 (its planes are H·W; `runSubgroupForwardPasses` names the rest). */
+export type SubgroupPass = Omit<SubgroupForwardRun, 'inPlane' | 'outPlane' | 'inputName' | 'outputName' | 'kernel'>;
 
-/** Chunks of output channels that fit one binding and start at multiples of R (packed blocks). */
-export function blockAlignedChunks(
-  ctx: KernelContext,
-  channels: number,
-  plane: number,
-  R: number,
-  what: string,
-): ChannelChunk[] {
-  const raw = channelChunks(ctx, channels, plane, what);
-  if (raw.length === 1) return raw;
-  const per = Math.max(R, Math.floor(raw[0]!.count / R) * R);
-  const out: ChannelChunk[] = [];
-  for (let start = 0; start < channels; start += per) out.push({ start, count: Math.min(per, channels - start) });
-  return out;
-}
+/** The forward/dgrad kernel for `runSubgroupForwardPasses`. */
+const SUBGROUP_CONV: SubgroupForwardKernel = {
+  source: ({ R, lanes, needExtra, xVec, yVec }) => subgroupConvSource({ R, lanes, vec: xVec && yVec, needExtra }),
+  pack: SUBGROUP_FORWARD_UNIFORMS.pack,
+  biasBinding: true,
+};
 
 /** out (+)= conv(input) over every image and binding chunk, with the epilogue on the last input chunk. */
 export function runSubgroupConv(ctx: KernelContext, p: SubgroupPass): void {
-  const { N, H, W } = p;
-  const HW = H * W;
-  const R = p.weights.R;
-  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
-  const coChunks = blockAlignedChunks(ctx, p.outChannels, HW, R, `${p.label} output`);
-  const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
-  const Wq = Math.ceil(W / 4) * 4;
-  const lanes = subgroupLanes(ctx, p.label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
-  for (let n = 0; n < N; n++) {
-    for (const co of coChunks) {
-      ciChunks.forEach((ci, k) => {
-        const first = k === 0 && p.firstWrites;
-        const addBias = first && bias !== null;
-        const x = channelWindow(ctx, p.input, n, p.inChannels, HW, ci);
-        const y = channelWindow(ctx, p.out, n, p.outChannels, HW, co);
-        // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
-        const woBase = ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4);
-        const vec = W % 4 === 0 && x.base % 4 === 0 && y.base % 4 === 0;
-        const source = subgroupConvSource({ R, lanes, vec, needExtra: (4 * lanes) % Wq !== 0 });
-        const flags =
-          (addBias ? FLAG_BIAS : 0) |
-          (first ? 0 : FLAG_ACCUMULATE) |
-          (k === ciChunks.length - 1 && p.relu ? FLAG_RELU : 0);
-        ctx.dispatch({
-          label: p.label,
-          pipeline: ctx.pipeline(source, p.label),
-          // Without a bias the weights stand in for the (unread) bias binding.
-          bindings: [x.range, x.range, p.weights.range, bias?.range ?? p.weights.range, y.range],
-          uniforms: SUBGROUP_FORWARD_UNIFORMS.pack({
-            xBase: x.base,
-            yBase: y.base,
-            woBase,
-            bBase: (bias?.base ?? 0) + co.start,
-            H,
-            W,
-            Wq,
-            HW,
-            HWq: H * Wq,
-            ciCount: ci.count,
-            coCount: co.count,
-            blockStride: p.weights.channels * ((9 * R) / 4),
-            flags,
-          }),
-          workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
-        });
-      });
-    }
-  }
+  runSubgroupForwardPasses(ctx, {
+    ...p,
+    inPlane: p.H * p.W,
+    outPlane: p.H * p.W,
+    inputName: 'input',
+    outputName: 'output',
+    kernel: SUBGROUP_CONV,
+  });
 }
 
 // ---------------- wgrad ----------------
-
-const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'inner', 'rowStride', 'accumulate']);
-
-/** Sum S partial slices [S][outer][inner][9] into gw[outBase + (outer·rowStride + inner)·9 + t]. */
-const WGRAD_REDUCE_SOURCE = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> gw: array<f32>;
-${WGRAD_REDUCE_UNIFORMS.wgsl}
-@group(0) @binding(2) var<uniform> u: Params;
-${perElementMain(64, 'i', 'u.n')}
-  let t = i % 9u;
-  let inner = (i / 9u) % u.inner;
-  let outer = i / (9u * u.inner);
-  let o = u.outBase + (outer * u.rowStride + inner) * 9u + t;
-  var acc = 0.0;
-  if (u.accumulate != 0u) { acc = gw[o]; }
-  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
-  gw[o] = acc;
-}`;
-
-/**
- * The second pass of a split-K weight gradient: the S slices of partial sums, laid out [S][outer][inner][9],
- * summed into the weight-gradient rows gw[outBase + (outer·rowStride + inner)·9 + t] (added with accumulate).
- */
-export function sumWgradSlices(
-  ctx: KernelContext,
-  p: {
-    partial: BufferRange;
-    S: number;
-    outer: number;
-    inner: number;
-    gradWeight: { range: BufferRange; base: number };
-    outBase: number;
-    rowStride: number;
-    accumulate: boolean;
-    label: string;
-  },
-): void {
-  const n9 = p.outer * p.inner * 9;
-  const part = elementWindow(ctx, p.partial, 0, p.S * n9);
-  const label = `${p.label} (sum ${p.S} slices)`;
-  ctx.dispatch({
-    label,
-    pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, label),
-    bindings: [part.range, p.gradWeight.range],
-    uniforms: WGRAD_REDUCE_UNIFORMS.pack({
-      pBase: part.base,
-      outBase: p.outBase,
-      S: p.S,
-      n: n9,
-      inner: p.inner,
-      rowStride: p.rowStride,
-      accumulate: p.accumulate ? 1 : 0,
-    }),
-    workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
-  });
-}
 
 export interface SubgroupWgradPass {
   input: BufferRange;
@@ -408,7 +259,8 @@ export interface SubgroupWgradPass {
  * neighbouring quads it loads anyway), the gradient values of quad j by broadcast (4·Rco), 36·Rco FMAs.
  * Broadcasts per FMA: 1/9. (The first version had lanes over co and broadcast the input windows instead, one
  * broadcast per 2 FMAs: 1.65× slower over UNet11's layers; bench/NOTES.md.) Layers with few weights and many
- * pixels split the pixel range over S workgroups writing partial sums, added by `sumWgradSlices` (no atomics).
+ * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics;
+ * `runSubgroupWgradPasses`, shared with the transposed conv).
  */
 export interface WgradKey {
   vec: boolean;
@@ -419,54 +271,31 @@ export interface WgradKey {
 /** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
 const WGRAD_RCO = 16;
 
-const WGRAD_UNIFORMS = subgroupWgradUniforms('nCOB', 'COL', 'outCin');
+const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', rowStride: 'outCin' });
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
-  const Rco = WGRAD_RCO;
   const { lanes } = s;
   const last = lanes - 1;
-  const L: string[] = [];
-  const out = (line: string) => L.push(line);
-  for (const line of wgradKernelHeader(WGRAD_UNIFORMS.wgsl, lanes)) out(line);
-  out('  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;');
-  out(`  let ciRaw = wid.x * ${lanes}u + sl; let ci = min(ciRaw, u.ciCount - 1u); let slice = wid.z;`);
-  // Strips run over the images of the dispatch one after the other: strip st is strip st % nStrips of image
-  // st / nStrips, so one dispatch (and one write of gw) covers a whole batch of small planes.
-  out('  let st0 = slice * u.stripsPer; let st1 = min(st0 + u.stripsPer, u.stripsTotal);');
-  out('  for (var cg = 0u; cg < u.COL; cg++) {');
-  out('  let cob = wid.y * u.COL + cg;');
-  out('  if (cob < u.nCOB) {');
-  out(`  let coBase = cob * ${Rco}u;`);
-  for (let c = 0; c < Rco; c++) out(`  let gc${c} = min(coBase + ${c}u, u.coCount - 1u) * HW;`);
-  for (const line of tapAccumulators(Rco)) out(line);
-  out('  for (var st = st0; st < st1; st++) {');
-  out('    let img = st / u.nStrips; let ls = st - img * u.nStrips;');
-  out('    let xPlane = u.xBase + img * u.xImage + ci * HW;');
-  out('    let gImg = u.gBase + img * u.gImage;');
-  for (let c = 0; c < Rco; c++) out(`    let gp${c} = gImg + gc${c};`);
-  for (const line of stripQuadPosition(lanes)) out(line);
-  // The gradient quad this lane owns, for each of the Rco channels (zero past the plane and the row end).
-  for (let c = 0; c < Rco; c++) out(quadLoad(`gq${c}`, 'g4', 'g1', `gp${c}`, s.vec));
   // Quad j's position (from the lane that owns it) and this lane's three input rows there.
   const rows = (j: number) => {
-    out(`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`);
+    const lines = [`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`];
     for (let d = 0; d < 3; d++) {
-      out(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
-      out(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
+      lines.push(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
+      lines.push(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
       if (s.vec) {
-        out(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
+        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
       } else {
         const quad = [0, 1, 2, 3]
           .map((i) => `select(0.0, x1[ro${j}_${d} + min(qx${j} + ${i}u, W - 1u)], qx${j} + ${i}u < W)`)
           .join(', ');
-        out(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
+        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
       }
     }
+    return lines;
   };
-  rows(0);
-  for (let j = 0; j < lanes; j++) {
-    if (j < last) rows(j + 1);
-    out('    {');
+  // This lane's input windows at quad j: its rows there, the halo columns from the neighbouring quads.
+  const windows = (j: number) => {
+    const lines: string[] = [];
     for (let d = 0; d < 3; d++) {
       const ok = `ry${j}_${d} < H`;
       // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
@@ -474,113 +303,45 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
       // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
       const right =
         j === last ? `select(0.0, x1[ro${last}_${d} + min(qx${last} + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
-      out(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
-      out(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
-      out(`      let w${d}_0 = vec4<f32>(l${d}, m${j}_${d}.x, m${j}_${d}.y, m${j}_${d}.z);`);
-      out(`      let w${d}_1 = m${j}_${d};`);
-      out(`      let w${d}_2 = vec4<f32>(m${j}_${d}.y, m${j}_${d}.z, m${j}_${d}.w, r${d});`);
+      lines.push(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
+      lines.push(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
+      const m = `m${j}_${d}`;
+      lines.push(
+        ...tapRowWindows('w', d, [
+          `vec4<f32>(l${d}, ${m}.x, ${m}.y, ${m}.z)`,
+          m,
+          `vec4<f32>(${m}.y, ${m}.z, ${m}.w, r${d})`,
+        ]),
+      );
     }
-    for (let c = 0; c < Rco; c++) {
-      for (const line of broadcastQuadFmas(c, j, `gq${c}`, (t) => `w${Math.floor(t / 3)}_${t % 3}`)) out(line);
-    }
-    out('    }');
-  }
-  const footer = wgradKernelFooter(
-    Rco,
-    (c) => `ciRaw < u.ciCount && coBase + ${c}u < u.coCount`,
-    (c) => `u.outBase + slice * u.sliceStride + ((coBase + ${c}u) * u.outCin + ci) * 9u`,
-  );
-  for (const line of footer) out(line);
-  return L.join('\n');
+    return lines;
+  };
+  // Blocks of Rco output channels (the gradient quads, broadcast), lanes over input channels (their own rows).
+  return wgradKernelSource({
+    uniforms: WGRAD_UNIFORMS,
+    lanes,
+    R: WGRAD_RCO,
+    vec: s.vec,
+    shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;',
+    blocked: 'g',
+    names: { block: 'cob', base: 'coBase', plane: 'HW', quad: 'gq' },
+    lanePlane: '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
+    beforeQuads: rows(0),
+    quad: (j) => ({ before: j < last ? rows(j + 1) : [], windows: windows(j) }),
+    windows: 'w',
+  });
 });
 
+/** gw (+)= the weight gradient of one input segment: blocks of Rco gradient channels, lanes over input channels. */
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
-  const Rco = WGRAD_RCO;
-  const { N, H, W } = p;
-  const HW = H * W;
-  const Wq = Math.ceil(W / 4) * 4;
-  const HWq = H * Wq;
-  const lanes = subgroupLanes(ctx, p.label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
-  const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
-  const coChunks = channelChunks(ctx, p.outChannels, HW, `${p.label} gradOut`);
-  const gw = elementWindow(ctx, p.gradWeight, 0, p.outChannels * p.weightCin * 9);
-  for (const co of coChunks) {
-    for (const ci of ciChunks) {
-      const nCOB = Math.ceil(co.count / Rco);
-      const nWG0 = Math.ceil(ci.count / lanes) * nCOB;
-      const COL = HW <= 64 ? Math.min(4, nCOB) : 1;
-      const outBase = gw.base + (co.start * p.weightCin + p.ciOffset + ci.start) * 9;
-      const n9 = co.count * ci.count * 9;
-      for (let n0 = 0; n0 < N; ) {
-        // As many images per dispatch as both windows hold: small planes are weight-bound per dispatch.
-        const k = Math.min(
-          imagesPerWindow(ctx, p.inChannels, HW, ci, N - n0),
-          imagesPerWindow(ctx, p.outChannels, HW, co, N - n0),
-        );
-        const x = elementWindow(
-          ctx,
-          p.input,
-          (n0 * p.inChannels + ci.start) * HW,
-          ((k - 1) * p.inChannels + ci.count) * HW,
-        );
-        const g = elementWindow(
-          ctx,
-          p.gradOut,
-          (n0 * p.outChannels + co.start) * HW,
-          ((k - 1) * p.outChannels + co.count) * HW,
-        );
-        const stripsTotal = k * nStrips;
-        const S = Math.max(1, Math.min(16, Math.ceil(64 / (nWG0 / COL)), stripsTotal));
-        const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
-        const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
-        const accumulate = p.accumulate || n0 > 0;
-        const vec = W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0;
-        const shape = {
-          xBase: x.base,
-          gBase: g.base,
-          xImage: p.inChannels * HW,
-          gImage: p.outChannels * HW,
-          stripsTotal,
-          H,
-          W,
-          Wq,
-          HW,
-          HWq,
-          nStrips,
-          stripsPer: Math.ceil(stripsTotal / S),
-          nCOB,
-          COL,
-          ciCount: ci.count,
-          coCount: co.count,
-        };
-        ctx.dispatch({
-          label: part ? `${p.label} (split ${S})` : p.label,
-          pipeline: ctx.pipeline(subgroupWgradSource({ vec, lanes }), p.label),
-          bindings: [x.range, x.range, g.range, g.range, part ? part.range : gw.range],
-          uniforms: WGRAD_UNIFORMS.pack(
-            part
-              ? { ...shape, outBase: part.base, sliceStride: n9, outCin: ci.count, accumulate: 0 }
-              : { ...shape, outBase, sliceStride: 0, outCin: p.weightCin, accumulate: accumulate ? 1 : 0 },
-          ),
-          workgroups: [Math.ceil(ci.count / lanes), Math.ceil(nCOB / COL), S],
-        });
-        if (partial) {
-          sumWgradSlices(ctx, {
-            partial: partial.range,
-            S,
-            outer: co.count,
-            inner: ci.count,
-            gradWeight: gw,
-            outBase,
-            rowStride: p.weightCin,
-            accumulate,
-            label: p.label,
-          });
-        }
-        partial?.release();
-        n0 += k;
-      }
-    }
-  }
+  runSubgroupWgradPasses(ctx, {
+    ...p,
+    gradPlane: p.H * p.W,
+    rows: 'gradOut',
+    columns: p.weightCin,
+    columnOffset: p.ciOffset,
+    rowsPerLane: () => WGRAD_RCO,
+    source: (_R, vec, lanes) => subgroupWgradSource({ vec, lanes }),
+    uniforms: WGRAD_UNIFORMS,
+  });
 }

@@ -58,11 +58,8 @@ export function workgroupGrid(ctx: KernelContext, count: number): [number, numbe
   return [Math.ceil(count / y), y];
 }
 
-/**
- * WGSL helper: the linear workgroup index of a 2-D grid made by `workgroupGrid`. `gridMain` emits it; kept
- * exported for the shaders that still open `main` by hand.
- */
-export const LINEAR_WORKGROUP_WGSL = /* wgsl */ `
+/** WGSL helper: the linear workgroup index of a 2-D grid made by `workgroupGrid` (`gridMain` emits it). */
+const LINEAR_WORKGROUP_WGSL = /* wgsl */ `
 fn linearWorkgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }`;
 
 /** The invocation builtins a grid kernel's `main` may take after the workgroup's, with the parameter each binds. */

@@ -11,10 +11,9 @@
  * invocations load consecutive pixels; tile rows padded to 65 floats so that the column-wise stores do not all hit
  * one bank), then each invocation accumulates its 4×4 block: 256 FMAs per invocation per 8 global loads. The
  * reduction (N·H·W, long) over few output blocks (often fewer than a GPU has cores) is split over S workgroups
- * writing partial sums, added by `sumWgradSlices`.
+ * writing partial sums, added by `sumWgradSlices` (`splitWgrad`, which the subgroup weight gradients use too).
  */
-import { sumWgradSlices } from './conv3x3-subgroup.ts';
-import { elementWindow, memoSource, uniformBlock } from './layout.ts';
+import { elementWindow, memoSource, perElementMain, uniformBlock, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 
 export type TiledWgradMode = 'conv' | 'transpose';
@@ -153,8 +152,6 @@ export function dispatchTiledWgrad(ctx: KernelContext, p: TiledWgradDispatch): v
   const blocks = Math.ceil(K / 64) * Math.ceil(p.rowCount / 64);
   // Enough workgroups to fill a GPU (≥ 256), each reducing at least 256 pixels.
   const S = Math.max(1, Math.min(64, Math.ceil(256 / blocks), Math.floor(Q / 256)));
-  const partial = S > 1 ? ctx.scratch(S * n9 * 4, `${p.label} partial sums`) : null;
-  const part = partial ? elementWindow(ctx, partial.range, 0, S * n9) : null;
   const shape = {
     rBase: p.rows.base,
     cBase: p.cols.base,
@@ -168,23 +165,109 @@ export function dispatchTiledWgrad(ctx: KernelContext, p: TiledWgradDispatch): v
     K,
     M: p.rowCount,
   };
+  const slices = { ...p, S, rows: p.rowCount, cols: p.colChannels };
+  splitWgrad(ctx, slices, (label, part) =>
+    ctx.dispatch({
+      label,
+      pipeline: ctx.pipeline(source({ mode: p.mode }), p.label),
+      bindings: [p.rows.range, p.cols.range, part ? part.range : p.gradWeight.range],
+      uniforms: UNIFORMS.pack(
+        part
+          ? { ...shape, outBase: part.base, outRow: K, sliceStride: n9, accumulate: 0 }
+          : { ...shape, outBase: p.outBase, outRow: p.rowStride * 9, sliceStride: 0, accumulate: p.accumulate ? 1 : 0 },
+      ),
+      workgroups: [Math.ceil(K / 64), Math.ceil(p.rowCount / 64), S],
+    }),
+  );
+}
+
+const WGRAD_REDUCE_UNIFORMS = uniformBlock(['pBase', 'outBase', 'S', 'n', 'inner', 'rowStride', 'accumulate']);
+
+/** Sum S partial slices [S][outer][inner][9] into gw[outBase + (outer·rowStride + inner)·9 + t]. */
+const WGRAD_REDUCE_SOURCE = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gw: array<f32>;
+${WGRAD_REDUCE_UNIFORMS.wgsl}
+@group(0) @binding(2) var<uniform> u: Params;
+${perElementMain(64, 'i', 'u.n')}
+  let t = i % 9u;
+  let inner = (i / 9u) % u.inner;
+  let outer = i / (9u * u.inner);
+  let o = u.outBase + (outer * u.rowStride + inner) * 9u + t;
+  var acc = 0.0;
+  if (u.accumulate != 0u) { acc = gw[o]; }
+  for (var s = 0u; s < u.S; s++) { acc += part[u.pBase + s * u.n + i]; }
+  gw[o] = acc;
+}`;
+
+/**
+ * The second pass of a split-K weight gradient: the S slices of partial sums, laid out [S][outer][inner][9],
+ * summed into the weight-gradient rows gw[outBase + (outer·rowStride + inner)·9 + t] (added with accumulate).
+ */
+function sumWgradSlices(
+  ctx: KernelContext,
+  p: {
+    partial: BufferRange;
+    S: number;
+    outer: number;
+    inner: number;
+    gradWeight: { range: BufferRange; base: number };
+    outBase: number;
+    rowStride: number;
+    accumulate: boolean;
+    label: string;
+  },
+): void {
+  const n9 = p.outer * p.inner * 9;
+  const part = elementWindow(ctx, p.partial, 0, p.S * n9);
+  const label = `${p.label} (sum ${p.S} slices)`;
   ctx.dispatch({
-    label: part ? `${p.label} (split ${S})` : p.label,
-    pipeline: ctx.pipeline(source({ mode: p.mode }), p.label),
-    bindings: [p.rows.range, p.cols.range, part ? part.range : p.gradWeight.range],
-    uniforms: UNIFORMS.pack(
-      part
-        ? { ...shape, outBase: part.base, outRow: K, sliceStride: n9, accumulate: 0 }
-        : { ...shape, outBase: p.outBase, outRow: p.rowStride * 9, sliceStride: 0, accumulate: p.accumulate ? 1 : 0 },
-    ),
-    workgroups: [Math.ceil(K / 64), Math.ceil(p.rowCount / 64), S],
+    label,
+    pipeline: ctx.pipeline(WGRAD_REDUCE_SOURCE, label),
+    bindings: [part.range, p.gradWeight.range],
+    uniforms: WGRAD_REDUCE_UNIFORMS.pack({
+      pBase: part.base,
+      outBase: p.outBase,
+      S: p.S,
+      n: n9,
+      inner: p.inner,
+      rowStride: p.rowStride,
+      accumulate: p.accumulate ? 1 : 0,
+    }),
+    workgroups: workgroupGrid(ctx, Math.ceil(n9 / 64)),
   });
+}
+
+/**
+ * A weight gradient whose pixel reduction runs in S slices (split-K): with S = 1 `dispatch` writes the
+ * weight-gradient rows itself (`partial` null); else it writes S partial slices [S][rows][cols][9] into a scratch
+ * buffer (`partial`), which `sumWgradSlices` then adds into the rows. The tiled kernel here and both subgroup
+ * weight-gradient kernels split this way.
+ */
+export function splitWgrad(
+  ctx: KernelContext,
+  p: {
+    S: number;
+    rows: number;
+    cols: number;
+    gradWeight: { range: BufferRange; base: number };
+    outBase: number;
+    rowStride: number;
+    accumulate: boolean;
+    label: string;
+  },
+  dispatch: (label: string, partial: { range: BufferRange; base: number } | null) => void,
+): void {
+  const n9 = p.rows * p.cols * 9;
+  const partial = p.S > 1 ? ctx.scratch(p.S * n9 * 4, `${p.label} partial sums`) : null;
+  const part = partial ? elementWindow(ctx, partial.range, 0, p.S * n9) : null;
+  dispatch(part ? `${p.label} (split ${p.S})` : p.label, part);
   if (partial) {
     sumWgradSlices(ctx, {
       partial: partial.range,
-      S,
-      outer: p.rowCount,
-      inner: p.colChannels,
+      S: p.S,
+      outer: p.rows,
+      inner: p.cols,
       gradWeight: p.gradWeight,
       outBase: p.outBase,
       rowStride: p.rowStride,
