@@ -30,9 +30,12 @@ import {
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
-/** Output channels per subgroup: 16 (64 accumulators per lane; more spills), or Cout rounded up to 4 if smaller. */
-export function subgroupBlock(cout: number): number {
-  return cout >= 16 ? 16 : Math.ceil(cout / 4) * 4;
+/**
+ * Output channels per subgroup: `max` (16: 64 accumulators per lane, the best where the CPU has 32 vector
+ * registers, e.g. AVX-512; 8 where it has 16, e.g. AVX2: bench/NOTES.md), or Cout rounded up to 4 if smaller.
+ */
+export function subgroupBlock(cout: number, max = 16): number {
+  return cout >= max ? max : Math.ceil(cout / 4) * 4;
 }
 
 /**

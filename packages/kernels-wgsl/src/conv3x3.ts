@@ -17,7 +17,7 @@
  */
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad } from './conv3x3-subgroup.ts';
+import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad, subgroupBlock } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, KernelContext } from './runtime.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
@@ -297,9 +297,15 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
 }
 
 /** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */
-export function conv3x3ForwardSubgroup(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
+export function conv3x3ForwardSubgroup(
+  ctx: KernelContext,
+  a: Conv3x3ForwardArgs,
+  label: string,
+  maxBlock?: number,
+): void {
   const cin = totalChannels(a.input);
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin);
+  const R = subgroupBlock(a.outChannels, maxBlock);
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R);
   for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runSubgroupConv(ctx, {
       input: seg.range,
@@ -360,12 +366,13 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
 }
 
 /** dgrad runner of the 'subgroup' variant. */
-export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
+export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string, maxBlock?: number): void {
   const cin = totalChannels(a.gradInput);
   for (const { seg, offset } of withOffsets(a.gradInput)) {
     if (!seg.range) continue;
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
-    const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels);
+    const R = subgroupBlock(seg.channels, maxBlock);
+    const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels, R);
     runSubgroupConv(ctx, {
       input: a.gradOut,
       inChannels: a.outChannels,

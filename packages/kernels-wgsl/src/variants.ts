@@ -10,6 +10,10 @@
  * SwiftShader) workgroup barriers serialise the SIMD lanes and barrier-free register blocking with subgroup
  * sharing wins ~3× (bench/NOTES.md); on GPUs workgroup-memory tiling is what wins.
  *
+ * Rows that are the default nowhere (`defaultFor: []`) are tile-parameter alternatives for the autotuner: e.g.
+ * 'subgroup-r8' halves the subgroup kernel's register block, which wins on CPUs with 16 vector registers (AVX2)
+ * and loses on CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity".
+ *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
  * name applies to every pass that has a row of that name (the others keep their default); a name no pass has,
@@ -114,6 +118,15 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'forward',
+      name: 'subgroup-r8',
+      summary: 'the subgroup kernel with 8 channels per subgroup: 32 accumulators per lane fit 16 vector registers',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3ForwardSubgroup(ctx, a, label, 8),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'forward',
       name: 'tiled',
       summary: 'implicit GEMM, 64×64 output tile, 16-deep k-steps staged in workgroup memory',
       requires: TILED,
@@ -139,6 +152,15 @@ const CONV3X3: Rows<'conv3x3'> = {
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       run: (ctx, a, label) => conv3x3DgradSubgroup(ctx, a, label),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'dgrad',
+      name: 'subgroup-r8',
+      summary: 'the subgroup dgrad with 8 channels per subgroup (fewer registers, as the forward row)',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3DgradSubgroup(ctx, a, label, 8),
     },
     {
       family: 'conv3x3',

@@ -99,11 +99,23 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(subgroup, tiled, direct\)/,
+      /conv3x3 variant 'fast' unknown \(subgroup, subgroup-r8, tiled, direct\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
     );
+  });
+
+  it('tile-parameter rows are defaults nowhere; forced family-wide they apply to the passes that have them', () => {
+    for (const ctx of [lavapipe(), swiftshader(), nvidia(), intel()]) {
+      for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
+        expect(selectVariant(ctx, 'conv3x3', pass).name).not.toBe('subgroup-r8');
+      }
+    }
+    const r8 = context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'subgroup-r8' });
+    expect(selectVariant(r8, 'conv3x3', 'forward').name).toBe('subgroup-r8');
+    expect(selectVariant(r8, 'conv3x3', 'dgrad').name).toBe('subgroup-r8');
+    expect(selectVariant(r8, 'conv3x3', 'wgrad').name).toBe('subgroup');
   });
 
   it('a measured choice (kernelChoices) wins over the default for its problem only, and yields to overrides', () => {

@@ -76,10 +76,19 @@ function kernelSourceHash(): string {
   return kernelsHash;
 }
 
+/**
+ * lavapipe's code generation settings: they change what a kernel compiles to as much as the CPU does
+ * (GALLIUM_OVERRIDE_CPU_CAPS=avx hides AVX-512, and the best register block changes with it: bench/NOTES.md).
+ */
+const DRIVER_SETTINGS = ['GALLIUM_OVERRIDE_CPU_CAPS', 'LP_NATIVE_VECTOR_WIDTH', 'LP_NUM_THREADS'];
+
 export function tuningFingerprint(device: Device): TuningFingerprint {
   const i = device.adapterInfo;
+  const settings = DRIVER_SETTINGS.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`);
   return {
-    adapter: [i.vendor, i.architecture, i.device, i.description, `${device.adapterClass} kernels`].join(' | '),
+    adapter: [i.vendor, i.architecture, i.device, i.description, `${device.adapterClass} kernels`, ...settings].join(
+      ' | ',
+    ),
     cpu: cpuIdentity(),
     kernels: kernelSourceHash(),
   };
