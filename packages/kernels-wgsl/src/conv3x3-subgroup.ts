@@ -254,6 +254,8 @@ export interface SubgroupWgradPass {
   /** Add into gradWeight instead of overwriting it. */
   accumulate: boolean;
   label: string;
+  /** Output channels per lane (default `WGRAD_RCO`). */
+  rco?: number;
 }
 
 /**
@@ -269,9 +271,14 @@ export interface WgradKey {
   vec: boolean;
   /** Subgroup lanes the source is written for. */
   lanes: number;
+  /** Output channels per lane. */
+  R: number;
 }
 
-/** Output channels per lane: 16 × 9 accumulators (measured: 8 is 1.3× slower, 24 no faster, 32 slower). */
+/**
+ * Output channels per lane: 16 × 9 accumulators (measured with AVX-512's 32 registers: 8 is 1.3× slower, 24 no
+ * faster, 32 slower); the 'subgroup-r8' row offers 8 to the tuner.
+ */
 const WGRAD_RCO = 16;
 
 const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', rowStride: 'outCin' });
@@ -323,7 +330,7 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   return wgradKernelSource({
     uniforms: WGRAD_UNIFORMS,
     lanes,
-    R: WGRAD_RCO,
+    R: s.R,
     vec: s.vec,
     shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;',
     blocked: 'g',
@@ -343,8 +350,8 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
     rows: 'gradOut',
     columns: p.weightCin,
     columnOffset: p.ciOffset,
-    rowsPerLane: () => WGRAD_RCO,
-    source: (_R, vec, lanes) => subgroupWgradSource({ vec, lanes }),
+    rowsPerLane: () => p.rco ?? WGRAD_RCO,
+    source: (R, vec, lanes) => subgroupWgradSource({ vec, lanes, R }),
     uniforms: WGRAD_UNIFORMS,
   });
 }

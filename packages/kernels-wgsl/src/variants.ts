@@ -194,6 +194,15 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'wgrad',
+      name: 'subgroup-r8',
+      summary: 'the subgroup wgrad with 8 output channels per lane (72 accumulators instead of 144)',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, 8),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'wgrad',
       name: 'tiled',
       summary: 'GEMM over pixels: 64 co × 64 (ci, tap) block, 16-pixel steps staged in workgroup memory; split-K',
       requires: TILED,

@@ -115,7 +115,9 @@ describe('variant selection', () => {
     const r8 = context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'subgroup-r8' });
     expect(selectVariant(r8, 'conv3x3', 'forward').name).toBe('subgroup-r8');
     expect(selectVariant(r8, 'conv3x3', 'dgrad').name).toBe('subgroup-r8');
-    expect(selectVariant(r8, 'conv3x3', 'wgrad').name).toBe('subgroup');
+    expect(selectVariant(r8, 'conv3x3', 'wgrad').name).toBe('subgroup-r8');
+    const r8Forward = context('cpu', ['subgroups'], { min: 8, max: 8 }, { 'conv3x3.forward': 'subgroup-r8' });
+    expect(selectVariant(r8Forward, 'conv3x3', 'wgrad').name).toBe('subgroup');
   });
 
   it('a measured choice (kernelChoices) wins over the default for its problem only, and yields to overrides', () => {
