@@ -6,7 +6,7 @@
  * binding cannot be split this way: that is a clear error asking for tiled inference.
  */
 import { elementWindow, maxBindingElements, mib } from './layout.ts';
-import { type BufferRange, type KernelContext, KernelLimitError } from './runtime.ts';
+import { type BufferRange, type ContentKey, type KernelContext, KernelLimitError } from './runtime.ts';
 
 export interface ChannelChunk {
   readonly start: number;
@@ -76,6 +76,8 @@ export interface ConvForwardOperands {
   /** [N, Cin, …]. */
   readonly input: BufferRange;
   readonly weight: BufferRange;
+  /** The weight's content key: kernels that repack the weight keep the packing while it is unchanged. */
+  readonly weightKey?: ContentKey;
   /** [Cout], or null for no bias. */
   readonly bias: BufferRange | null;
   /** [N, Cout, …], written. */
@@ -90,6 +92,8 @@ export interface ConvDgradOperands {
   /** [N, Cout, …]. */
   readonly gradOut: BufferRange;
   readonly weight: BufferRange;
+  /** As in `ConvForwardOperands`. */
+  readonly weightKey?: ContentKey;
   /** [N, Cin, …], written. */
   readonly gradInput: BufferRange;
   readonly batch: number;

@@ -24,7 +24,7 @@
  */
 import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
 import { FLAG_ACCUMULATE, memoSource, uniformBlock } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
+import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import {
   blockStores,
   forwardKernelSource,
@@ -139,12 +139,19 @@ const FORWARD_KERNEL: SubgroupForwardKernel = {
 export function runSubgroupConvTransposeForward(
   ctx: KernelContext,
   g: ConvTransposeGeometry,
-  a: { input: BufferRange; weight: BufferRange; bias: BufferRange | null; out: BufferRange; relu: boolean },
+  a: {
+    input: BufferRange;
+    weight: BufferRange;
+    weightKey?: ContentKey;
+    bias: BufferRange | null;
+    out: BufferRange;
+    relu: boolean;
+  },
   label: string,
 ): void {
   const { cin, cout } = g;
   // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, FORWARD_R);
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, FORWARD_R, a.weightKey);
   runSubgroupForwardPasses(ctx, {
     ...g,
     ...a,
@@ -275,12 +282,12 @@ const DGRAD_KERNEL: SubgroupForwardKernel = {
 export function runSubgroupConvTransposeDgrad(
   ctx: KernelContext,
   g: ConvTransposeGeometry,
-  a: { gradOut: BufferRange; weight: BufferRange; gradInput: BufferRange },
+  a: { gradOut: BufferRange; weight: BufferRange; weightKey?: ContentKey; gradInput: BufferRange },
   label: string,
 ): void {
   const { cin, cout } = g;
   // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, subgroupBlock(cin));
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, subgroupBlock(cin), a.weightKey);
   // The forward convolution of gy (cout channels of 2H × 2W) into gx, reduction over gy's channels.
   runSubgroupForwardPasses(ctx, {
     ...g,

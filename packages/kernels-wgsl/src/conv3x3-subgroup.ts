@@ -16,7 +16,7 @@
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
  */
 import { elementWindow, memoSource, uniformBlock } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
+import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import {
   forwardKernelSource,
   packedWeight,
@@ -103,8 +103,11 @@ export interface PackedWeights {
 }
 
 /**
- * Packed weights for `runSubgroupConv` in a scratch buffer (release it once the convolution is encoded).
- * Forward: all Cout output channels. dgrad: the forward input channels [outOffset, outOffset + outCount).
+ * Packed weights for `runSubgroupConv` (release them once the convolution is encoded). Forward: all Cout output
+ * channels. dgrad: the forward input channels [outOffset, outOffset + outCount). With the weight's content key
+ * and a context that keeps buffers (`ctx.persistent`), the packing is kept and redone only when the weight was
+ * written since (inference and validation pack once; a training step, whose Adam update writes every weight,
+ * packs once per step as without it); otherwise it goes to scratch memory every call.
  */
 export function packConv3x3Weights(
   ctx: KernelContext,
@@ -115,12 +118,21 @@ export function packConv3x3Weights(
   outOffset = 0,
   outCount = mode === 'forward' ? cout : cin,
   R = subgroupBlock(outCount),
+  weightKey?: ContentKey,
 ): PackedWeights {
   const redCh = mode === 'forward' ? cin : cout;
   const total = Math.ceil(outCount / R) * redCh * 9 * R;
-  const scratch = ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
-  const w = elementWindow(ctx, weight, 0, cout * cin * 9);
   const label = `conv3x3 pack ${mode} weights [${cout},${cin},3,3]`;
+  const kept =
+    weightKey && ctx.persistent
+      ? ctx.persistent(`${weightKey.id} ${label} R${R} ${outOffset}+${outCount}`, weightKey.version, total * 4, label)
+      : null;
+  const keep = () => {};
+  if (kept && !kept.stale) return { range: kept.range, release: keep, R, channels: redCh };
+  const scratch = kept
+    ? { range: kept.range, release: keep }
+    : ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
+  const w = elementWindow(ctx, weight, 0, cout * cin * 9);
   const perBlock = (R / 4) * redCh;
   ctx.dispatch({
     label,

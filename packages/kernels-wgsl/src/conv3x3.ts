@@ -19,7 +19,7 @@
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
 import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad, subgroupBlock } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
-import type { BufferRange, KernelContext } from './runtime.ts';
+import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -35,6 +35,8 @@ export interface Conv3x3ForwardArgs {
   readonly input: readonly ChannelSegment[];
   /** [Cout, Cin, 3, 3], Cin = total channels of `input`. */
   readonly weight: BufferRange;
+  /** The weight's content key: kernels that repack the weight keep the packing while it is unchanged. */
+  readonly weightKey?: ContentKey;
   /** [Cout], or null for no bias. */
   readonly bias: BufferRange | null;
   /** [N, Cout, H, W]. */
@@ -50,6 +52,8 @@ export interface Conv3x3DgradArgs {
   /** Gradient of the output, [N, Cout, H, W]. */
   readonly gradOut: BufferRange;
   readonly weight: BufferRange;
+  /** As in the forward's arguments. */
+  readonly weightKey?: ContentKey;
   /**
    * Gradient of each input segment, [N, channels, H, W] each (written, not accumulated); a null range skips a
    * segment whose gradient nobody needs.
@@ -305,7 +309,7 @@ export function conv3x3ForwardSubgroup(
 ): void {
   const cin = totalChannels(a.input);
   const R = subgroupBlock(a.outChannels, maxBlock);
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R);
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
   for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runSubgroupConv(ctx, {
       input: seg.range,
@@ -372,7 +376,17 @@ export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, la
     if (!seg.range) continue;
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
     const R = subgroupBlock(seg.channels, maxBlock);
-    const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels, R);
+    const weights = packConv3x3Weights(
+      ctx,
+      a.weight,
+      'dgrad',
+      a.outChannels,
+      cin,
+      offset,
+      seg.channels,
+      R,
+      a.weightKey,
+    );
     runSubgroupConv(ctx, {
       input: a.gradOut,
       inChannels: a.outChannels,

@@ -59,6 +59,7 @@ export { type ReduceSumArgs, reduceSum } from './reduce.ts';
 export {
   type AdapterClass,
   type BufferRange,
+  type ContentKey,
   type DispatchRequest,
   type KernelContext,
   KernelLimitError,

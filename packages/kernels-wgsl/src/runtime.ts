@@ -14,6 +14,15 @@ export interface BufferRange {
   readonly size: number;
 }
 
+/**
+ * Names a tensor's contents for caches of values derived from them (a weight packed into a kernel's layout):
+ * `id` is the storage and offset, `version` changes whenever the contents are written.
+ */
+export interface ContentKey {
+  readonly id: string;
+  readonly version: number;
+}
+
 /** What selects a kernel variant: CPU adapters (lavapipe) want barrier-free register blocking, GPUs want tiling. */
 export type AdapterClass = 'cpu' | 'gpu';
 
@@ -65,6 +74,12 @@ export interface KernelContext {
   readonly kernelChoices?: ReadonlyMap<string, string>;
   /** Told of every pass that goes through the variant table: autotuning's discovery of a workload's problems. */
   readonly onKernelProblem?: ((problem: KernelProblem) => void) | null;
+  /**
+   * A buffer kept across calls under `key` (e.g. weights packed into a kernel's layout), with `stale` true when it
+   * must be (re)filled: it is new, or was filled for another `version` of its source. Optional: without it the
+   * kernels remake such buffers in scratch memory on every call.
+   */
+  persistent?(key: string, version: number, bytes: number, label: string): { range: BufferRange; stale: boolean };
   /** A compute pipeline for this WGSL source (entry point `main`), compiled once and cached by source. */
   pipeline(wgsl: string, label: string): GPUComputePipeline;
   /** Encode one dispatch. Dispatches run in call order; the device decides when to submit. */

@@ -408,7 +408,10 @@ export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>
         if (!row) throw new RangeError(`${key}: variant '${variant}' unknown (${rows.map((r) => r.name).join(', ')})`);
         const problem = variantProblem(target, row);
         if (problem) throw new RangeError(`${key}: variant '${variant}' cannot run on this adapter: it ${problem}`);
-        row.run(target, replayArgs as KernelPassArgs[F][P], `${op}:${variant} ${shape}`);
+        // The replay's buffers are not the ones the content key names: no cache may serve them (the timing would
+        // leave out the weight packing) or keep what was made from them.
+        const args = { ...(replayArgs as KernelPassArgs[F][P]), weightKey: undefined };
+        row.run(target, args, `${op}:${variant} ${shape}`);
       },
     });
   }

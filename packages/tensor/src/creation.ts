@@ -81,4 +81,5 @@ export function writeData(t: Tensor, data: Float32Array): void {
   }
   const s = t.storageFor('writeData');
   if (data.length > 0) t.device.write(s.buffer, s.byteOffset, data);
+  s.markWritten();
 }

@@ -27,6 +27,8 @@ export interface DeviceStats extends PoolStats {
   pipelines: number;
   dispatches: number;
   submits: number;
+  /** Buffers kept across calls (`persistent`): packed weights of live tensors. */
+  persistentBuffers: number;
 }
 
 export class Device implements KernelContext {
@@ -49,6 +51,8 @@ export class Device implements KernelContext {
   readonly poison: boolean;
 
   private readonly pool: BufferPool;
+  /** `persistent()` buffers by key, with the source version they were filled for. */
+  private readonly kept = new Map<string, { buffer: GPUBuffer; version: number }>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly recorder: CommandRecorder;
   private readonly waitFor: <T>(promise: Promise<T>) => Promise<T>;
@@ -255,6 +259,35 @@ export class Device implements KernelContext {
     };
   }
 
+  /**
+   * A buffer kept across calls (kernels-wgsl's `KernelContext.persistent`: weights packed for a kernel), keyed by
+   * `key`, which starts with the id of the storage it derives from (`Tensor.contentKey`); freed with that storage.
+   */
+  persistent(key: string, version: number, bytes: number, label: string): { range: BufferRange; stale: boolean } {
+    let entry = this.kept.get(key);
+    if (entry && entry.buffer.size < bytes) {
+      this.release(entry.buffer);
+      entry = undefined;
+    }
+    if (!entry) {
+      entry = { buffer: this.acquire(bytes, label), version: Number.NaN };
+      this.kept.set(key, entry);
+    }
+    const stale = entry.version !== version;
+    entry.version = version;
+    return { range: { buffer: entry.buffer, offset: 0, size: bytes }, stale };
+  }
+
+  /** Free the `persistent()` buffers derived from storage `storageId` (called when that storage is freed). */
+  forgetPersistent(storageId: string): void {
+    const prefix = `${storageId}@`;
+    for (const [key, entry] of this.kept) {
+      if (!key.startsWith(prefix)) continue;
+      this.release(entry.buffer);
+      this.kept.delete(key);
+    }
+  }
+
   private fillNaN(buffer: GPUBuffer): void {
     if (!this.poisonPipeline) {
       this.poisonPipeline = this.pipeline(
@@ -323,6 +356,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n:
       pipelines: this.pipelines.size,
       dispatches: this.recorder.dispatches,
       submits: this.recorder.submits,
+      persistentBuffers: this.kept.size,
     };
   }
 

@@ -2,7 +2,7 @@
  * Tensors: a shape, a dtype and reference-counted GPU storage. Memory is freed deterministically: `dispose()`,
  * or `tidy(fn)`, which disposes every tensor created inside `fn` except what it returns or `keep()`s.
  */
-import type { BufferRange } from '@ternausnet/kernels-wgsl';
+import type { BufferRange, ContentKey } from '@ternausnet/kernels-wgsl';
 import type { Device } from './device.ts';
 
 /** Element type. Only float32 today; the field exists so that float16 can be added without an API change. */
@@ -23,7 +23,11 @@ export class DisposedTensorError extends Error {
  * handles, parameters packed into one arena) share a Storage; the buffer returns to the pool at the last release.
  */
 export class Storage {
+  private static nextId = 1;
   private refs = 1;
+  /** Names the buffer's contents in caches (views share their root's). */
+  readonly id: string;
+  private writes = 0;
 
   constructor(
     readonly device: Device,
@@ -32,7 +36,24 @@ export class Storage {
     readonly byteLength: number,
     /** A view into a larger storage (e.g. a parameter arena) holds a reference to it instead of owning a buffer. */
     private readonly parent: Storage | null = null,
-  ) {}
+  ) {
+    this.id = parent ? parent.id : `s${Storage.nextId++}`;
+  }
+
+  /**
+   * How many times the contents were written in place (writeData, an optimizer step; PyTorch's `_version`):
+   * caches of values derived from the contents, such as weights packed for a kernel, are valid for one version.
+   * Views share their root's count, so an update of a whole parameter arena reaches every parameter in it.
+   */
+  get version(): number {
+    return this.parent ? this.parent.version : this.writes;
+  }
+
+  /** Call after writing into the buffer other than through a fresh op output (see `version`). */
+  markWritten(): void {
+    if (this.parent) this.parent.markWritten();
+    else this.writes++;
+  }
 
   static allocate(device: Device, byteLength: number, label: string): Storage {
     return new Storage(device, device.acquire(Math.max(4, byteLength), label), 0, byteLength);
@@ -63,7 +84,10 @@ export class Storage {
     if (this.refs <= 0) return;
     if (--this.refs === 0) {
       if (this.parent) this.parent.release();
-      else this.device.release(this.buffer);
+      else {
+        this.device.forgetPersistent(this.id);
+        this.device.release(this.buffer);
+      }
     }
   }
 
@@ -222,6 +246,12 @@ export class Tensor {
   rangeFor(op: string): BufferRange {
     const s = this.storageFor(op);
     return { buffer: s.buffer, offset: s.byteOffset, size: this.size * BYTES_PER_ELEMENT[this.dtype] };
+  }
+
+  /** What kernels key caches of values derived from this tensor's elements on (its storage, offset and version). */
+  contentKey(op: string): ContentKey {
+    const s = this.storageFor(op);
+    return { id: `${s.id}@${s.byteOffset}`, version: s.version };
   }
 
   /** `name[shape]` for messages. */

@@ -6,7 +6,16 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collectKernelProblems, conv3x3, rand, type Tensor, tidy, tuneKernels } from '@ternausnet/tensor';
+import {
+  collectKernelProblems,
+  conv3x3,
+  rand,
+  type Tensor,
+  tensor,
+  tidy,
+  tuneKernels,
+  writeData,
+} from '@ternausnet/tensor';
 import { loadKernelTuning, saveKernelTuning, tuningFingerprint } from '@ternausnet/tensor/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
@@ -53,6 +62,18 @@ describe('kernel autotuning', () => {
     const xs = x();
     const ws = w();
     const problems = await collectKernelProblems(device(), () => step(xs, ws));
+    // The weight changes after discovery, so what is kept for it (its packed copy) is stale when the tuner runs:
+    // whatever the replays do, the next forward must still see the new weight.
+    writeData(
+      ws,
+      Float32Array.from({ length: ws.size }, (_, i) => Math.cos(i)),
+    );
+    const output = async (weight: Tensor) => {
+      const y = tidy(() => conv3x3(xs, weight, null).detach());
+      const a = await y.toArray();
+      y.dispose();
+      return a;
+    };
     const before = [await xs.toArray(), await ws.toArray()];
     const progress: string[] = [];
     const r = await tuneKernels(device(), problems, {
@@ -70,6 +91,10 @@ describe('kernel autotuning', () => {
     }
     expect(progress.length).toBe(problems.reduce((n, p) => n + p.candidates.length, 0));
     expect([await xs.toArray(), await ws.toArray()]).toEqual(before);
+    // Nor into what is kept for it (the weight packed for the subgroup kernels): the same output as a fresh copy.
+    const copy = tensor(before[1]!, ws.shape);
+    expect(await output(ws)).toEqual(await output(copy));
+    copy.dispose();
 
     // The choice is what runs: force a choice per problem and read the variant from the dispatch labels.
     for (const p of problems) device().kernelChoices.set(p.key, 'direct');

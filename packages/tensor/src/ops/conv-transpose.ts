@@ -112,6 +112,7 @@ function defineConvTranspose(
         ...dims,
         input: x.rangeFor(name),
         weight: w.rangeFor(name),
+        weightKey: w.contentKey(name),
         bias: b ? b.rangeFor(name) : null,
         out: y.rangeFor(name),
         relu: attrs.relu,
@@ -128,6 +129,7 @@ function defineConvTranspose(
             ...dims,
             gradOut: g.rangeFor(`${name} dgrad`),
             weight: sw.rangeFor(`${name} dgrad`),
+            weightKey: sw.contentKey(`${name} dgrad`),
             gradInput: gx.rangeFor(`${name} dgrad`),
           });
           // Weight and bias gradients go straight into the leaves' gradient storage (the kernels add or overwrite).

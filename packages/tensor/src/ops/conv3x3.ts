@@ -62,6 +62,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
     conv3x3Forward(device, {
       input: xs.map((x) => ({ range: x.rangeFor('conv3x3'), channels: x.shape[1]! })),
       weight: w.rangeFor('conv3x3'),
+      weightKey: w.contentKey('conv3x3'),
       bias: b ? b.rangeFor('conv3x3') : null,
       out: y.rangeFor('conv3x3'),
       batch: N,
@@ -85,6 +86,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
         conv3x3Dgrad(device, {
           gradOut: g.rangeFor('conv3x3 dgrad'),
           weight: sw.rangeFor('conv3x3 dgrad'),
+          weightKey: sw.contentKey('conv3x3 dgrad'),
           gradInput: gxs.map((gx, i) => ({ range: gx?.rangeFor('conv3x3 dgrad') ?? null, channels: channels[i]! })),
           batch: N,
           height: H,

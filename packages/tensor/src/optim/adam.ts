@@ -163,6 +163,8 @@ export class Adam {
       weightDecay: this.weightDecay,
       step: this.stepCount,
     });
+    // Every parameter changed: caches of their packed forms (Storage.version) are stale now.
+    this.params.storage.markWritten();
   }
 
   /**
@@ -221,6 +223,7 @@ export class Adam {
         }
         const s = t.storageFor('Adam.loadState');
         t.device.write(s.buffer, s.byteOffset, data);
+        s.markWritten();
       }
     });
     for (const v of views) {
