@@ -145,6 +145,7 @@ describe('the packages installed from their tarballs into another project', () =
     expect(result.loss).toBeGreaterThan(0);
     expect(result.changed).toBe(true);
     expect(result).toMatchObject({ width: 40, height: 35, probabilities: 40 * 35, inUnitInterval: true });
+    expect(result.kernelsHash).toMatch(/^[0-9a-f]{16}$/);
     // 56 = the authors' state-dict keys (encoder.N.*, the conv1…conv5 aliases, the decoder).
     expect(result.weightTensors).toBe(56);
   }, 300_000);

@@ -89,4 +89,5 @@ export {
  * Where this package's modules are (this file's URL): a tuning cache hashes the files beside it, so that cached
  * kernel choices are dropped when any kernel's source changes.
  */
-export const KERNELS_MODULE_URL: string = import.meta.url;
+// ESM gives every module `import.meta.url` (browsers and Node); the package builds without DOM or Node typings.
+export const KERNELS_MODULE_URL: string = (import.meta as ImportMeta & { readonly url: string }).url;

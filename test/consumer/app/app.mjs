@@ -3,6 +3,7 @@
 
 import { createUNet11, parseSafetensors, predict, serializeWeights } from '@ternausnet/model';
 import { Adam, bceJaccardLoss, initDevice, rand, randn, tidy } from '@ternausnet/tensor';
+import { tuningFingerprint } from '@ternausnet/tensor/node';
 
 const device = await initDevice();
 const model = await createUNet11({ scheme: 'lecun', seed: 7 });
@@ -37,6 +38,8 @@ console.log(
     probabilities: prediction.probabilities.length,
     inUnitInterval: prediction.probabilities.every((p) => p >= 0 && p <= 1),
     weightTensors: weights.tensors.size,
+    // The tuning cache's hash of the installed kernel modules (dist/*.js).
+    kernelsHash: tuningFingerprint(device).kernels,
   }),
 );
 x.dispose();
