@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
 import { image } from '../../../test/support/images.ts';
-import { ternausnet } from './cli.ts';
+import { cliEnv, ternausnet } from './cli.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const bin = join(root, 'packages/train/bin/ternausnet.mjs');
@@ -64,7 +64,7 @@ describe('ternausnet predict over a folder', () => {
 
     // The whole folder, killed as soon as its first new mask is written (a stale temp file is planted as well).
     writeFileSync(join(out, '.b3.png.999.123.tmp'), 'half a PNG');
-    const child = spawn(process.execPath, [bin, ...args(input)], { cwd: root });
+    const child = spawn(process.execPath, [bin, ...args(input)], { cwd: root, env: cliEnv });
     let log = '';
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));

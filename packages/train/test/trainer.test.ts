@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { useTestDevice } from '../../../test/support/gpu.ts';
 import { sceneData, syntheticScenes } from '../src/scenes.ts';
 import { type Batch, NonFiniteLossError, type TrainingData, train } from '../src/trainer.ts';
+import { cliEnv } from './cli.ts';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const bin = join(root, 'packages/train/bin/ternausnet.mjs');
@@ -36,7 +37,7 @@ function tinyData(seed = 0) {
 
 function cli(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: root });
+    const p = spawn(process.execPath, [bin, ...args], { cwd: root, env: cliEnv });
     let stderr = '';
     let stdout = '';
     p.stderr.on('data', (d) => (stderr += d));
@@ -120,7 +121,7 @@ describe('training', () => {
     const full = await cli(args(straight));
     expect(full.code).toBe(0);
     // Start the same run and SIGKILL it as soon as epoch 1's checkpoint is committed.
-    const child = spawn(process.execPath, [bin, ...args(killed)], { cwd: root, stdio: 'ignore' });
+    const child = spawn(process.execPath, [bin, ...args(killed)], { cwd: root, env: cliEnv, stdio: 'ignore' });
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         try {
