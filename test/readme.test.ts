@@ -1,16 +1,17 @@
 /** The README's library examples run as written (extracted from its ```ts blocks and run with tsx). */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { privateCacheEnv } from './support/cache-env.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
 const readme = () => readFileSync(join(root, 'README.md'), 'utf8');
 
 /** Run a README block as a file of its own (inside the repository, so the workspace packages resolve as for a user of this checkout). */
-function runBlock(code: string, env: Record<string, string> = {}) {
+function runBlock(code: string, env: NodeJS.ProcessEnv = process.env) {
   const dir = join(root, '.tmp', 'readme-example');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'example.ts');
@@ -19,7 +20,7 @@ function runBlock(code: string, env: Record<string, string> = {}) {
     cwd: root,
     encoding: 'utf8',
     timeout: 600_000,
-    env: { ...process.env, ...env },
+    env,
   });
   rmSync(dir, { recursive: true, force: true });
   return r;
@@ -41,11 +42,9 @@ describe('README', () => {
   it('kernel tuning example runs and reports its problems', () => {
     const block = /```ts\n(import \{ DEFAULT_ARCHITECTURE, tuneModelKernels \}[\s\S]*?)```/.exec(readme());
     expect(block).not.toBeNull();
-    // The tuning cache goes to a private folder, not the user's ~/.cache; Mesa's shader cache (which also follows
-    // XDG_CACHE_HOME) stays where it is, or every pipeline would be compiled again.
+    // The tuning cache goes to a private folder, not the user's ~/.cache.
     const cache = mkdtempSync(join(tmpdir(), 'readme-tuning-'));
-    const mesaCache = process.env.MESA_SHADER_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-    const r = runBlock(block![1]!, { XDG_CACHE_HOME: cache, MESA_SHADER_CACHE_DIR: mesaCache });
+    const r = runBlock(block![1]!, privateCacheEnv(cache));
     rmSync(cache, { recursive: true, force: true });
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);

@@ -53,6 +53,8 @@ export class Device implements KernelContext {
   private readonly pool: BufferPool;
   /** `persistent()` buffers by key, with the source version they were filled for. */
   private readonly kept = new Map<string, { buffer: GPUBuffer; version: number }>();
+  /** The `kept` keys of each storage id (the part of the key before '@'), so freeing a storage finds its own. */
+  private readonly keptByStorage = new Map<string, string[]>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly recorder: CommandRecorder;
   private readonly waitFor: <T>(promise: Promise<T>) => Promise<T>;
@@ -271,6 +273,10 @@ export class Device implements KernelContext {
     }
     if (!entry) {
       entry = { buffer: this.acquire(bytes, label), version: Number.NaN };
+      if (!this.kept.has(key)) {
+        const storageId = key.slice(0, key.indexOf('@'));
+        this.keptByStorage.set(storageId, [...(this.keptByStorage.get(storageId) ?? []), key]);
+      }
       this.kept.set(key, entry);
     }
     const stale = entry.version !== version;
@@ -280,10 +286,11 @@ export class Device implements KernelContext {
 
   /** Free the `persistent()` buffers derived from storage `storageId` (called when that storage is freed). */
   forgetPersistent(storageId: string): void {
-    const prefix = `${storageId}@`;
-    for (const [key, entry] of this.kept) {
-      if (!key.startsWith(prefix)) continue;
-      this.release(entry.buffer);
+    const keys = this.keptByStorage.get(storageId);
+    if (!keys) return;
+    this.keptByStorage.delete(storageId);
+    for (const key of keys) {
+      this.release(this.kept.get(key)!.buffer);
       this.kept.delete(key);
     }
   }

@@ -96,15 +96,24 @@ function remapRanges(args: unknown, move: (r: BufferRange) => BufferRange): unkn
 /** Bytes of random floats in [-1, 1) repeated into every tuning buffer (the values do not change the speed). */
 const RANDOM_BLOCK_BYTES = 4 * 2 ** 20;
 
+let randomBlockCache: Float32Array | null = null;
+/** RANDOM_BLOCK_BYTES of random floats, made once. */
+function randomBlock(): Float32Array {
+  if (!randomBlockCache) {
+    randomBlockCache = new Float32Array(RANDOM_BLOCK_BYTES / 4);
+    const rng = new Rng(0x7e57);
+    for (let i = 0; i < randomBlockCache.length; i++) randomBlockCache[i] = rng.uniform(-1, 1);
+  }
+  return randomBlockCache;
+}
+
 /**
  * The problem's arguments on fresh buffers: one per buffer the workload used, of the same size (offsets and
  * aliasing kept, so alignment-dependent paths are the same), filled with random floats.
  */
 function replayBuffers(device: Device, problem: KernelProblem): { args: unknown; release: () => void } {
   const moved = new Map<GPUBuffer, GPUBuffer>();
-  const block = new Float32Array(RANDOM_BLOCK_BYTES / 4);
-  const rng = new Rng(0x7e57);
-  for (let i = 0; i < block.length; i++) block[i] = rng.uniform(-1, 1);
+  const block = randomBlock();
   const args = remapRanges(problem.args, (r) => {
     let buffer = moved.get(r.buffer);
     if (!buffer) {

@@ -84,14 +84,14 @@ export async function tuneModelKernels(arch: Architecture, options: TuneModelOpt
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     if (result.tuned.length > 0) saveKernelTuning(device, result.tuned, cachePath);
-    const after = loadKernelTuning(device, cachePath);
+    const now = new Map([...loaded.tuned, ...result.tuned.map((t) => [t.key, t] as const)]);
     return {
       ...result,
       cachePath,
       problems: problems.length,
       fromCache: problems.length - todo.length,
       choices: problems.flatMap((p) => {
-        const t = after.tuned.get(p.key);
+        const t = now.get(p.key);
         return t ? [t] : [];
       }),
     };
