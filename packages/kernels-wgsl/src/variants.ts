@@ -10,9 +10,10 @@
  * SwiftShader) workgroup barriers serialise the SIMD lanes and barrier-free register blocking with subgroup
  * sharing wins ~3× (bench/NOTES.md); on GPUs workgroup-memory tiling is what wins.
  *
- * Rows that are the default nowhere (`defaultFor: []`) are tile-parameter alternatives for the autotuner: e.g.
- * 'subgroup-r8' halves the subgroup kernel's register block, which wins on CPUs with 16 vector registers (AVX2)
- * and loses on CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity".
+ * Rows that are the default nowhere (`defaultFor: []`) are alternatives for the autotuner: e.g. 'subgroup-r8'
+ * halves the subgroup kernel's register block, which wins on CPUs with 16 vector registers (AVX2) and loses on
+ * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' wins on large planes with kept weights
+ * and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd").
  *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
@@ -50,6 +51,7 @@ import {
   conv3x3WgradSubgroup,
   conv3x3WgradTiled,
 } from './conv3x3.ts';
+import { conv3x3DgradWinograd, conv3x3ForwardWinograd } from './conv3x3-winograd.ts';
 import type { AdapterClass, KernelContext, KernelLimits } from './runtime.ts';
 import { SUBGROUP_LANES, subgroupLanesProblem } from './subgroup-codegen.ts';
 
@@ -127,6 +129,15 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'forward',
+      name: 'winograd',
+      summary: 'Winograd F(2×2, 3×3): input/output transforms around 16 subgroup GEMMs, 2.25× fewer multiplies',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'forward',
       name: 'tiled',
       summary: 'implicit GEMM, 64×64 output tile, 16-deep k-steps staged in workgroup memory',
       requires: TILED,
@@ -161,6 +172,15 @@ const CONV3X3: Rows<'conv3x3'> = {
       requires: SUBGROUP,
       defaultFor: [],
       run: (ctx, a, label) => conv3x3DgradSubgroup(ctx, a, label, 8),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'dgrad',
+      name: 'winograd',
+      summary: 'the Winograd forward on gradOut with flipped, transposed transformed weights',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label),
     },
     {
       family: 'conv3x3',

@@ -11,7 +11,7 @@ import {
   runnableVariants,
   type SubgroupSizes,
 } from '../src/index.ts';
-import { selectVariant } from '../src/variants.ts';
+import { KERNEL_PASSES, selectVariant } from '../src/variants.ts';
 
 function context(
   adapterClass: AdapterClass,
@@ -99,7 +99,7 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(subgroup, subgroup-r8, tiled, direct\)/,
+      /conv3x3 variant 'fast' unknown \(subgroup, subgroup-r8, winograd, tiled, direct\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
@@ -109,7 +109,7 @@ describe('variant selection', () => {
   it('tile-parameter rows are defaults nowhere; forced family-wide they apply to the passes that have them', () => {
     for (const ctx of [lavapipe(), swiftshader(), nvidia(), intel()]) {
       for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
-        expect(selectVariant(ctx, 'conv3x3', pass).name).not.toBe('subgroup-r8');
+        expect(selectVariant(ctx, 'conv3x3', pass).name).not.toMatch(/^(subgroup-r8|winograd)$/);
       }
     }
     const r8 = context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'subgroup-r8' });
@@ -118,6 +118,13 @@ describe('variant selection', () => {
     expect(selectVariant(r8, 'conv3x3', 'wgrad').name).toBe('subgroup-r8');
     const r8Forward = context('cpu', ['subgroups'], { min: 8, max: 8 }, { 'conv3x3.forward': 'subgroup-r8' });
     expect(selectVariant(r8Forward, 'conv3x3', 'wgrad').name).toBe('subgroup');
+    // 'winograd' has forward and dgrad rows only: forced family-wide, wgrad keeps its default.
+    const winograd = context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'winograd' });
+    expect(KERNEL_PASSES.map((pass) => selectVariant(winograd, 'conv3x3', pass).name)).toEqual([
+      'winograd',
+      'winograd',
+      'subgroup',
+    ]);
   });
 
   it('a measured choice (kernelChoices) wins over the default for its problem only, and yields to overrides', () => {
