@@ -277,15 +277,6 @@ ${[0, 1, 2, 3].flatMap((k) => [0, 1].map((c) => `    store(plane, yy, 8u * q + $
   }
 }`;
 
-/**
- * Where Winograd is the CPU default (bench/NOTES.md, "Winograd"): planes of at least 64×64 with at least 64
- * channels on both sides (1.3–1.6× there per kernel). Smaller planes lose (16² and below: 0.55–0.98×; the GEMM's
- * strips are too few to reuse the transformed weights, and its lanes idle), and so do 3-channel inputs (0.25×).
- */
-export function winogradWins(reduction: number, outputs: number, H: number, W: number): boolean {
-  return H * W >= 64 * 64 && reduction >= 64 && outputs >= 64;
-}
-
 // ---------------- the pass ----------------
 
 interface WinogradPass {

@@ -51,7 +51,7 @@ import {
   conv3x3WgradSubgroup,
   conv3x3WgradTiled,
 } from './conv3x3.ts';
-import { conv3x3DgradWinograd, conv3x3ForwardWinograd, winogradWins } from './conv3x3-winograd.ts';
+import { conv3x3DgradWinograd, conv3x3ForwardWinograd } from './conv3x3-winograd.ts';
 import type { AdapterClass, KernelContext, KernelLimits } from './runtime.ts';
 import { SUBGROUP_LANES, subgroupLanesProblem } from './subgroup-codegen.ts';
 
@@ -91,11 +91,6 @@ export interface KernelVariant<F extends KernelFamily = KernelFamily, P extends 
   readonly requires: VariantRequirements;
   /** Adapter classes this row is the default for (when it can run there and no earlier row is). */
   readonly defaultFor: readonly AdapterClass[];
-  /**
-   * A row that is a default only for some shapes: passed over (for the next default row) unless this holds for
-   * the pass's arguments. Without arguments (`describeVariants`: the default in general) such a row is no default.
-   */
-  readonly defaultWhen?: (args: KernelPassArgs[F][P]) => boolean;
   /** Encode the pass. `label` names the op, the variant and the shapes (it labels every dispatch). */
   readonly run: (ctx: KernelContext, args: KernelPassArgs[F][P], label: string) => void;
 }
@@ -116,22 +111,6 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'forward',
-      name: 'winograd',
-      summary: 'Winograd F(2×2, 3×3): input/output transforms around 16 subgroup GEMMs, 2.25× fewer multiplies',
-      requires: SUBGROUP,
-      defaultFor: ['cpu'],
-      defaultWhen: (a) =>
-        winogradWins(
-          a.input.reduce((n, seg) => n + seg.channels, 0),
-          a.outChannels,
-          a.height,
-          a.width,
-        ),
-      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label),
-    },
-    {
-      family: 'conv3x3',
-      pass: 'forward',
       name: 'subgroup',
       summary: 'a subgroup owns 4·L pixels × 16 channels; rows by vec4 loads, halo by shuffles, weights by broadcast',
       requires: SUBGROUP,
@@ -146,6 +125,15 @@ const CONV3X3: Rows<'conv3x3'> = {
       requires: SUBGROUP,
       defaultFor: [],
       run: (ctx, a, label) => conv3x3ForwardSubgroup(ctx, a, label, 8),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'forward',
+      name: 'winograd',
+      summary: 'Winograd F(2×2, 3×3): input/output transforms around 16 subgroup GEMMs, 2.25× fewer multiplies',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label),
     },
     {
       family: 'conv3x3',
@@ -170,17 +158,6 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'dgrad',
-      name: 'winograd',
-      summary: 'the Winograd forward on gradOut with flipped, transposed transformed weights',
-      requires: SUBGROUP,
-      defaultFor: ['cpu'],
-      defaultWhen: (a) =>
-        a.gradInput.every((seg) => !seg.range || winogradWins(a.outChannels, seg.channels, a.height, a.width)),
-      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label),
-    },
-    {
-      family: 'conv3x3',
-      pass: 'dgrad',
       name: 'subgroup',
       summary: 'the forward subgroup kernel on gradOut with flipped, transposed packed weights',
       requires: SUBGROUP,
@@ -195,6 +172,15 @@ const CONV3X3: Rows<'conv3x3'> = {
       requires: SUBGROUP,
       defaultFor: [],
       run: (ctx, a, label) => conv3x3DgradSubgroup(ctx, a, label, 8),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'dgrad',
+      name: 'winograd',
+      summary: 'the Winograd forward on gradOut with flipped, transposed transformed weights',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label),
     },
     {
       family: 'conv3x3',
@@ -354,7 +340,7 @@ export const KERNEL_VARIANTS: { readonly [F in KernelFamily]: Rows<F> } = {
 export const KERNEL_FAMILIES = Object.keys(KERNEL_VARIANTS) as KernelFamily[];
 
 /** A row without its runner: what the tests and the docs read. */
-export type VariantRow = Omit<KernelVariant, 'run' | 'defaultWhen'>;
+export type VariantRow = Omit<KernelVariant, 'run'>;
 
 /** The table's rows, flattened (of one family, or all), in table order. */
 export function variantRows(family?: KernelFamily): VariantRow[] {
@@ -427,7 +413,7 @@ export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>
   shape: string,
 ): void {
   const key = `${family}.${pass} ${shape}`;
-  const v = selectVariant(ctx, family, pass, key, args);
+  const v = selectVariant(ctx, family, pass, key);
   if (ctx.onKernelProblem) {
     const rows = KERNEL_VARIANTS[family][pass] as unknown as readonly KernelVariant<F, P>[];
     ctx.onKernelProblem({
@@ -435,7 +421,7 @@ export function runSelectedVariant<F extends KernelFamily, P extends KernelPass>
       family,
       pass,
       args,
-      defaultVariant: selectVariant(ctx, family, pass, undefined, args).name,
+      defaultVariant: selectVariant(ctx, family, pass).name,
       candidates: rows.filter((r) => variantProblem(ctx, r) === null).map((r) => r.name),
       run(target, replayArgs, variant) {
         const row = rows.find((r) => r.name === variant);
@@ -462,8 +448,6 @@ export function selectVariant<F extends KernelFamily, P extends KernelPass>(
   family: F,
   pass: P,
   key?: string,
-  /** The pass's arguments, for rows that are a default only for some shapes (`defaultWhen`). */
-  args?: KernelPassArgs[F][P],
 ): KernelVariant<F, P> {
   const rows = KERNEL_VARIANTS[family][pass] as unknown as readonly KernelVariant<F, P>[];
   const forced = forcedName(ctx, family, pass);
@@ -481,9 +465,7 @@ export function selectVariant<F extends KernelFamily, P extends KernelPass>(
   const tuned = key === undefined ? undefined : ctx.kernelChoices?.get(key);
   const row =
     runnable.find((r) => r.name === tuned) ??
-    runnable.find(
-      (r) => r.defaultFor.includes(ctx.adapterClass) && (!r.defaultWhen || (args !== undefined && r.defaultWhen(args))),
-    ) ??
+    runnable.find((r) => r.defaultFor.includes(ctx.adapterClass)) ??
     runnable[0];
   if (!row) throw new Error(`${family}.${pass}: no variant can run on this adapter (the table lacks a baseline)`);
   return row;

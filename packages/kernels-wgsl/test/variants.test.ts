@@ -6,8 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AdapterClass,
-  type Conv3x3DgradArgs,
-  type Conv3x3ForwardArgs,
   describeVariants,
   type KernelContext,
   runnableVariants,
@@ -101,14 +99,14 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(winograd, subgroup, subgroup-r8, tiled, direct\)/,
+      /conv3x3 variant 'fast' unknown \(subgroup, subgroup-r8, winograd, tiled, direct\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
     );
   });
 
-  it('alternative rows are no default without a shape; forced family-wide they apply to the passes that have them', () => {
+  it('tile-parameter rows are defaults nowhere; forced family-wide they apply to the passes that have them', () => {
     for (const ctx of [lavapipe(), swiftshader(), nvidia(), intel()]) {
       for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
         expect(selectVariant(ctx, 'conv3x3', pass).name).not.toMatch(/^(subgroup-r8|winograd)$/);
@@ -127,44 +125,6 @@ describe('variant selection', () => {
       'winograd',
       'subgroup',
     ]);
-  });
-
-  it("'winograd' is the CPU default only on planes of 64² and more with 64 channels or more on both sides", () => {
-    const range = { buffer: {} as GPUBuffer, offset: 0, size: 4 };
-    const forward = (cin: number, cout: number, side: number): Conv3x3ForwardArgs => ({
-      input: [{ range, channels: cin }],
-      weight: range,
-      bias: null,
-      out: range,
-      batch: 1,
-      height: side,
-      width: side,
-      outChannels: cout,
-      relu: true,
-    });
-    const dgrad = (cout: number, segments: number[], side: number): Conv3x3DgradArgs => ({
-      gradOut: range,
-      weight: range,
-      gradInput: segments.map((channels) => ({ range, channels })),
-      batch: 1,
-      height: side,
-      width: side,
-      outChannels: cout,
-    });
-    const pick = (ctx: KernelContext, a: Conv3x3ForwardArgs) => selectVariant(ctx, 'conv3x3', 'forward', 'k', a).name;
-    expect(pick(lavapipe(), forward(64, 128, 64))).toBe('winograd');
-    expect(pick(swiftshader(), forward(192, 128, 64))).toBe('winograd');
-    expect(pick(lavapipe(), forward(256, 256, 32))).toBe('subgroup');
-    expect(pick(lavapipe(), forward(3, 64, 128))).toBe('subgroup');
-    expect(pick(lavapipe(), forward(96, 32, 128))).toBe('subgroup');
-    expect(pick(firefoxLavapipe(), forward(64, 128, 64))).toBe('direct');
-    expect(pick(nvidia(), forward(64, 128, 64))).toBe('tiled');
-    // dgrad: every segment's gradient must qualify (the reduction is over gradOut's channels).
-    expect(selectVariant(lavapipe(), 'conv3x3', 'dgrad', 'k', dgrad(128, [64, 128], 64)).name).toBe('winograd');
-    expect(selectVariant(lavapipe(), 'conv3x3', 'dgrad', 'k', dgrad(32, [32, 64], 128)).name).toBe('subgroup');
-    // A measured choice still wins over the shape rule.
-    const tuned = { ...lavapipe(), kernelChoices: new Map([['k', 'subgroup']]) };
-    expect(pick(tuned, forward(64, 128, 64))).toBe('subgroup');
   });
 
   it('a measured choice (kernelChoices) wins over the default for its problem only, and yields to overrides', () => {
