@@ -18,7 +18,7 @@
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import type { Conv3x3DgradArgs, Conv3x3ForwardArgs } from './conv3x3.ts';
-import { conv3x3DgradSubgroup, conv3x3ForwardSubgroup } from './conv3x3.ts';
+import { conv3x3DgradSubgroup, conv3x3ForwardSubgroup, totalChannels, withOffsets } from './conv3x3.ts';
 import { packConv3x3Weights } from './conv3x3-subgroup.ts';
 import {
   elementWindow,
@@ -385,7 +385,7 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
 
 /** Forward runner of the 'winograd' rows; passes whose operands outgrow its bindings go to the subgroup kernel. */
 export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
-  const cin = a.input.reduce((s, seg) => s + seg.channels, 0);
+  const cin = totalChannels(a.input);
   const u = 16 * Math.ceil(a.outChannels / R) * R * cin;
   const [H, W] = [a.height, a.width];
   if (a.input.some((seg) => !fits(ctx, { inChannels: seg.channels, outChannels: a.outChannels, H, W, u }))) {
@@ -393,8 +393,7 @@ export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs
     return;
   }
   const weights = transformWeights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, a.weightKey);
-  let offset = 0;
-  a.input.forEach((seg, k) => {
+  for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runWinograd(ctx, {
       input: seg.range,
       inChannels: seg.channels,
@@ -402,22 +401,21 @@ export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs
       out: a.out,
       outChannels: a.outChannels,
       weights,
-      bias: k === 0 ? a.bias : null,
+      bias: first ? a.bias : null,
       N: a.batch,
       H: a.height,
       W: a.width,
-      firstWrites: k === 0,
-      relu: a.relu && k === a.input.length - 1,
+      firstWrites: first,
+      relu: a.relu && last,
       label,
     });
-    offset += seg.channels;
-  });
+  }
   weights.release();
 }
 
 /** dgrad runner of the 'winograd' rows: each segment's gradient is the forward Winograd conv of gradOut. */
 export function conv3x3DgradWinograd(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
-  const cin = a.gradInput.reduce((s, seg) => s + seg.channels, 0);
+  const cin = totalChannels(a.gradInput);
   const [H, W] = [a.height, a.width];
   const u = (seg: { channels: number }) => 16 * Math.ceil(seg.channels / R) * R * a.outChannels;
   if (
@@ -426,27 +424,24 @@ export function conv3x3DgradWinograd(ctx: KernelContext, a: Conv3x3DgradArgs, la
     conv3x3DgradSubgroup(ctx, a, label);
     return;
   }
-  let offset = 0;
-  for (const seg of a.gradInput) {
-    if (seg.range) {
-      const weights = transformWeights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels, a.weightKey);
-      runWinograd(ctx, {
-        input: a.gradOut,
-        inChannels: a.outChannels,
-        ciOffset: 0,
-        out: seg.range,
-        outChannels: seg.channels,
-        weights,
-        bias: null,
-        N: a.batch,
-        H: a.height,
-        W: a.width,
-        firstWrites: true,
-        relu: false,
-        label,
-      });
-      weights.release();
-    }
-    offset += seg.channels;
+  for (const { seg, offset } of withOffsets(a.gradInput)) {
+    if (!seg.range) continue;
+    const weights = transformWeights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels, a.weightKey);
+    runWinograd(ctx, {
+      input: a.gradOut,
+      inChannels: a.outChannels,
+      ciOffset: 0,
+      out: seg.range,
+      outChannels: seg.channels,
+      weights,
+      bias: null,
+      N: a.batch,
+      H: a.height,
+      W: a.width,
+      firstWrites: true,
+      relu: false,
+      label,
+    });
+    weights.release();
   }
 }

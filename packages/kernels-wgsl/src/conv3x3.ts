@@ -273,14 +273,14 @@ function runDirect(
   }
 }
 
-const totalChannels = (segments: readonly { readonly channels: number }[]) =>
+export const totalChannels = (segments: readonly { readonly channels: number }[]) =>
   segments.reduce((p, s) => p + s.channels, 0);
 
 /**
  * The segments of a channel concatenation, each with `offset`, where its channels start in the weight's input
  * channel dimension, and whether it is the `first` or the `last`.
  */
-function withOffsets<S extends { readonly channels: number }>(
+export function withOffsets<S extends { readonly channels: number }>(
   segments: readonly S[],
 ): { seg: S; offset: number; first: boolean; last: boolean }[] {
   let offset = 0;
