@@ -17,8 +17,14 @@
  * V and M are scratch, made a band of tile rows at a time so neither outgrows one binding.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
-import type { Conv3x3DgradArgs, Conv3x3ForwardArgs } from './conv3x3.ts';
-import { conv3x3DgradSubgroup, conv3x3ForwardSubgroup, totalChannels, withOffsets } from './conv3x3.ts';
+import {
+  type Conv3x3DgradArgs,
+  type Conv3x3ForwardArgs,
+  conv3x3DgradSubgroup,
+  conv3x3ForwardSubgroup,
+  totalChannels,
+  withOffsets,
+} from './conv3x3.ts';
 import { packConv3x3Weights } from './conv3x3-subgroup.ts';
 import {
   elementWindow,
