@@ -5,7 +5,7 @@
  * price is three memory passes around the multiplies (bench/NOTES.md, "Winograd"):
  *
  * 1. weights: U[ξ][block][c][R] = (G g Gᵀ)[ξ], made from the subgroup kernel's packed layout [block][c][9][R]
- *    (which already flips and transposes for dgrad) and kept with it while the weight is unchanged;
+ *    (which already flips and transposes for dgrad; made in scratch) and kept while the weight is unchanged;
  * 2. input: V[ξ][ci][tile] = (Bᵀ d B)[ξ], one invocation per input channel and 4 consecutive tiles of a tile row;
  * 3. a batch of 16 products M[ξ] = U[ξ]·V[ξ] ([Cout × Cin] · [Cin × tiles]) in the subgroup kernels' style:
  *    a workgroup is one subgroup of L lanes owning 4·L tiles (lane l one vec4 of 4 tiles) and R = 16 output
@@ -25,7 +25,7 @@ import {
   totalChannels,
   withOffsets,
 } from './conv3x3.ts';
-import { packConv3x3Weights } from './conv3x3-subgroup.ts';
+import { packConv3x3Weights, type SubgroupPass } from './conv3x3-subgroup.ts';
 import {
   elementWindow,
   FLAG_ACCUMULATE,
@@ -96,19 +96,18 @@ function transformWeights(
   outCount: number,
   weightKey: ContentKey | undefined,
 ): WinogradWeights {
-  const packed = packConv3x3Weights(ctx, weight, mode, cout, cin, outOffset, outCount, R, weightKey);
+  const channels = mode === 'forward' ? cin : cout;
   const blocks = Math.ceil(outCount / R);
-  const quads = blocks * packed.channels * (R / 4);
+  const quads = blocks * channels * (R / 4);
   const bytes = 16 * quads * 16;
   const label = `conv3x3 winograd ${mode} weights [${cout},${cin},3,3]`;
   const kept =
     weightKey && ctx.persistent
       ? ctx.persistent(`${weightKey.id} ${label} ${outOffset}+${outCount}`, weightKey.version, bytes, label)
       : null;
-  if (kept && !kept.stale) {
-    packed.release();
-    return { range: kept.range, blocks, channels: packed.channels, release: () => {} };
-  }
+  if (kept && !kept.stale) return { range: kept.range, blocks, channels, release: () => {} };
+  // The packing only feeds the transform: scratch, not kept beside U.
+  const packed = packConv3x3Weights(ctx, weight, mode, cout, cin, outOffset, outCount, R);
   const out = kept ? { range: kept.range, release: () => {} } : ctx.scratch(bytes, label);
   const groups = Math.ceil(quads / 64);
   ctx.dispatch({
@@ -119,7 +118,7 @@ function transformWeights(
     workgroups: [Math.min(groups, 65535), Math.ceil(groups / 65535)],
   });
   packed.release();
-  return { range: out.range, blocks, channels: packed.channels, release: () => out.release() };
+  return { range: out.range, blocks, channels, release: () => out.release() };
 }
 
 // ---------------- 2. input ----------------
@@ -285,23 +284,8 @@ ${[0, 1, 2, 3].flatMap((k) => [0, 1].map((c) => `    store(plane, yy, 8u * q + $
 
 // ---------------- the pass ----------------
 
-interface WinogradPass {
-  input: BufferRange;
-  inChannels: number;
-  /** This input segment's first channel among U's reduction channels. */
-  ciOffset: number;
-  out: BufferRange;
-  outChannels: number;
-  weights: WinogradWeights;
-  bias: BufferRange | null;
-  N: number;
-  H: number;
-  W: number;
-  /** Overwrite the output (else add to it); the bias goes with the first write, the ReLU with `relu`. */
-  firstWrites: boolean;
-  relu: boolean;
-  label: string;
-}
+/** A pass as the subgroup kernel's (`SubgroupPass`), with U for the packed weights. */
+type WinogradPass = Omit<SubgroupPass, 'weights'> & { weights: WinogradWeights };
 
 /** Whether every operand of a pass fits the scheme's bindings: one image's planes, U, and a band of one tile row. */
 function fits(ctx: KernelContext, p: { inChannels: number; outChannels: number; H: number; W: number; u: number }) {
