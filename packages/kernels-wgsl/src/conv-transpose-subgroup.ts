@@ -4,7 +4,7 @@
  * shuffles and broadcasts, shapes as uniforms). Only real taps are computed, 9 per input pixel and channel pair.
  *
  * Forward: a subgroup owns 32 consecutive input pixels of the H×Wq grid (lane l: pixels 4l..4l+3 of one row)
- * and R = 4 output channels. An input pixel q = (qy, qx) feeds the 2×2 output block (2qy + py, 2qx + px) from
+ * and R = 8 output channels. An input pixel q = (qy, qx) feeds the 2×2 output block (2qy + py, 2qx + px) from
  * the input window x[qy..qy+1, qx..qx+1]:
  *   (0,0) = x00·w11   (0,1) = x01·w10 + x00·w12   (1,0) = x10·w01 + x00·w21
  *   (1,1) = x11·w00 + x10·w02 + x01·w20 + x00·w22            (wKyKx; x01 = x[qy, qx+1], ...)
@@ -41,10 +41,17 @@ import {
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
-/** Output channels per subgroup of the forward: 4 parities × 4 channels = 16 vec4 accumulators. */
-const FORWARD_R = 4;
+/**
+ * Output channels per subgroup of the forward: 4 parities × 8 channels = 32 vec4 accumulators. A transposed
+ * convolution gives each accumulator only 2.25 taps per input channel (conv3x3: 9), so the per-channel loads and
+ * loop are shared by few FMAs; 8 channels instead of 4 halve that share despite the register pressure
+ * (bench/NOTES.md: 1.2× over the five UNet11 decoders; 16 was no faster and compiles 5× longer).
+ */
+const FORWARD_R = 8;
 
 interface ForwardKey {
+  /** Output channels per subgroup (FORWARD_R, or Cout rounded up to 4 if smaller). */
+  R: number;
   vec: boolean;
   needExtra: boolean;
   /** Subgroup lanes the source is written for. */
@@ -52,8 +59,7 @@ interface ForwardKey {
 }
 
 export const convTransposeForwardSource = memoSource((s: ForwardKey): string => {
-  const R = FORWARD_R;
-  const { lanes } = s;
+  const { R, lanes } = s;
   const setup = [
     `  let sNext = (sl + 1u) & ${lanes - 1}u;`,
     '  let rOK = px + 4u < W; let dOK = py + 1u < H;',
@@ -130,7 +136,7 @@ export interface ConvTransposeGeometry {
 
 /** The forward kernel for `runSubgroupForwardPasses` (its stores are scalar: only the input need be aligned). */
 const FORWARD_KERNEL: SubgroupForwardKernel = {
-  source: ({ lanes, needExtra, xVec }) => convTransposeForwardSource({ vec: xVec, needExtra, lanes }),
+  source: ({ R, lanes, needExtra, xVec }) => convTransposeForwardSource({ R, vec: xVec, needExtra, lanes }),
   pack: SUBGROUP_FORWARD_UNIFORMS.pack,
   biasBinding: true,
 };
@@ -151,7 +157,8 @@ export function runSubgroupConvTransposeForward(
 ): void {
   const { cin, cout } = g;
   // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, FORWARD_R, a.weightKey);
+  const R = subgroupBlock(cout, FORWARD_R);
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R, a.weightKey);
   runSubgroupForwardPasses(ctx, {
     ...g,
     ...a,
