@@ -133,7 +133,13 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
           'conv3x3[direct]',
           'conv3x3[tiled]',
           ...(subgroups
-            ? ['conv3x3[subgroup]', 'conv3x3[subgroup-r8]', 'conv3x3[winograd]', 'convTranspose3x3s2[subgroup]']
+            ? [
+                'conv3x3[winograd-kept]',
+                'conv3x3[subgroup]',
+                'conv3x3[subgroup-r8]',
+                'conv3x3[winograd]',
+                'convTranspose3x3s2[subgroup]',
+              ]
             : []),
           'convTranspose3x3s2[direct]',
           'convTranspose3x3s2[tiled]',

@@ -4,19 +4,23 @@
  * convolution on a fresh copy of the weight (its own storage, so nothing cached): the results must be identical,
  * bit for bit, since the same kernels run on the same values.
  */
+import { variantProblem, variantRows } from '@ternausnet/kernels-wgsl';
 import {
   Adam,
   conv3x3,
   convTranspose3x3s2,
   noGrad,
   rand,
+  registeredOps,
   type Tensor,
   tensor,
   tidy,
   writeData,
 } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
-import { useTestDevice } from '../../../test/support/gpu.ts';
+import { expectClose, Rng, randomRef, toGpu, useTestDevice } from '../../../test/support/gpu.ts';
+
+const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 1e9));
 
 describe('packed weights kept across calls', () => {
   const device = useTestDevice();
@@ -87,4 +91,66 @@ describe('packed weights kept across calls', () => {
       x.dispose();
     });
   }
+
+  it(`conv3x3 forward (CPU default 'winograd-kept'): Winograd once the weight is unchanged, until it is written (TEST_SEED=${SEED})`, async (test) => {
+    const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-kept')!;
+    const problem =
+      variantProblem(device(), row) ??
+      (device().features.has('timestamp-query') ? null : "no 'timestamp-query' to profile");
+    if (problem) {
+      console.log(`skipped: ${problem}`);
+      test.skip(problem);
+      return;
+    }
+    device().variantOverrides = { 'conv3x3.forward': 'winograd-kept' };
+    // Two input segments (32 + 40 channels), a 66×70 plane (≥ 64², W not a multiple of 4), 72 output channels
+    // (a partial block of 16): every part of the Winograd path at the smallest shape that takes it.
+    const rng = new Rng(SEED);
+    const refs = [[1, 32, 66, 70], [1, 40, 66, 70], [72, 72, 3, 3], [72]].map((s) => randomRef(s, rng));
+    const attrs = { segments: 2, bias: true, relu: true };
+    const [x1, x2, w, b] = refs.map((r) => toGpu(r)) as [Tensor, Tensor, Tensor, Tensor];
+    const expected = registeredOps()
+      .get('conv3x3')!
+      .reference.forward(refs, attrs as never).data;
+    /** One forward: the labels of its dispatches, and its output against the float64 reference. */
+    const forward = async (what: string) => {
+      let y: Tensor | null = null;
+      const labels = (
+        await device().profile(() => {
+          y = noGrad(() => conv3x3([x1, x2], w, b, { relu: true }));
+        })
+      ).map((d) => d.label);
+      // Each output sums 648 products of values in [-1, 1]; float32 (and the Winograd transforms' few extra
+      // roundings) stay far inside 1e-3 of it, while any wrong tap or channel is off by O(1).
+      expectClose(await y!.toArray(), expected, { atol: 1e-3, rtol: 1e-4 }, `${what} (TEST_SEED=${SEED})`);
+      y!.dispose();
+      return {
+        winograd: labels.some((l) => l.endsWith('(winograd input)')),
+        transform: labels.some((l) => l.startsWith('conv3x3 winograd forward weights')),
+      };
+    };
+    try {
+      expect(await forward('first call')).toEqual({ winograd: false, transform: false });
+      expect(await forward('second call, weight unchanged')).toEqual({ winograd: true, transform: true });
+      expect(await forward('third call')).toEqual({ winograd: true, transform: false });
+      writeData(w, await w.toArray());
+      expect(await forward('after writeData (same values, new version)')).toEqual({
+        winograd: false,
+        transform: false,
+      });
+      expect(await forward('unchanged again')).toEqual({ winograd: true, transform: true });
+      // Below 64² the subgroup kernel keeps the layer however often it is called.
+      const xs = toGpu(randomRef([1, 72, 40, 64], rng));
+      const smallLabels = (
+        await device().profile(() => {
+          for (let i = 0; i < 3; i++) noGrad(() => tidy(() => conv3x3(xs, w, b, { relu: true })));
+        })
+      ).map((d) => d.label);
+      expect(smallLabels.some((l) => l.endsWith('(winograd input)'))).toBe(false);
+      xs.dispose();
+    } finally {
+      device().variantOverrides = {};
+      for (const t of [x1, x2, w, b]) t.dispose();
+    }
+  });
 });
