@@ -1,16 +1,16 @@
 /**
  * The benchmark suite: `npm run bench -- <kernels|model|profile|ceiling|tune> [--size 128] [--batch 1] [--runs 5]
- * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--plot FILE.svg] [--tuned]`.
+ * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--against VARIANTS] [--plot FILE.svg] [--tuned]`.
  * Tables go to stdout; with --json the last line is one JSON object with everything measured.
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Architecture, describeArchitecture, tuneModelKernels } from '@ternausnet/model';
-import { type Device, initDevice } from '@ternausnet/tensor';
+import { type Device, initDevice, parseVariantOverrides } from '@ternausnet/tensor';
 import { defaultTuningCachePath, loadKernelTuning, writeFileAtomic } from '@ternausnet/tensor/node';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
-import { benchModel, profileTrainStep } from './model.ts';
+import { type AlternatedTiming, benchModel, benchModelAgainst, profileTrainStep } from './model.ts';
 import { checkPlotPath, rooflineSvg } from './roofline.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
@@ -28,6 +28,8 @@ options:
   --warmup N    untimed runs first (default 2)
   --filter S    kernels: only layers or kernels whose name contains S
   --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
+  --against V   model: alternate, run by run, the default variants with the variants V (as TERNAUSNET_VARIANTS,
+                e.g. conv3x3.forward=subgroup) and print both medians and the median paired ratio
   --tuned       kernels, model, profile: use this machine's cached tuning (default: the adapter's default variants)
   --json        print a JSON object as the last line
   --plot F.svg  kernels: also draw a roofline (each kernel's FLOP/byte against GFLOP/s under the measured
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '2' },
       filter: { type: 'string' },
       peer: { type: 'string' },
+      against: { type: 'string' },
       json: { type: 'boolean', default: false },
       model: { type: 'string', default: 'unet11' },
       deconv: { type: 'boolean', default: false },
@@ -95,6 +98,9 @@ async function main(): Promise<void> {
   const warmup = int('warmup', values.warmup, 0);
   if (size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
   if (values.peer !== undefined && values.peer !== 'tfjs') throw new RangeError(`--peer: only 'tfjs' is known`);
+  if (values.against !== undefined && (command !== 'model' || values.peer !== undefined)) {
+    throw new RangeError('--against: only for model, and without --peer (it compares our variants, not a peer)');
+  }
   if (values.peer !== undefined && command === 'profile') {
     throw new RangeError('--peer: profile has no peer (TF.js exposes no per-dispatch timings); use model or kernels');
   }
@@ -227,16 +233,29 @@ async function main(): Promise<void> {
       numFilters: int('num-filters', values['num-filters'], 1),
       deconv: model === 'unet11' || values.deconv,
     };
-    const m = await benchModel(device, size, batch, runs, warmup, arch);
     result.model = describeArchitecture(arch);
-    console.log(
-      `${describeArchitecture(arch)} ${batch}x3x${size}x${size}: forward ${fmt(m.forward.median, 1)} ms (${fmt(m.forwardGflops)} GFLOP/s), ` +
-        `Adam train step ${fmt(m.trainStep.median, 1)} ms (${fmt(m.trainGflops)} GFLOP/s) [wall clock, median of ${runs}]`,
-    );
-    result.forward_ms = m.forward.median;
-    result.train_step_ms = m.trainStep.median;
-    result.forward = m.forward;
-    result.train_step = m.trainStep;
+    if (values.against !== undefined) {
+      const overrides = parseVariantOverrides(values.against, '--against');
+      const m = await benchModelAgainst(device, overrides, size, batch, runs, warmup, arch);
+      const line = (what: string, t: AlternatedTiming) =>
+        `  ${what}: ${fmt(t.base.median, 1)} ms default, ${fmt(t.against.median, 1)} ms with ${values.against}: ` +
+        `paired ratio ${fmt(t.ratio, 3)}`;
+      console.log(
+        `${describeArchitecture(arch)} ${batch}x3x${size}x${size}, ${runs} alternated pairs [wall clock, medians]:\n` +
+          `${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
+      );
+      result.against = { variants: overrides, forward: m.forward, train_step: m.trainStep };
+    } else {
+      const m = await benchModel(device, size, batch, runs, warmup, arch);
+      console.log(
+        `${describeArchitecture(arch)} ${batch}x3x${size}x${size}: forward ${fmt(m.forward.median, 1)} ms (${fmt(m.forwardGflops)} GFLOP/s), ` +
+          `Adam train step ${fmt(m.trainStep.median, 1)} ms (${fmt(m.trainGflops)} GFLOP/s) [wall clock, median of ${runs}]`,
+      );
+      result.forward_ms = m.forward.median;
+      result.train_step_ms = m.trainStep.median;
+      result.forward = m.forward;
+      result.train_step = m.trainStep;
+    }
   }
   if (command === 'profile') {
     const p = await profileTrainStep(device, size, batch, warmup);

@@ -11,7 +11,7 @@ import {
   type Tensor,
   tidy,
 } from '@ternausnet/tensor';
-import { type Timing, timeWall } from './timing.ts';
+import { summarize, type Timing, timeWall } from './timing.ts';
 
 export interface ModelBench {
   forward: Timing;
@@ -155,6 +155,28 @@ export async function profileTrainStep(
   }
 }
 
+/** The model's forward and train-step work, for `timeWall` (or `timeAlternated`). */
+function modelWork(device: Device, size: number, batch: number, arch: Architecture) {
+  const model = buildModel(arch, { seed: 0, device });
+  const x = randn([batch, 3, size, size], { seed: 1, device });
+  const y = rand([batch, 1, size, size], { seed: 2, device });
+  const opt = new Adam(model.parameters());
+  return {
+    forward: async () => {
+      const z = noGrad(() => tidy(() => model.forward(x)));
+      await device.sync();
+      z.dispose();
+    },
+    trainStep: () => trainStepOnce(model, opt, x, y),
+    dispose: () => {
+      opt.dispose();
+      model.dispose();
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
 export async function benchModel(
   device: Device,
   size: number,
@@ -163,24 +185,71 @@ export async function benchModel(
   warmup: number,
   arch: Architecture = DEFAULT_ARCHITECTURE,
 ): Promise<ModelBench> {
-  const model = buildModel(arch, { seed: 0, device });
-  const x = randn([batch, 3, size, size], { seed: 1, device });
-  const y = rand([batch, 1, size, size], { seed: 2, device });
-  const forward = await timeWall(
-    async () => {
-      const z = noGrad(() => tidy(() => model.forward(x)));
-      await device.sync();
-      z.dispose();
-    },
-    runs,
-    warmup,
-  );
-  const opt = new Adam(model.parameters());
-  const trainStep = await timeWall(() => trainStepOnce(model, opt, x, y), runs, warmup);
-  opt.dispose();
-  model.dispose();
-  x.dispose();
-  y.dispose();
+  const work = modelWork(device, size, batch, arch);
+  const forward = await timeWall(work.forward, runs, warmup);
+  const trainStep = await timeWall(work.trainStep, runs, warmup);
+  work.dispose();
   const f = forwardFlops(arch, size, batch);
   return { forward, trainStep, forwardGflops: f / forward.median / 1e6, trainGflops: (3 * f) / trainStep.median / 1e6 };
+}
+
+/** One measurement of `benchModelAgainst`: each side's timing and the median of the paired ratios. */
+export interface AlternatedTiming {
+  base: Timing;
+  against: Timing;
+  /** Median over runs of (against ÷ base) of the two runs of one pair: below 1, the overrides are faster. */
+  ratio: number;
+}
+
+/**
+ * The model bench under the device's variants ("base") and under `overrides` ("against"), alternated run by run in
+ * one process (ABBA order, so a drift of the host weighs on both sides alike): on a host whose speed wanders by
+ * ±20 % within minutes (bench/NOTES.md), only such paired runs resolve a few per cent.
+ */
+export async function benchModelAgainst(
+  device: Device,
+  overrides: Record<string, string>,
+  size: number,
+  batch: number,
+  runs: number,
+  warmup: number,
+  arch: Architecture = DEFAULT_ARCHITECTURE,
+): Promise<{ forward: AlternatedTiming; trainStep: AlternatedTiming }> {
+  const base = { ...device.variantOverrides };
+  const against = { ...base, ...overrides };
+  const work = modelWork(device, size, batch, arch);
+  const alternated = async (run: () => Promise<void>): Promise<AlternatedTiming> => {
+    const timed = async (variants: Record<string, string>) => {
+      device.variantOverrides = variants;
+      const t0 = performance.now();
+      await run();
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < warmup; i++) for (const v of [base, against]) await timed(v);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      if (i % 2 === 0) {
+        a.push(await timed(base));
+        b.push(await timed(against));
+      } else {
+        b.push(await timed(against));
+        a.push(await timed(base));
+      }
+    }
+    return {
+      base: summarize(a, 'wall-clock'),
+      against: summarize(b, 'wall-clock'),
+      ratio: summarize(
+        b.map((v, i) => v / a[i]!),
+        'wall-clock',
+      ).median,
+    };
+  };
+  try {
+    return { forward: await alternated(work.forward), trainStep: await alternated(work.trainStep) };
+  } finally {
+    device.variantOverrides = base;
+    work.dispose();
+  }
 }
