@@ -53,6 +53,24 @@ describe('bench (smoke)', () => {
     expect(positive(r.json.forward_ms) && positive(r.json.train_step_ms), r.out).toBe(true);
   });
 
+  it('model --against: the default and the given variants alternated, each side timed, the paired ratio', async () => {
+    const r = await bench(['model', ...TOY, '--runs', '2', '--against', 'conv3x3=direct', '--json']);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/2 alternated pairs/);
+    const against = r.json.against as Record<
+      string,
+      { base: { runs: number; median: number }; against: { runs: number; median: number }; ratio: number }
+    > & { variants: Record<string, string> };
+    expect(against.variants).toEqual({ conv3x3: 'direct' });
+    for (const t of [against.forward!, against.train_step!]) {
+      expect([t.base.runs, t.against.runs]).toEqual([2, 2]);
+      expect(positive(t.base.median) && positive(t.against.median) && positive(t.ratio), r.out).toBe(true);
+    }
+    const bad = await bench(['model', ...TOY, '--against', 'conv3x3=fast']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/conv3x3 variant 'fast' unknown/);
+  });
+
   it('kernels --model unet16: rows for the transposed 4×4 convolution (deconv) and the upsampling (bilinear)', async () => {
     const common = ['kernels', '--model', 'unet16', '--num-filters', '8', ...TOY, '--filter', 'dec2'];
     const deconv = await bench([...common, '--deconv', '--json']);
