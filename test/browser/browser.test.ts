@@ -134,7 +134,7 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
           'conv3x3[tiled]',
           ...(subgroups
             ? [
-                'conv3x3[winograd-kept]',
+                'conv3x3[winograd-inference]',
                 'conv3x3[subgroup]',
                 'conv3x3[subgroup-r8]',
                 'conv3x3[winograd]',

@@ -100,8 +100,6 @@ export interface PackedWeights {
   readonly R: number;
   /** Reduction channels of the packed tensor (its Cin). */
   readonly channels: number;
-  /** Kept from an earlier call at the weight's current version: the weight is unchanged since that call. */
-  readonly unchanged: boolean;
 }
 
 /**
@@ -130,7 +128,7 @@ export function packConv3x3Weights(
       ? ctx.persistent(`${weightKey.id} ${label} R${R} ${outOffset}+${outCount}`, weightKey.version, total * 4, label)
       : null;
   const keep = () => {};
-  if (kept && !kept.stale) return { range: kept.range, release: keep, R, channels: redCh, unchanged: true };
+  if (kept && !kept.stale) return { range: kept.range, release: keep, R, channels: redCh };
   const scratch = kept
     ? { range: kept.range, release: keep }
     : ctx.scratch(total * 4, `conv3x3 ${mode} packed weights`);
@@ -151,7 +149,7 @@ export function packConv3x3Weights(
     }),
     workgroups: [Math.ceil(perBlock / 64), Math.ceil(outCount / R)],
   });
-  return { range: scratch.range, release: () => scratch.release(), R, channels: redCh, unchanged: false };
+  return { range: scratch.range, release: () => scratch.release(), R, channels: redCh };
 }
 
 /** What the forward/dgrad source is specialised on; everything else (shapes, epilogue flags) is a uniform. */

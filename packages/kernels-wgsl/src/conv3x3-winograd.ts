@@ -22,8 +22,6 @@ import {
   type Conv3x3ForwardArgs,
   conv3x3DgradSubgroup,
   conv3x3ForwardSubgroup,
-  packSubgroupForward,
-  runSubgroupForward,
   totalChannels,
   withOffsets,
 } from './conv3x3.ts';
@@ -409,23 +407,22 @@ export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs
  * Where the Winograd forward beat the subgroup kernel with U kept: planes of at least 64² with at least 64
  * channels each way (encoder.3 and dec2 at 128², 1.55×; it lost on smaller planes: bench/NOTES.md).
  */
-const KEPT_MIN_PLANE = 64 * 64;
-const KEPT_MIN_CHANNELS = 64;
+const INFERENCE_MIN_PLANE = 64 * 64;
+const INFERENCE_MIN_CHANNELS = 64;
 
 /**
- * Forward runner of the 'winograd-kept' row, the CPU default: the subgroup kernel, but Winograd for a weight
- * unchanged since its previous call (its subgroup packing is still current: inference, validation, frozen layers)
- * on a shape where Winograd wins. There U is made once and kept; in training, where every Adam step would redo
- * the weight transform and Winograd lost (bench/NOTES.md), the weight is never unchanged and nothing differs.
+ * Forward runner of the 'winograd-inference' row, the CPU default: Winograd for calls that ask no gradient
+ * (`a.inference`: inference, validation) on shapes where it wins, its U kept while the weight is unchanged; the
+ * subgroup kernel otherwise, in particular in every training step, where each Adam update would force the weight
+ * transform again and Winograd lost (bench/NOTES.md). The choice depends on the call alone, not on what ran
+ * before, so a resumed training run computes exactly what an uninterrupted one does.
  */
-export function conv3x3ForwardWinogradKept(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
+export function conv3x3ForwardWinogradInference(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
   const pays =
-    a.height * a.width >= KEPT_MIN_PLANE && Math.min(totalChannels(a.input), a.outChannels) >= KEPT_MIN_CHANNELS;
-  const packed = packSubgroupForward(ctx, a);
-  if (pays && packed.unchanged) {
-    packed.release();
-    conv3x3ForwardWinograd(ctx, a, label);
-  } else runSubgroupForward(ctx, a, label, packed);
+    a.height * a.width >= INFERENCE_MIN_PLANE &&
+    Math.min(totalChannels(a.input), a.outChannels) >= INFERENCE_MIN_CHANNELS;
+  if (a.inference && pays) conv3x3ForwardWinograd(ctx, a, label);
+  else conv3x3ForwardSubgroup(ctx, a, label);
 }
 
 /** dgrad runner of the 'winograd' rows: each segment's gradient is the forward Winograd conv of gradOut. */

@@ -17,13 +17,7 @@
  */
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import {
-  type PackedWeights,
-  packConv3x3Weights,
-  runSubgroupConv,
-  runSubgroupWgrad,
-  subgroupBlock,
-} from './conv3x3-subgroup.ts';
+import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad, subgroupBlock } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
@@ -47,6 +41,11 @@ export interface Conv3x3ForwardArgs {
   readonly bias: BufferRange | null;
   /** [N, Cout, H, W]. */
   readonly out: BufferRange;
+  /**
+   * No gradient will be asked of this call (inference, validation): a variant may trade a weight transform, kept
+   * while the weight is unchanged, for a faster forward ('winograd-inference').
+   */
+  readonly inference?: boolean;
   readonly batch: number;
   readonly height: number;
   readonly width: number;
@@ -313,18 +312,9 @@ export function conv3x3ForwardSubgroup(
   label: string,
   maxBlock?: number,
 ): void {
-  runSubgroupForward(ctx, a, label, packSubgroupForward(ctx, a, maxBlock));
-}
-
-/** The forward weights packed for the subgroup kernel (kept across calls when `a.weightKey` is given). */
-export function packSubgroupForward(ctx: KernelContext, a: Conv3x3ForwardArgs, maxBlock?: number): PackedWeights {
-  const R = subgroupBlock(a.outChannels, maxBlock);
   const cin = totalChannels(a.input);
-  return packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
-}
-
-/** The subgroup forward on weights from `packSubgroupForward`, which it releases. */
-export function runSubgroupForward(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string, weights: PackedWeights) {
+  const R = subgroupBlock(a.outChannels, maxBlock);
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
   for (const { seg, offset, first, last } of withOffsets(a.input)) {
     runSubgroupConv(ctx, {
       input: seg.range,

@@ -14,8 +14,8 @@
  * halves the subgroup kernel's register block, which wins on CPUs with 16 vector registers (AVX2) and loses on
  * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' wins on large planes with kept weights
  * and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd"). The CPU forward
- * default, 'winograd-kept', is the subgroup kernel that takes the Winograd path only there: for a weight unchanged
- * since its previous call (inference, validation) on planes ≥ 64².
+ * default, 'winograd-inference', is the subgroup kernel that takes the Winograd path only there: for calls that
+ * ask no gradient (inference, validation) on planes ≥ 64².
  *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
@@ -53,7 +53,7 @@ import {
   conv3x3WgradSubgroup,
   conv3x3WgradTiled,
 } from './conv3x3.ts';
-import { conv3x3DgradWinograd, conv3x3ForwardWinograd, conv3x3ForwardWinogradKept } from './conv3x3-winograd.ts';
+import { conv3x3DgradWinograd, conv3x3ForwardWinograd, conv3x3ForwardWinogradInference } from './conv3x3-winograd.ts';
 import type { AdapterClass, KernelContext, KernelLimits } from './runtime.ts';
 import { SUBGROUP_LANES, subgroupLanesProblem } from './subgroup-codegen.ts';
 
@@ -113,12 +113,11 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'forward',
-      name: 'winograd-kept',
-      summary:
-        'the subgroup kernel; Winograd for a weight unchanged since its previous call on planes ≥ 64², ≥ 64 channels',
+      name: 'winograd-inference',
+      summary: 'the subgroup kernel; Winograd for calls that ask no gradient on planes ≥ 64² with ≥ 64 channels',
       requires: SUBGROUP,
       defaultFor: ['cpu'],
-      run: (ctx, a, label) => conv3x3ForwardWinogradKept(ctx, a, label),
+      run: (ctx, a, label) => conv3x3ForwardWinogradInference(ctx, a, label),
     },
     {
       family: 'conv3x3',

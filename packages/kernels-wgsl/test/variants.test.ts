@@ -52,7 +52,7 @@ describe('variant selection', () => {
   it('defaults: subgroup kernels on CPU adapters with a fixed 4 or 8 lanes, direct without, tiled on GPUs', () => {
     for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
       // The forward's CPU default is the subgroup kernel with its Winograd path for unchanged weights.
-      const subgroup = pass === 'forward' ? 'winograd-kept' : 'subgroup';
+      const subgroup = pass === 'forward' ? 'winograd-inference' : 'subgroup';
       expect(selectVariant(lavapipe(), 'conv3x3', pass).name).toBe(subgroup);
       expect(selectVariant(swiftshader(), 'conv3x3', pass).name).toBe(subgroup);
       expect(selectVariant(firefoxLavapipe(), 'conv3x3', pass).name).toBe('direct');
@@ -101,7 +101,7 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(winograd-kept, subgroup, subgroup-r8, winograd, tiled, direct\)/,
+      /conv3x3 variant 'fast' unknown \(winograd-inference, subgroup, subgroup-r8, winograd, tiled, direct\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,

@@ -138,6 +138,11 @@ export class Node implements GradNode {
   }
 }
 
+/** Whether `record` will record an op on these inputs: gradients are enabled and one of them requires one. */
+export function willRecord(inputs: readonly Tensor[]): boolean {
+  return gradDisabled === 0 && inputs.some((t) => t.requiresGrad);
+}
+
 /**
  * Attach the autograd record of an op to its output. `saved` tensors are kept for the backward rule, which
  * receives them as its second argument (do not capture the op's inputs in the closure: they may be disposed).
@@ -150,7 +155,7 @@ export function record(
   rule: BackwardRule,
   saved: readonly Tensor[] = [],
 ): Tensor {
-  if (gradDisabled > 0 || !inputs.some((t) => t.requiresGrad)) return output;
+  if (!willRecord(inputs)) return output;
   const edges: Edge[] = inputs.map((t) => ({
     node: t.gradFn instanceof Node ? t.gradFn : null,
     leaf: t.requiresGrad && !t.gradFn ? t : null,

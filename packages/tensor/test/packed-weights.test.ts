@@ -92,8 +92,8 @@ describe('packed weights kept across calls', () => {
     });
   }
 
-  it(`conv3x3 forward (CPU default 'winograd-kept'): Winograd once the weight is unchanged, until it is written (TEST_SEED=${SEED})`, async (test) => {
-    const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-kept')!;
+  it(`conv3x3 forward (CPU default 'winograd-inference'): Winograd for calls that ask no gradient (TEST_SEED=${SEED})`, async (test) => {
+    const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-inference')!;
     const problem =
       variantProblem(device(), row) ??
       (device().features.has('timestamp-query') ? null : "no 'timestamp-query' to profile");
@@ -102,22 +102,24 @@ describe('packed weights kept across calls', () => {
       test.skip(problem);
       return;
     }
-    device().variantOverrides = { 'conv3x3.forward': 'winograd-kept' };
+    device().variantOverrides = { 'conv3x3.forward': 'winograd-inference' };
     // Two input segments (32 + 40 channels), a 66×70 plane (≥ 64², W not a multiple of 4), 72 output channels
     // (a partial block of 16): every part of the Winograd path at the smallest shape that takes it.
     const rng = new Rng(SEED);
     const refs = [[1, 32, 66, 70], [1, 40, 66, 70], [72, 72, 3, 3], [72]].map((s) => randomRef(s, rng));
     const attrs = { segments: 2, bias: true, relu: true };
     const [x1, x2, w, b] = refs.map((r) => toGpu(r)) as [Tensor, Tensor, Tensor, Tensor];
+    w.requiresGrad = true;
     const expected = registeredOps()
       .get('conv3x3')!
       .reference.forward(refs, attrs as never).data;
-    /** One forward: the labels of its dispatches, and its output against the float64 reference. */
-    const forward = async (what: string) => {
+    /** One forward (recording a gradient or not): which paths its dispatches took; its output against float64. */
+    const forward = async (what: string, inference = true) => {
       let y: Tensor | null = null;
+      const run = () => conv3x3([x1, x2], w, b, { relu: true });
       const labels = (
         await device().profile(() => {
-          y = noGrad(() => conv3x3([x1, x2], w, b, { relu: true }));
+          y = inference ? noGrad(run) : run();
         })
       ).map((d) => d.label);
       // Each output sums 648 products of values in [-1, 1]; float32 (and the Winograd transforms' few extra
@@ -130,20 +132,18 @@ describe('packed weights kept across calls', () => {
       };
     };
     try {
-      expect(await forward('first call')).toEqual({ winograd: false, transform: false });
-      expect(await forward('second call, weight unchanged')).toEqual({ winograd: true, transform: true });
-      expect(await forward('third call')).toEqual({ winograd: true, transform: false });
+      // A call whose gradient will be asked for (a training step) takes the subgroup kernel, always.
+      expect(await forward('recording a gradient', false)).toEqual({ winograd: false, transform: false });
+      expect(await forward('inference')).toEqual({ winograd: true, transform: true });
+      expect(await forward('inference, weight unchanged: U kept')).toEqual({ winograd: true, transform: false });
+      expect(await forward('recording a gradient again', false)).toEqual({ winograd: false, transform: false });
       writeData(w, await w.toArray());
-      expect(await forward('after writeData (same values, new version)')).toEqual({
-        winograd: false,
-        transform: false,
-      });
-      expect(await forward('unchanged again')).toEqual({ winograd: true, transform: true });
-      // Below 64² the subgroup kernel keeps the layer however often it is called.
+      expect(await forward('inference after writeData (new version)')).toEqual({ winograd: true, transform: true });
+      // Below 64² the subgroup kernel runs in inference too.
       const xs = toGpu(randomRef([1, 72, 40, 64], rng));
       const smallLabels = (
         await device().profile(() => {
-          for (let i = 0; i < 3; i++) noGrad(() => tidy(() => conv3x3(xs, w, b, { relu: true })));
+          noGrad(() => tidy(() => void conv3x3(xs, w, b, { relu: true })));
         })
       ).map((d) => d.label);
       expect(smallLabels.some((l) => l.endsWith('(winograd input)'))).toBe(false);

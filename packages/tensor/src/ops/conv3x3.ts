@@ -4,7 +4,7 @@
  * skip connection, computed without materialising the concatenation).
  */
 import { conv3x3Dgrad, conv3x3Forward, conv3x3Wgrad } from '@ternausnet/kernels-wgsl';
-import { record, WRITTEN_INTO } from '../autograd.ts';
+import { record, WRITTEN_INTO, willRecord } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { mapTensors } from './elementwise.ts';
@@ -70,6 +70,7 @@ const conv3x3Op = defineOp<Conv3x3Attrs>({
       width: W,
       outChannels: cout,
       relu: attrs.relu,
+      inference: !willRecord(inputs),
     });
     const saved = attrs.relu ? [...xs, w, y] : [...xs, w];
     return record(
