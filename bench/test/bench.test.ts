@@ -111,7 +111,7 @@ describe('bench (smoke)', () => {
     for (const d of p.dispatches) expect(d.ms >= 0 && Number.isFinite(d.ms), d.label).toBe(true);
     expect(p.rows.reduce((s, row) => s + row.dispatches, 0)).toBe(p.dispatches.length);
     const kernels = p.rows.map((row) => row.kernel);
-    for (const k of [/^conv3x3Forward:\w+ -> 64$/, /^conv3x3Wgrad:\w+ -> 512$/, /^adam$/]) {
+    for (const k of [/^conv3x3Forward:[\w-]+ -> 64$/, /^conv3x3Wgrad:[\w-]+ -> 512$/, /^adam$/]) {
       expect(
         kernels.some((name) => k.test(name)),
         `${k} in ${kernels}`,
