@@ -4,7 +4,10 @@ another runtime on the CPU, not on the WebGPU adapter): it answers "how far is a
 
     /usr/bin/python3 bench/pytorch_unet11.py [--size 128] [--batch 1] [--runs 5] [--warmup 2] [--threads 2]
 
-Needs Debian's python3-torch (1.13); prints one JSON line.
+Needs Debian's python3-torch (1.13); prints one JSON line. With --serve it is the peer of `npm run bench -- model
+--peer pytorch`: it prints a JSON line naming itself once the model is built, then for each line `forward` or
+`step` read from stdin runs that once and prints {"ms": ...}, until stdin closes; the bench alternates these runs
+with its own, so both sides see the same moments of a noisy host.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def main() -> None:
     ap.add_argument('--runs', type=int, default=5)
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--serve', action='store_true', help='time single runs on request (see the module doc)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -64,6 +68,19 @@ def main() -> None:
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
+
+    if a.serve:
+        print(json.dumps({'library': f'PyTorch {torch.__version__} CPU', 'threads': a.threads}), flush=True)
+        work = {'forward': forward, 'step': step}
+        for line in sys.stdin:
+            fn = work.get(line.strip())
+            if fn is None:
+                print(json.dumps({'error': f'unknown command {line.strip()!r}: forward or step'}), flush=True)
+                continue
+            t0 = time.perf_counter()
+            fn()
+            print(json.dumps({'ms': (time.perf_counter() - t0) * 1000}), flush=True)
+        return
 
     out = {
         'library': f'PyTorch {torch.__version__} CPU',

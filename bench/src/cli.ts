@@ -1,6 +1,6 @@
 /**
  * The benchmark suite: `npm run bench -- <kernels|model|profile|ceiling|tune> [--size 128] [--batch 1] [--runs 5]
- * [--warmup 2] [--filter NAME] [--json] [--peer tfjs] [--against VARIANTS] [--plot FILE.svg] [--tuned]`.
+ * [--warmup 2] [--filter NAME] [--json] [--peer tfjs|pytorch] [--against VARIANTS] [--plot FILE.svg] [--tuned]`.
  * Tables go to stdout; with --json the last line is one JSON object with everything measured.
  */
 import { cpus } from 'node:os';
@@ -10,7 +10,13 @@ import { type Device, initDevice, parseVariantOverrides } from '@ternausnet/tens
 import { defaultTuningCachePath, loadKernelTuning, writeFileAtomic } from '@ternausnet/tensor/node';
 import { measureCeiling } from './ceiling.ts';
 import { benchKernels, type KernelRow } from './kernels.ts';
-import { type AlternatedTiming, benchModel, benchModelAgainst, profileTrainStep } from './model.ts';
+import {
+  type AlternatedTiming,
+  benchModel,
+  benchModelAgainst,
+  benchModelAgainstPytorch,
+  profileTrainStep,
+} from './model.ts';
 import { checkPlotPath, rooflineSvg } from './roofline.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
@@ -28,6 +34,8 @@ options:
   --warmup N    untimed runs first (default 2)
   --filter S    kernels: only layers or kernels whose name contains S
   --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
+  --peer pytorch  model: PyTorch's CPU UNet11 (bench/pytorch_unet11.py; Debian's python3-torch, or
+                TERNAUSNET_PYTHON) alternated run by run with ours: both medians and the median paired ratio
   --against V   model: alternate, run by run, the default variants with the variants V (as TERNAUSNET_VARIANTS,
                 e.g. conv3x3.forward=subgroup) and print both medians and the median paired ratio
   --tuned       kernels, model, profile: use this machine's cached tuning (default: the adapter's default variants)
@@ -97,7 +105,12 @@ async function main(): Promise<void> {
   const runs = int('runs', values.runs, 1);
   const warmup = int('warmup', values.warmup, 0);
   if (size % 32 !== 0) throw new RangeError(`--size must be a multiple of 32, got ${size}`);
-  if (values.peer !== undefined && values.peer !== 'tfjs') throw new RangeError(`--peer: only 'tfjs' is known`);
+  if (values.peer !== undefined && values.peer !== 'tfjs' && values.peer !== 'pytorch') {
+    throw new RangeError(`--peer: 'tfjs' or 'pytorch', got '${values.peer}'`);
+  }
+  if (values.peer === 'pytorch' && (command !== 'model' || values.model !== 'unet11')) {
+    throw new RangeError('--peer pytorch: for model (UNet11) only');
+  }
   if (values.against !== undefined && (command !== 'model' || values.peer !== undefined)) {
     throw new RangeError('--against: only for model, and without --peer (it compares our variants, not a peer)');
   }
@@ -245,6 +258,24 @@ async function main(): Promise<void> {
           `${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
       );
       result.against = { variants: overrides, forward: m.forward, train_step: m.trainStep };
+    } else if (values.peer === 'pytorch') {
+      const m = await benchModelAgainstPytorch(device, size, batch, runs, warmup);
+      const line = (what: string, t: AlternatedTiming) =>
+        `  ${what}: ours ${fmt(t.base.median, 1)} ms, PyTorch ${fmt(t.against.median, 1)} ms: paired ours/peer ` +
+        `${fmt(1 / t.ratio, 3)}`;
+      console.log(
+        `${describeArchitecture(arch)} ${batch}x3x${size}x${size} against ${m.library}, ${runs} alternated pairs ` +
+          `[wall clock, medians]:\n${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
+      );
+      result.forward_ms = m.forward.base.median;
+      result.train_step_ms = m.trainStep.base.median;
+      result.peer = {
+        library: m.library,
+        forward_ms: m.forward.against.median,
+        train_step_ms: m.trainStep.against.median,
+        forward_ratio: 1 / m.forward.ratio,
+        train_step_ratio: 1 / m.trainStep.ratio,
+      };
     } else {
       const m = await benchModel(device, size, batch, runs, warmup, arch);
       console.log(

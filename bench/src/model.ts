@@ -11,6 +11,7 @@ import {
   type Tensor,
   tidy,
 } from '@ternausnet/tensor';
+import { startPytorchPeer } from './peer-pytorch.ts';
 import { summarize, type Timing, timeWall } from './timing.ts';
 
 export interface ModelBench {
@@ -193,18 +194,58 @@ export async function benchModel(
   return { forward, trainStep, forwardGflops: f / forward.median / 1e6, trainGflops: (3 * f) / trainStep.median / 1e6 };
 }
 
-/** One measurement of `benchModelAgainst`: each side's timing and the median of the paired ratios. */
+/** Two sides timed in alternation: each side's timing and the median of the paired ratios. */
 export interface AlternatedTiming {
   base: Timing;
   against: Timing;
-  /** Median over runs of (against ÷ base) of the two runs of one pair: below 1, the overrides are faster. */
+  /** Median over runs of (against ÷ base) of the two runs of one pair: below 1, "against" is faster. */
   ratio: number;
 }
 
 /**
- * The model bench under the device's variants ("base") and under `overrides` ("against"), alternated run by run in
- * one process (ABBA order, so a drift of the host weighs on both sides alike): on a host whose speed wanders by
- * ±20 % within minutes (bench/NOTES.md), only such paired runs resolve a few per cent.
+ * `base` and `against` (each returning its time in ms) alternated run by run in ABBA order, after `warmup` runs of
+ * each: on a host whose speed wanders by ±20 % within minutes (bench/NOTES.md), only such paired runs resolve a
+ * few per cent, and the ABBA order lets a drift weigh on both sides alike.
+ */
+export async function alternate(
+  base: () => Promise<number>,
+  against: () => Promise<number>,
+  runs: number,
+  warmup: number,
+): Promise<AlternatedTiming> {
+  for (let i = 0; i < warmup; i++) {
+    await base();
+    await against();
+  }
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) {
+      a.push(await base());
+      b.push(await against());
+    } else {
+      b.push(await against());
+      a.push(await base());
+    }
+  }
+  const ratios = b.map((v, i) => v / a[i]!);
+  return {
+    base: summarize(a, 'wall-clock'),
+    against: summarize(b, 'wall-clock'),
+    ratio: summarize(ratios, 'wall-clock').median,
+  };
+}
+
+/** Wall-clock ms of one call of `work`. */
+async function msOf(work: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await work();
+  return performance.now() - t0;
+}
+
+/**
+ * The model bench under the device's variants ("base") and under `overrides` ("against"), alternated run by run
+ * in one process (`alternate`).
  */
 export async function benchModelAgainst(
   device: Device,
@@ -218,38 +259,48 @@ export async function benchModelAgainst(
   const base = { ...device.variantOverrides };
   const against = { ...base, ...overrides };
   const work = modelWork(device, size, batch, arch);
-  const alternated = async (run: () => Promise<void>): Promise<AlternatedTiming> => {
-    const timed = async (variants: Record<string, string>) => {
-      device.variantOverrides = variants;
-      const t0 = performance.now();
-      await run();
-      return performance.now() - t0;
-    };
-    for (let i = 0; i < warmup; i++) for (const v of [base, against]) await timed(v);
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      if (i % 2 === 0) {
-        a.push(await timed(base));
-        b.push(await timed(against));
-      } else {
-        b.push(await timed(against));
-        a.push(await timed(base));
-      }
-    }
-    return {
-      base: summarize(a, 'wall-clock'),
-      against: summarize(b, 'wall-clock'),
-      ratio: summarize(
-        b.map((v, i) => v / a[i]!),
-        'wall-clock',
-      ).median,
-    };
+  const under = (variants: Record<string, string>, run: () => Promise<void>) => () => {
+    device.variantOverrides = variants;
+    return msOf(run);
   };
+  const alternated = (run: () => Promise<void>) => alternate(under(base, run), under(against, run), runs, warmup);
   try {
     return { forward: await alternated(work.forward), trainStep: await alternated(work.trainStep) };
   } finally {
     device.variantOverrides = base;
+    work.dispose();
+  }
+}
+
+/**
+ * Ours ("base") against PyTorch's CPU UNet11 ("against", `startPytorchPeer`), alternated run by run: the ratio is
+ * PyTorch's time over ours per pair (above 1, we are faster).
+ */
+export async function benchModelAgainstPytorch(
+  device: Device,
+  size: number,
+  batch: number,
+  runs: number,
+  warmup: number,
+): Promise<{ library: string; forward: AlternatedTiming; trainStep: AlternatedTiming }> {
+  const peer = await startPytorchPeer(size, batch);
+  const work = modelWork(device, size, batch, DEFAULT_ARCHITECTURE);
+  try {
+    const forward = await alternate(
+      () => msOf(work.forward),
+      () => peer.run('forward'),
+      runs,
+      warmup,
+    );
+    const trainStep = await alternate(
+      () => msOf(work.trainStep),
+      () => peer.run('step'),
+      runs,
+      warmup,
+    );
+    return { library: peer.library, forward, trainStep };
+  } finally {
+    peer.close();
     work.dispose();
   }
 }

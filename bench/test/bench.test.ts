@@ -3,13 +3,22 @@
  * tests): each command runs end to end, names the adapter and the timing method, and prints its JSON last line.
  */
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../..', import.meta.url).pathname;
 
-function bench(args: string[]): Promise<{ code: number | null; out: string; json: Record<string, unknown> }> {
+function bench(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; json: Record<string, unknown> }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/cli.ts', ...args], { cwd: root });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/src/cli.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -69,6 +78,42 @@ describe('bench (smoke)', () => {
     const bad = await bench(['model', ...TOY, '--against', 'conv3x3=fast']);
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/conv3x3 variant 'fast' unknown/);
+  });
+
+  it('model --peer pytorch: the peer process alternated with ours, both medians and the paired ratio', async () => {
+    // A stand-in for bench/pytorch_unet11.py --serve (PyTorch is not installed on every machine): the same
+    // protocol, a greeting line, then one {"ms": …} line per command, 10 ms a forward and 40 ms a step.
+    const dir = mkdtempSync(join(tmpdir(), 'peer-'));
+    const fake = join(dir, 'python');
+    writeFileSync(
+      fake,
+      [
+        '#!/bin/sh',
+        'echo \'{"library": "FakeTorch 0.0 CPU", "threads": 2}\'',
+        'while read cmd; do',
+        '  if [ "$cmd" = forward ]; then echo \'{"ms": 10}\'; else echo \'{"ms": 40}\'; fi',
+        'done',
+      ].join('\n'),
+    );
+    chmodSync(fake, 0o755);
+    const r = await bench(['model', ...TOY, '--runs', '3', '--peer', 'pytorch', '--json'], { TERNAUSNET_PYTHON: fake });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/against FakeTorch 0\.0 CPU \(2 threads\), 3 alternated pairs/);
+    const peer = r.json.peer as Record<string, number | string>;
+    expect(peer.library).toBe('FakeTorch 0.0 CPU (2 threads)');
+    expect([peer.forward_ms, peer.train_step_ms]).toEqual([10, 40]);
+    // Our medians over the peer's fixed times: the ratio is computed from the pairs, not made up.
+    for (const [ours, theirs, ratio] of [
+      [r.json.forward_ms, 10, peer.forward_ratio],
+      [r.json.train_step_ms, 40, peer.train_step_ratio],
+    ] as const) {
+      expect(positive(ours), r.out).toBe(true);
+      expect(ratio).toBeCloseTo((ours as number) / theirs, 6);
+    }
+    const missing = await bench(['model', ...TOY, '--peer', 'pytorch'], { TERNAUSNET_PYTHON: join(dir, 'none') });
+    expect(missing.code).not.toBe(0);
+    expect(missing.out).toMatch(/--peer pytorch: cannot start: .*needs torch: Debian's python3-torch/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('kernels --model unet16: rows for the transposed 4×4 convolution (deconv) and the upsampling (bilinear)', async () => {
