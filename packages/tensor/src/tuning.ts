@@ -146,13 +146,29 @@ async function timeVariant(device: Device, p: KernelProblem, args: unknown, vari
   return t.gpuMs ?? t.wallMs;
 }
 
-/** Median over `rounds` of time(challenger) / time(default), the two run back to back on the same buffers. */
+/** Fewest alternated pairs that confirm a challenger. */
+const CONFIRM_PAIRS = 5;
+
+/**
+ * Median over at least `CONFIRM_PAIRS` pairs of time(challenger) / time(default), the two run back to back on
+ * the same buffers, in ABBA order.
+ */
+
 async function alternatedRatio(device: Device, p: KernelProblem, challenger: string, rounds: number): Promise<number> {
   const replay = replayBuffers(device, p);
   try {
     const time = (variant: string) => timeVariant(device, p, replay.args, variant);
     const ratios: number[] = [];
-    for (let i = 0; i < rounds; i++) ratios.push((await time(challenger)) / (await time(p.defaultVariant)));
+    // ABBA, so that an order effect (the second run of a pair finds the caches the first left) weighs on both;
+    // and 5 pairs, not 3: with 3, challenger always first, a noisy hour confirmed a 1.70× "speed-up" between two
+    // rows that run the same kernel there (bench/NOTES.md).
+    for (let i = 0; i < Math.max(CONFIRM_PAIRS, rounds); i++) {
+      if (i % 2 === 0) ratios.push((await time(challenger)) / (await time(p.defaultVariant)));
+      else {
+        const base = await time(p.defaultVariant);
+        ratios.push((await time(challenger)) / base);
+      }
+    }
     return median(ratios);
   } finally {
     replay.release();
