@@ -153,7 +153,6 @@ const CONFIRM_PAIRS = 5;
  * Median over at least `CONFIRM_PAIRS` pairs of time(challenger) / time(default), the two run back to back on
  * the same buffers, in ABBA order.
  */
-
 async function alternatedRatio(device: Device, p: KernelProblem, challenger: string, rounds: number): Promise<number> {
   const replay = replayBuffers(device, p);
   try {
