@@ -156,7 +156,7 @@ export async function profileTrainStep(
   }
 }
 
-/** The model's forward (no grad) and Adam train step on fixed data, each one run per call, for `timeWall` or `alternate`. */
+/** The model's forward (no grad) and Adam train step on fixed data, one run per call: for `timeWall`, `alternate`. */
 function modelWork(device: Device, size: number, batch: number, arch: Architecture) {
   const model = buildModel(arch, { seed: 0, device });
   const x = randn([batch, 3, size, size], { seed: 1, device });
