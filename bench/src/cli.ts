@@ -14,9 +14,10 @@ import {
   type AlternatedTiming,
   benchModel,
   benchModelAgainst,
-  benchModelAgainstPytorch,
+  benchModelAgainstPeer,
   profileTrainStep,
 } from './model.ts';
+import { startPytorchPeer } from './peer-pytorch.ts';
 import { checkPlotPath, rooflineSvg } from './roofline.ts';
 
 const USAGE = `usage: npm run bench -- <command> [options]
@@ -33,9 +34,10 @@ options:
   --runs N      timed runs per measurement; medians are reported (default 5)
   --warmup N    untimed runs first (default 2)
   --filter S    kernels: only layers or kernels whose name contains S
-  --peer tfjs   also run TensorFlow.js's WebGPU backend on the same adapter and print our/peer ratios
+  --peer tfjs   also TensorFlow.js's WebGPU backend on the same adapter: our/peer ratios (model: alternated
+                run by run with ours, both medians and the median paired ratio; kernels: each layer after ours)
   --peer pytorch  model: PyTorch's CPU UNet11 (bench/pytorch_unet11.py; Debian's python3-torch, or
-                TERNAUSNET_PYTHON) alternated run by run with ours: both medians and the median paired ratio
+                TERNAUSNET_PYTHON) alternated run by run with ours, as --peer tfjs
   --against V   model: alternate, run by run, the default variants with the variants V (as TERNAUSNET_VARIANTS,
                 e.g. conv3x3.forward=subgroup) and print both medians and the median paired ratio
   --tuned       kernels, model, profile: use this machine's cached tuning (default: the adapter's default variants)
@@ -258,19 +260,23 @@ async function main(): Promise<void> {
           `${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
       );
       result.against = { variants: overrides, forward: m.forward, train_step: m.trainStep };
-    } else if (values.peer === 'pytorch') {
-      const m = await benchModelAgainstPytorch(device, size, batch, runs, warmup);
+    } else if (values.peer !== undefined) {
+      const peer =
+        values.peer === 'pytorch'
+          ? await startPytorchPeer(size, batch)
+          : await (await import('./peer-tfjs.ts')).startTfjsModelPeer(device, size, batch);
+      const m = await benchModelAgainstPeer(device, peer, size, batch, runs, warmup).finally(() => peer.close());
       const line = (what: string, t: AlternatedTiming) =>
-        `  ${what}: ours ${fmt(t.base.median, 1)} ms, PyTorch ${fmt(t.against.median, 1)} ms: paired ours/peer ` +
+        `  ${what}: ours ${fmt(t.base.median, 1)} ms, peer ${fmt(t.against.median, 1)} ms: paired ours/peer ` +
         `${fmt(1 / t.ratio, 3)}`;
       console.log(
-        `${describeArchitecture(arch)} ${batch}x3x${size}x${size} against ${m.library}, ${runs} alternated pairs ` +
-          `[wall clock, medians]:\n${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
+        `${describeArchitecture(arch)} ${batch}x3x${size}x${size} against ${peer.library}, ${runs} alternated ` +
+          `pairs [wall clock, medians]:\n${line('forward', m.forward)}\n${line('Adam train step', m.trainStep)}`,
       );
       result.forward_ms = m.forward.base.median;
       result.train_step_ms = m.trainStep.base.median;
       result.peer = {
-        library: m.library,
+        library: peer.library,
         forward_ms: m.forward.against.median,
         train_step_ms: m.trainStep.against.median,
         forward_ratio: 1 / m.forward.ratio,
@@ -311,9 +317,9 @@ async function main(): Promise<void> {
     );
     result.profile = { totalMs: p.totalMs, wallMs: p.wallMs, rows: p.rows, dispatches: p.dispatches };
   }
-  if (values.peer === 'tfjs') {
+  if (values.peer === 'tfjs' && command !== 'model') {
     const { runTfjsPeer } = await import('./peer-tfjs.ts');
-    const peer = await runTfjsPeer(device, command, { size, batch, runs, warmup, ours: result });
+    const peer = await runTfjsPeer(device, { size, batch, runs, warmup, ours: result });
     result.peer = peer;
     console.log(`\npeer: ${peer.library}, same adapter, same run; wall clock for both sides, medians`);
     if (peer.rows.length > 0) {
@@ -335,12 +341,6 @@ async function main(): Promise<void> {
       const peerMs = matched.reduce((s, r) => s + r.peer.median, 0);
       console.log(
         `all matched kernels: ours ${fmt(oursMs, 1)} ms, peer ${fmt(peerMs, 1)} ms, ours/peer ${fmt(oursMs / peerMs, 3)}`,
-      );
-    }
-    if (peer.forward_ms !== undefined) {
-      console.log(
-        `peer UNet11: forward ${fmt(peer.forward_ms, 1)} ms (ours/peer ${fmt(peer.forward_ratio ?? Number.NaN, 3)}), ` +
-          `Adam train step ${fmt(peer.train_step_ms ?? Number.NaN, 1)} ms (ours/peer ${fmt(peer.train_step_ratio ?? Number.NaN, 3)})`,
       );
     }
   }

@@ -11,7 +11,6 @@ import {
   type Tensor,
   tidy,
 } from '@ternausnet/tensor';
-import { startPytorchPeer } from './peer-pytorch.ts';
 import { summarize, type Timing, timeWall } from './timing.ts';
 
 export interface ModelBench {
@@ -272,18 +271,27 @@ export async function benchModelAgainst(
   }
 }
 
+/** Another library's UNet11 (forward without gradients, one Adam step), one timed run per call. */
+export interface ModelPeer {
+  /** E.g. "PyTorch 1.13.0a0 CPU (2 threads)". */
+  readonly library: string;
+  /** One forward or one training step; its time in ms (the peer's own clock: work to results ready). */
+  run(work: 'forward' | 'step'): Promise<number>;
+  close(): void;
+}
+
 /**
- * Ours ("base") against PyTorch's CPU UNet11 ("against", `startPytorchPeer`), alternated run by run: the ratio is
- * PyTorch's time over ours per pair (above 1, we are faster).
+ * Ours ("base") against a peer's UNet11 ("against"), alternated run by run (`alternate`): the ratio is the peer's
+ * time over ours per pair (above 1, we are faster).
  */
-export async function benchModelAgainstPytorch(
+export async function benchModelAgainstPeer(
   device: Device,
+  peer: ModelPeer,
   size: number,
   batch: number,
   runs: number,
   warmup: number,
-): Promise<{ library: string; forward: AlternatedTiming; trainStep: AlternatedTiming }> {
-  const peer = await startPytorchPeer(size, batch);
+): Promise<{ forward: AlternatedTiming; trainStep: AlternatedTiming }> {
   const work = modelWork(device, size, batch, DEFAULT_ARCHITECTURE);
   try {
     const forward = await alternate(
@@ -298,9 +306,8 @@ export async function benchModelAgainstPytorch(
       runs,
       warmup,
     );
-    return { library: peer.library, forward, trainStep };
+    return { forward, trainStep };
   } finally {
-    peer.close();
     work.dispose();
   }
 }

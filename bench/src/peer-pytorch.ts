@@ -7,16 +7,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { ModelPeer } from './model.ts';
 
 const SCRIPT = new URL('../pytorch_unet11.py', import.meta.url).pathname;
-
-export interface PytorchPeer {
-  /** E.g. "PyTorch 1.13.0a0 CPU (2 threads)". */
-  readonly library: string;
-  /** One forward (no grad) or one Adam step of the peer's UNet11; its own time in ms. */
-  run(work: 'forward' | 'step'): Promise<number>;
-  close(): void;
-}
 
 /**
  * The interpreter: TERNAUSNET_PYTHON, else Debian's /usr/bin/python3 (where `apt-get install python3-torch` puts
@@ -26,7 +19,7 @@ function python(): string {
   return process.env.TERNAUSNET_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
-export async function startPytorchPeer(size: number, batch: number, threads = 2): Promise<PytorchPeer> {
+export async function startPytorchPeer(size: number, batch: number, threads = 2): Promise<ModelPeer> {
   const exe = python();
   const child: ChildProcessWithoutNullStreams = spawn(
     exe,

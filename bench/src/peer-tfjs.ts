@@ -1,15 +1,17 @@
 /**
  * `--peer tfjs`: TensorFlow.js 4.22's WebGPU backend on the same Dawn instance and adapter as ours, in the same
  * process and run, doing the same work: every UNet11 layer's kernels (`kernels`) and the whole model's forward
- * and Adam training step (`model`). TF.js is NHWC; each library runs in its own native layout. Timing is wall
- * clock from the first encoded command to `onSubmittedWorkDone` for both sides (TF.js exposes no timestamps of
- * ours), so the ratios compare like with like. Only ratios from one run mean anything on a noisy machine.
+ * and Adam training step (`model`, alternated run by run with ours: `benchModelAgainstPeer`). TF.js is NHWC; each
+ * library runs in its own native layout. Timing is wall clock from the first encoded command to
+ * `onSubmittedWorkDone` for both sides (TF.js exposes no timestamps of ours), so the ratios compare like with like.
+ * Only ratios from one run mean anything on a noisy machine.
  */
 import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import { awaitDawn, type Device } from '@ternausnet/tensor';
 import type { KernelRow } from './kernels.ts';
 import { cin, type LayerShape, unet11Layers } from './layers.ts';
+import type { ModelPeer } from './model.ts';
 import { summarize, type Timing } from './timing.ts';
 
 type Tf = typeof TF;
@@ -32,10 +34,6 @@ export interface PeerRow {
 export interface PeerResult {
   library: string;
   rows: PeerRow[];
-  forward_ms?: number;
-  train_step_ms?: number;
-  forward_ratio?: number;
-  train_step_ratio?: number;
 }
 
 async function loadTf(device: Device): Promise<{ tf: Tf; sync: () => Promise<void> }> {
@@ -62,6 +60,17 @@ async function loadTf(device: Device): Promise<{ tf: Tf; sync: () => Promise<voi
   };
 }
 
+/** Wall-clock ms of one run of `run`, from an idle queue to its work done. */
+async function timeOnce(tf: Tf, sync: () => Promise<void>, run: () => TF.TensorContainer | undefined): Promise<number> {
+  await sync();
+  const t0 = performance.now();
+  const out = tf.tidy(run);
+  await sync();
+  const ms = performance.now() - t0;
+  tf.dispose(out);
+  return ms;
+}
+
 async function timePeer(
   tf: Tf,
   sync: () => Promise<void>,
@@ -71,12 +80,8 @@ async function timePeer(
 ): Promise<Timing> {
   const samples: number[] = [];
   for (let i = 0; i < warmup + runs; i++) {
-    await sync();
-    const t0 = performance.now();
-    const out = tf.tidy(run);
-    await sync();
-    if (i >= warmup) samples.push(performance.now() - t0);
-    tf.dispose(out);
+    const ms = await timeOnce(tf, sync, run);
+    if (i >= warmup) samples.push(ms);
   }
   return summarize(samples, 'wall-clock');
 }
@@ -219,54 +224,51 @@ function tfUNet11(tf: Tf, batch: number, size: number) {
   return { forward: () => forward(x), loss, vars, dispose: () => tf.dispose([x, y, ...vars]) };
 }
 
+/** `--peer tfjs` for `kernels`: every UNet11 layer's kernels, timed after ours, with our/peer ratios. */
 export async function runTfjsPeer(
   device: Device,
-  command: string,
   o: { size: number; batch: number; runs: number; warmup: number; ours: Record<string, unknown> },
 ): Promise<PeerResult> {
   const { tf, sync } = await loadTf(device);
   const result: PeerResult = { library: `TensorFlow.js ${tf.version_core} (webgpu backend)`, rows: [] };
-  if (command === 'kernels' || command === 'ceiling') {
-    const ours = (o.ours.kernels as KernelRow[] | undefined) ?? [];
-    for (const l of unet11Layers(o.size, o.batch)) {
-      const operands: TF.Tensor[] = [];
-      const work = layerWork(tf, l, operands);
-      for (const w of work) {
-        const mine = ours.find((r) => r.layer === l.name && r.kernel === w.kernel);
-        if (ours.length > 0 && !mine) continue; // filtered out of our run
-        const peer = await timePeer(tf, sync, w.run, o.runs, o.warmup);
-        result.rows.push({
-          layer: l.name,
-          kernel: w.kernel,
-          peer,
-          ratio: mine ? mine.timing.wallMedian / peer.median : null,
-        });
-      }
-      tf.dispose(operands);
+  const ours = (o.ours.kernels as KernelRow[] | undefined) ?? [];
+  for (const l of unet11Layers(o.size, o.batch)) {
+    const operands: TF.Tensor[] = [];
+    const work = layerWork(tf, l, operands);
+    for (const w of work) {
+      const mine = ours.find((r) => r.layer === l.name && r.kernel === w.kernel);
+      if (ours.length > 0 && !mine) continue; // filtered out of our run
+      const peer = await timePeer(tf, sync, w.run, o.runs, o.warmup);
+      result.rows.push({
+        layer: l.name,
+        kernel: w.kernel,
+        peer,
+        ratio: mine ? mine.timing.wallMedian / peer.median : null,
+      });
     }
-  }
-  if (command === 'model') {
-    const net = tfUNet11(tf, o.batch, o.size);
-    const forward = await timePeer(tf, sync, net.forward, o.runs, o.warmup);
-    const opt = tf.train.adam(1e-3);
-    const step = await timePeer(
-      tf,
-      sync,
-      () => {
-        opt.minimize(net.loss, false, net.vars);
-        return undefined;
-      },
-      o.runs,
-      o.warmup,
-    );
-    net.dispose();
-    opt.dispose();
-    result.forward_ms = forward.median;
-    result.train_step_ms = step.median;
-    const f = o.ours.forward_ms as number | undefined;
-    const t = o.ours.train_step_ms as number | undefined;
-    if (f !== undefined) result.forward_ratio = f / forward.median;
-    if (t !== undefined) result.train_step_ratio = t / step.median;
+    tf.dispose(operands);
   }
   return result;
+}
+
+/**
+ * `--peer tfjs` for `model`: TF.js's UNet11 on our adapter, one forward or Adam step per call, for
+ * `benchModelAgainstPeer` to alternate with ours.
+ */
+export async function startTfjsModelPeer(device: Device, size: number, batch: number): Promise<ModelPeer> {
+  const { tf, sync } = await loadTf(device);
+  const net = tfUNet11(tf, batch, size);
+  const opt = tf.train.adam(1e-3);
+  const step = () => {
+    opt.minimize(net.loss, false, net.vars);
+    return undefined;
+  };
+  return {
+    library: `TensorFlow.js ${tf.version_core} (webgpu backend)`,
+    run: (work) => timeOnce(tf, sync, work === 'forward' ? net.forward : step),
+    close() {
+      net.dispose();
+      opt.dispose();
+    },
+  };
 }
