@@ -22,8 +22,9 @@ import {
   type Conv3x3ForwardArgs,
   conv3x3DgradSubgroup,
   conv3x3ForwardSubgroup,
+  dgradSegmentPasses,
+  forwardSegmentPasses,
   totalChannels,
-  withOffsets,
 } from './conv3x3.ts';
 import { packConv3x3Weights, type SubgroupPass } from './conv3x3-subgroup.ts';
 import {
@@ -383,23 +384,7 @@ export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs
     return;
   }
   const weights = transformWeights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, a.weightKey);
-  for (const { seg, offset, first, last } of withOffsets(a.input)) {
-    runWinograd(ctx, {
-      input: seg.range,
-      inChannels: seg.channels,
-      ciOffset: offset,
-      out: a.out,
-      outChannels: a.outChannels,
-      weights,
-      bias: first ? a.bias : null,
-      N: a.batch,
-      H: a.height,
-      W: a.width,
-      firstWrites: first,
-      relu: a.relu && last,
-      label,
-    });
-  }
+  for (const pass of forwardSegmentPasses(a, label)) runWinograd(ctx, { ...pass, weights });
   weights.release();
 }
 
@@ -436,24 +421,9 @@ export function conv3x3DgradWinograd(ctx: KernelContext, a: Conv3x3DgradArgs, la
     conv3x3DgradSubgroup(ctx, a, label);
     return;
   }
-  for (const { seg, offset } of withOffsets(a.gradInput)) {
-    if (!seg.range) continue;
-    const weights = transformWeights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, seg.channels, a.weightKey);
-    runWinograd(ctx, {
-      input: a.gradOut,
-      inChannels: a.outChannels,
-      ciOffset: 0,
-      out: seg.range,
-      outChannels: seg.channels,
-      weights,
-      bias: null,
-      N: a.batch,
-      H: a.height,
-      W: a.width,
-      firstWrites: true,
-      relu: false,
-      label,
-    });
+  for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
+    const weights = transformWeights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, channels, a.weightKey);
+    runWinograd(ctx, { ...pass, weights });
     weights.release();
   }
 }

@@ -296,6 +296,27 @@ export function withOffsets<S extends { readonly channels: number }>(
   });
 }
 
+/**
+ * A forward's passes over its input segments (everything but the weights): each segment's input and its offset in
+ * Cin, the bias added by the first, which writes the output, the ReLU applied by the last, the others accumulating.
+ */
+export function forwardSegmentPasses(a: Conv3x3ForwardArgs, label: string) {
+  return withOffsets(a.input).map(({ seg, offset, first, last }) => ({
+    input: seg.range,
+    inChannels: seg.channels,
+    ciOffset: offset,
+    out: a.out,
+    outChannels: a.outChannels,
+    bias: first ? a.bias : null,
+    N: a.batch,
+    H: a.height,
+    W: a.width,
+    firstWrites: first,
+    relu: a.relu && last,
+    label,
+  }));
+}
+
 /** The shape part of the dispatch labels of forward and wgrad. */
 const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' | 'width' | 'outChannels'>) =>
   `[${a.batch},${totalChannels(a.input)},${a.height},${a.width}] -> ${a.outChannels}`;
@@ -315,23 +336,7 @@ export function conv3x3ForwardSubgroup(
   const cin = totalChannels(a.input);
   const R = subgroupBlock(a.outChannels, maxBlock);
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
-  for (const { seg, offset, first, last } of withOffsets(a.input)) {
-    runSubgroupConv(ctx, {
-      input: seg.range,
-      inChannels: seg.channels,
-      ciOffset: offset,
-      out: a.out,
-      outChannels: a.outChannels,
-      weights,
-      bias: first ? a.bias : null,
-      N: a.batch,
-      H: a.height,
-      W: a.width,
-      firstWrites: first,
-      relu: a.relu && last,
-      label,
-    });
-  }
+  for (const pass of forwardSegmentPasses(a, label)) runSubgroupConv(ctx, { ...pass, weights });
   weights.release();
 }
 
@@ -377,38 +382,44 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
 /** dgrad runner of the 'subgroup' variant. */
 export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string, maxBlock?: number): void {
   const cin = totalChannels(a.gradInput);
-  for (const { seg, offset } of withOffsets(a.gradInput)) {
-    if (!seg.range) continue;
+  for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
-    const R = subgroupBlock(seg.channels, maxBlock);
-    const weights = packConv3x3Weights(
-      ctx,
-      a.weight,
-      'dgrad',
-      a.outChannels,
-      cin,
-      offset,
-      seg.channels,
-      R,
-      a.weightKey,
-    );
-    runSubgroupConv(ctx, {
-      input: a.gradOut,
-      inChannels: a.outChannels,
-      ciOffset: 0,
-      out: seg.range,
-      outChannels: seg.channels,
-      weights,
-      bias: null,
-      N: a.batch,
-      H: a.height,
-      W: a.width,
-      firstWrites: true,
-      relu: false,
-      label,
-    });
+    const R = subgroupBlock(channels, maxBlock);
+    const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, channels, R, a.weightKey);
+    runSubgroupConv(ctx, { ...pass, weights });
     weights.release();
   }
+}
+
+/**
+ * A dgrad's passes, one per input segment that wants its gradient (everything but the weights): the forward
+ * convolution of gradOut into that segment, with `offset` and `channels`, the segment's slice of the weight's Cin.
+ */
+export function dgradSegmentPasses(a: Conv3x3DgradArgs, label: string) {
+  return withOffsets(a.gradInput).flatMap(({ seg, offset }) =>
+    seg.range
+      ? [
+          {
+            offset,
+            channels: seg.channels,
+            pass: {
+              input: a.gradOut,
+              inChannels: a.outChannels,
+              ciOffset: 0,
+              out: seg.range,
+              outChannels: seg.channels,
+              bias: null,
+              N: a.batch,
+              H: a.height,
+              W: a.width,
+              firstWrites: true,
+              relu: false,
+              label,
+            },
+          },
+        ]
+      : [],
+  );
 }
 
 /** dgrad runner of the 'direct' and 'tiled' variants. */
