@@ -39,6 +39,26 @@ export function subgroupBlock(cout: number, max = 16): number {
 }
 
 /**
+ * The register block of the forward/dgrad kernel: up to `maxR` output channels (`subgroupBlock`) × `rows` output
+ * rows per lane.
+ */
+export interface SubgroupBlocking {
+  maxR: number;
+  rows: number;
+}
+
+/**
+ * The forward/dgrad kernel's default register block for an H × W plane. Two output rows per lane share every
+ * weight broadcast and load 4 input rows for 2 (bench/NOTES.md, "Two output rows per lane"): with 8 channels
+ * (64 accumulators, as one row of 16) on planes up to 32², with 16 (128, spilled) on larger ones, where the
+ * rows' loads weigh more; one row of 16 on planes of ≤ 16 pixels, where a second row leaves lanes idle.
+ */
+export function subgroupConvBlocking(H: number, W: number): SubgroupBlocking {
+  if (H * W <= 16) return { maxR: 16, rows: 1 };
+  return { maxR: H * W >= 64 * 64 ? 16 : 8, rows: 2 };
+}
+
+/**
  * Pack weights for the subgroup kernels: forward [Cout][Cin][9] -> [⌈Cout/R⌉][Cin][9][R]; dgrad (the forward
  * convolution of the output gradient) uses w'[ci][co][t] = w[co][ci][8 − t] packed the same way, for the input
  * channels [outOffset, outOffset + outCount) of one concatenated segment; 'transpose' is dgrad without the tap
@@ -161,66 +181,91 @@ export interface SubgroupConvKey {
   vec: boolean;
   /** 4·lanes % Wq != 0: strips start mid-row, so the first and last lane load their outer halo themselves. */
   needExtra: boolean;
+  /** Output rows per lane (default 1): each loaded weight serves `rows` quads, each input row up to 3 outputs. */
+  rows?: number;
 }
 
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
+  const T = s.rows ?? 1;
   const setup = [
     '  let lOK = px != 0u; let rOK = px + 4u < W;',
     `  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`,
   ];
   if (needExtra) setup.push('  let ex = select(min(px + 4u, W - 1u), select(px - 1u, 0u, px == 0u), sl == 0u);');
-  for (let d = 0; d < 3; d++) {
+  for (let d = 0; d < T + 2; d++) {
     // py - 1 wraps to 0xffffffff at the top row: "not ok", read row 0 (clamped) and select zero.
     setup.push(`  let ry${d} = py + ${d}u - 1u; let ok${d} = ry${d} < H;`);
     setup.push(`  let ro${d} = u.xBase + min(ry${d}, H - 1u) * W;`);
   }
-  // Per input channel and kernel row d: the quad's row by one load, its halo columns from the neighbouring lanes.
+  // Per input channel and input row d: the quad's row by one load, its halo columns from the neighbouring lanes.
   const body: string[] = [];
-  const weight = (k: number) => packedWeight(k, lanes);
-  for (let d = 0; d < 3; d++) {
-    body.push('    {');
-    if (s.vec) body.push(`      let m = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
+  const loadRow = (d: number) => {
+    if (s.vec) body.push(`    let m${d} = select(vec4<f32>(0.0), x4[(xo + ro${d} + px) >> 2u], ok${d});`);
     else {
       const quad = [0, 1, 2, 3].map((i) => `select(0.0, x1[xo + ro${d} + cx${i}], cOK${i})`).join(', ');
-      body.push(`      let m = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
+      body.push(`    let m${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
     }
-    body.push('      var l = subgroupShuffle(m.w, sPrev); var r = subgroupShuffle(m.x, sNext);');
+    body.push(`    var l${d} = subgroupShuffle(m${d}.w, sPrev); var r${d} = subgroupShuffle(m${d}.x, sNext);`);
     if (needExtra) {
-      body.push(`      let e = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
-      body.push(`      l = select(l, e, sl == 0u); r = select(r, e, sl == ${lanes - 1}u);`);
+      body.push(`    let e${d} = select(0.0, x1[xo + ro${d} + ex], ok${d});`);
+      body.push(`    l${d} = select(l${d}, e${d}, sl == 0u); r${d} = select(r${d}, e${d}, sl == ${lanes - 1}u);`);
     }
-    body.push('      l = select(0.0, l, lOK); r = select(0.0, r, rOK);');
-    body.push('      let v0 = vec4<f32>(l, m.x, m.y, m.z); let v1 = m; let v2 = vec4<f32>(m.y, m.z, m.w, r);');
+    body.push(`    l${d} = select(0.0, l${d}, lOK); r${d} = select(0.0, r${d}, rOK);`);
+    body.push(
+      `    let v${d}_0 = vec4<f32>(l${d}, m${d}.x, m${d}.y, m${d}.z); let v${d}_2 = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`,
+    );
+  };
+  const win = (d: number, kx: number) => (kx === 1 ? `m${d}` : `v${d}_${kx}`);
+  // Kernel row kd of output row o reads input row o + kd: rows are loaded as first needed, and each weight is
+  // broadcast once for all the lane's output rows.
+  for (let d = 0; d < T; d++) loadRow(d);
+  for (let kd = 0; kd < 3; kd++) {
+    if (kd > 0) loadRow(T - 1 + kd);
     for (let rr = 0; rr < R; rr++) {
-      for (let kx = 0; kx < 3; kx++)
-        body.push(`      a${rr} = fma(vec4<f32>(${weight((d * 3 + kx) * R + rr)}), v${kx}, a${rr});`);
+      for (let kx = 0; kx < 3; kx++) {
+        const w = `vec4<f32>(${packedWeight((kd * 3 + kx) * R + rr, lanes)})`;
+        if (T === 1) body.push(`    a${rr} = fma(${w}, ${win(kd, kx)}, a${rr});`);
+        else {
+          body.push(`    { let w = ${w};`);
+          for (let o = 0; o < T; o++) body.push(`      a${o}_${rr} = fma(w, ${win(o + kd, kx)}, a${o}_${rr});`);
+          body.push('    }');
+        }
+      }
     }
-    body.push('    }');
   }
+  const acc = (o: number, r: number) => (T === 1 ? `a${r}` : `a${o}_${r}`);
   const store = (r: number) => {
-    const lines = [`      var v = a${r};`, '      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }'];
-    lines.push('      let base = ob + co * u.HW;');
-    const prev = s.vec
-      ? 'y[base >> 2u]'
-      : `vec4<f32>(${[0, 1, 2, 3].map((i) => `select(0.0, y[base + ${i}u], cOK${i})`).join(', ')})`;
-    lines.push(`      if (accumulate) { v += ${prev}; }`);
-    // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
-    lines.push('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
-    if (s.vec) lines.push('      y[base >> 2u] = v;');
-    else for (let i = 0; i < 4; i++) lines.push(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
+    const lines: string[] = [];
+    for (let o = 0; o < T; o++) {
+      lines.push(`      if (py + ${o}u < H) {`);
+      lines.push(`      var v = ${acc(o, r)};`, '      if (addBias) { v += vec4<f32>(bias[u.bBase + co]); }');
+      lines.push(`      let base = ob + ${o}u * W + co * u.HW;`);
+      const prev = s.vec
+        ? 'y[base >> 2u]'
+        : `vec4<f32>(${[0, 1, 2, 3].map((i) => `select(0.0, y[base + ${i}u], cOK${i})`).join(', ')})`;
+      lines.push(`      if (accumulate) { v += ${prev}; }`);
+      // select, not max: NaN must propagate (max(NaN, 0) is 0 on x86).
+      lines.push('      v = select(v, vec4<f32>(0.0), vec4<bool>(relu) & (v < vec4<f32>(0.0)));');
+      if (s.vec) lines.push('      y[base >> 2u] = v;');
+      else for (let i = 0; i < 4; i++) lines.push(`      if (cOK${i}) { y[base + ${i}u] = v[${i}]; }`);
+      lines.push('      }');
+    }
     return lines;
   };
+  const accumulators: string[] = [];
+  for (let o = 0; o < T; o++) for (let r = 0; r < R; r++) accumulators.push(`  var ${acc(o, r)} = vec4<f32>(0.0);`);
   return forwardKernelSource({
     lanes,
     R,
+    rows: T,
     // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
     yElement: s.vec ? 'vec4<f32>' : 'f32',
     vec: s.vec,
     strip: { lines: ['  let tile = linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg);'], index: 'tile' },
     setup,
-    accumulators: Array.from({ length: R }, (_, r) => `  var a${r} = vec4<f32>(0.0);`),
+    accumulators,
     body,
     epilogue: { setup: '    let ob = u.yBase + py * W + px;', store },
   });
@@ -231,7 +276,8 @@ export type SubgroupPass = Omit<SubgroupForwardRun, 'inPlane' | 'outPlane' | 'in
 
 /** The forward/dgrad kernel for `runSubgroupForwardPasses`. */
 const SUBGROUP_CONV: SubgroupForwardKernel = {
-  source: ({ R, lanes, needExtra, xVec, yVec }) => subgroupConvSource({ R, lanes, vec: xVec && yVec, needExtra }),
+  source: ({ R, rows, lanes, needExtra, xVec, yVec }) =>
+    subgroupConvSource({ R, rows, lanes, vec: xVec && yVec, needExtra }),
   pack: SUBGROUP_FORWARD_UNIFORMS.pack,
   biasBinding: true,
 };

@@ -17,7 +17,14 @@
  */
 
 import { type ChannelChunk, channelChunks, channelWindow, imagesPerWindow } from './conv-plan.ts';
-import { packConv3x3Weights, runSubgroupConv, runSubgroupWgrad, subgroupBlock } from './conv3x3-subgroup.ts';
+import {
+  packConv3x3Weights,
+  runSubgroupConv,
+  runSubgroupWgrad,
+  type SubgroupBlocking,
+  subgroupBlock,
+  subgroupConvBlocking,
+} from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
@@ -331,12 +338,13 @@ export function conv3x3ForwardSubgroup(
   ctx: KernelContext,
   a: Conv3x3ForwardArgs,
   label: string,
-  maxBlock?: number,
+  blocking?: SubgroupBlocking,
 ): void {
   const cin = totalChannels(a.input);
-  const R = subgroupBlock(a.outChannels, maxBlock);
+  const { maxR, rows } = blocking ?? subgroupConvBlocking(a.height, a.width);
+  const R = subgroupBlock(a.outChannels, maxR);
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
-  for (const pass of forwardSegmentPasses(a, label)) runSubgroupConv(ctx, { ...pass, weights });
+  for (const pass of forwardSegmentPasses(a, label)) runSubgroupConv(ctx, { ...pass, weights, rows });
   weights.release();
 }
 
@@ -380,13 +388,19 @@ export function conv3x3Dgrad(ctx: KernelContext, a: Conv3x3DgradArgs): void {
 }
 
 /** dgrad runner of the 'subgroup' variant. */
-export function conv3x3DgradSubgroup(ctx: KernelContext, a: Conv3x3DgradArgs, label: string, maxBlock?: number): void {
+export function conv3x3DgradSubgroup(
+  ctx: KernelContext,
+  a: Conv3x3DgradArgs,
+  label: string,
+  blocking?: SubgroupBlocking,
+): void {
   const cin = totalChannels(a.gradInput);
+  const { maxR, rows } = blocking ?? subgroupConvBlocking(a.height, a.width);
   for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
-    const R = subgroupBlock(channels, maxBlock);
+    const R = subgroupBlock(channels, maxR);
     const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, channels, R, a.weightKey);
-    runSubgroupConv(ctx, { ...pass, weights });
+    runSubgroupConv(ctx, { ...pass, weights, rows });
     weights.release();
   }
 }

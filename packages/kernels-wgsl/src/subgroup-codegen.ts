@@ -140,11 +140,12 @@ function forwardKernelHeader(yElement: string, lanes: number): string[] {
  * on, and block cb of R output channels. Lanes past the plane compute a duplicate of the last quad (p) and never
  * store it.
  */
-export function forwardQuadPosition(strip: string, lanes: number): string[] {
+export function forwardQuadPosition(strip: string, lanes: number, rows = 1): string[] {
   return [
+    rows === 1 ? '  let gridQ = u.HWq;' : `  let gridQ = ((H + ${rows - 1}u) / ${rows}u) * Wq;`,
     `  let pRaw = ${strip} * ${4 * lanes}u + sl * 4u;`,
-    '  let p = min(pRaw, u.HWq - 4u);',
-    '  let py = p / Wq; let px = p % Wq;',
+    '  let p = min(pRaw, gridQ - 4u);',
+    rows === 1 ? '  let py = p / Wq; let px = p % Wq;' : `  let py = (p / Wq) * ${rows}u; let px = p % Wq;`,
     '  let cb = wid.z;',
   ];
 }
@@ -199,7 +200,7 @@ export function packedWeightLoop(
  * the R output channels of block cb below `count`; then `main` ends.
  */
 export function blockStores(R: number, count: string, setup: readonly string[], store: (r: number) => string[]) {
-  const lines = ['  if (pRaw < u.HWq) {', ...setup];
+  const lines = ['  if (pRaw < gridQ) {', ...setup];
   for (let r = 0; r < R; r++) lines.push(`    if (cb * ${R}u + ${r}u < ${count}) {`, ...store(r), '    }');
   lines.push('  }', '}');
   return lines;
@@ -223,6 +224,8 @@ export interface ForwardKernelParts {
   lanes: number;
   /** Output channels per subgroup (a block of the packed weights). */
   R: number;
+  /** Output rows per lane (a lane owns the quads at rows py .. py + rows − 1; default 1). */
+  rows?: number;
   /** The output's element type: vec4<f32> where a quad is stored at once, else f32. */
   yElement: string;
   /** Rows are whole quads and the windows aligned: no per-column guards (`raggedQuadColumns`). */
@@ -249,7 +252,7 @@ export function forwardKernelSource(k: ForwardKernelParts): string {
     ...forwardKernelHeader(k.yElement, lanes),
     '  let H = u.H; let W = u.W; let Wq = u.Wq;',
     ...k.strip.lines,
-    ...forwardQuadPosition(k.strip.index, lanes),
+    ...forwardQuadPosition(k.strip.index, lanes, k.rows),
     ...k.setup,
     ...(k.vec ? [] : raggedQuadColumns()),
     ...k.accumulators,
@@ -283,7 +286,7 @@ type ForwardUniformValues = Parameters<typeof SUBGROUP_FORWARD_UNIFORMS.pack>[0]
  * mid-row), its uniforms (by the forward names) and whether it binds a bias.
  */
 export interface SubgroupForwardKernel {
-  source(s: { R: number; lanes: number; needExtra: boolean; xVec: boolean; yVec: boolean }): string;
+  source(s: { R: number; rows: number; lanes: number; needExtra: boolean; xVec: boolean; yVec: boolean }): string;
   pack(values: ForwardUniformValues): ArrayBuffer;
   biasBinding: boolean;
 }
@@ -304,6 +307,8 @@ export interface SubgroupForwardRun {
   outPlane: number;
   /** Packed [⌈out/R⌉][channels][9][R] (packConv3x3Weights). */
   weights: { readonly range: BufferRange; readonly R: number; readonly channels: number };
+  /** Output rows per lane, for kernels that take it (default 1). */
+  rows?: number;
   bias: BufferRange | null;
   N: number;
   H: number;
@@ -331,7 +336,8 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
   const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
   const Wq = Math.ceil(W / 4) * 4;
   const lanes = subgroupLanes(ctx, p.label);
-  const tiles = workgroupGrid(ctx, Math.ceil((H * Wq) / (4 * lanes)));
+  const rows = p.rows ?? 1;
+  const tiles = workgroupGrid(ctx, Math.ceil((Math.ceil(H / rows) * Wq) / (4 * lanes)));
   for (let n = 0; n < N; n++) {
     for (const co of coChunks) {
       ciChunks.forEach((ci, k) => {
@@ -340,6 +346,7 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
         const y = channelWindow(ctx, p.out, n, p.outChannels, p.outPlane, co);
         const source = p.kernel.source({
           R,
+          rows,
           lanes,
           needExtra: (4 * lanes) % Wq !== 0,
           xVec: W % 4 === 0 && x.base % 4 === 0,

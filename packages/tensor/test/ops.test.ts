@@ -192,6 +192,10 @@ function convCases(op: string, k: number): OpCase[] {
     [4, [3], 3, 5, 17, false, true],
     [3, [2, 3], 4, 8, 9, true, false],
     [1, [3, 5], 4, 8, 20, true, true],
+    // Planes of ≥ 64² take the subgroup kernels' two-row blocks of 16 channels (smaller ones 8): odd H leaves the
+    // last row pair half outside, a ragged W takes the scalar path.
+    [1, [3, 2], 65, 64, 18, true, true],
+    [1, [2], 63, 67, 5, false, false],
   ];
   return configs.map(([n, channels, h, w, cout, bias, relu]) => {
     const xs = channels.map((c) => [n, c, h, w]);
