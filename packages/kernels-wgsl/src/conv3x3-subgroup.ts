@@ -314,6 +314,8 @@ export interface SubgroupWgradPass {
   label: string;
   /** Output channels per lane (default `WGRAD_RCO`). */
   rco?: number;
+  /** Output rows of a strip (1: 4·L pixels of one row; 2, the default where H > 1: two rows of 2·L). */
+  stripRows?: number;
 }
 
 /**
@@ -331,6 +333,8 @@ export interface WgradKey {
   lanes: number;
   /** Output channels per lane. */
   R: number;
+  /** Output rows of a strip (default 1; see stripQuadPosition). */
+  rows?: number;
 }
 
 /**
@@ -343,37 +347,43 @@ const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', 
 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const { lanes } = s;
-  const last = lanes - 1;
-  // Quad j's position (from the lane that owns it) and this lane's three input rows there.
-  const rows = (j: number) => {
-    const lines = [`    let qy${j} = subgroupBroadcast(py, ${j}u); let qx${j} = subgroupBroadcast(px, ${j}u);`];
-    for (let d = 0; d < 3; d++) {
-      lines.push(`    let ry${j}_${d} = qy${j} + ${d}u - 1u;`);
-      lines.push(`    let ro${j}_${d} = xPlane + min(ry${j}_${d}, H - 1u) * W;`);
+  const T = s.rows ?? 1;
+  // Quad j of a strip is row j % T of column quad c = ⌊j / T⌋ (stripQuadPosition); its T + 2 input rows are
+  // loaded once per column, so two rows take 4 row loads where one row's two quads took 6.
+  const cols = lanes / T;
+  const lastCol = cols - 1;
+  // Column quad c's position (from the lane that owns its first row) and this lane's T + 2 input rows there.
+  const rows = (c: number) => {
+    const lines = [`    let qy${c} = subgroupBroadcast(py, ${c * T}u); let qx${c} = subgroupBroadcast(px, ${c * T}u);`];
+    for (let d = 0; d < T + 2; d++) {
+      lines.push(`    let ry${c}_${d} = qy${c} + ${d}u - 1u;`);
+      lines.push(`    let ro${c}_${d} = xPlane + min(ry${c}_${d}, H - 1u) * W;`);
       if (s.vec) {
-        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), x4[(ro${j}_${d} + qx${j}) >> 2u], ry${j}_${d} < H);`);
+        lines.push(`    let m${c}_${d} = select(vec4<f32>(0.0), x4[(ro${c}_${d} + qx${c}) >> 2u], ry${c}_${d} < H);`);
       } else {
         const quad = [0, 1, 2, 3]
-          .map((i) => `select(0.0, x1[ro${j}_${d} + min(qx${j} + ${i}u, W - 1u)], qx${j} + ${i}u < W)`)
+          .map((i) => `select(0.0, x1[ro${c}_${d} + min(qx${c} + ${i}u, W - 1u)], qx${c} + ${i}u < W)`)
           .join(', ');
-        lines.push(`    let m${j}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${j}_${d} < H);`);
+        lines.push(`    let m${c}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${c}_${d} < H);`);
       }
     }
     return lines;
   };
-  // This lane's input windows at quad j: its rows there, the halo columns from the neighbouring quads.
+  // This lane's input windows at quad j: its rows there, the halo columns from the neighbouring column quads.
   const windows = (j: number) => {
+    const c = Math.floor(j / T);
     const lines: string[] = [];
     for (let d = 0; d < 3; d++) {
-      const ok = `ry${j}_${d} < H`;
+      const row = (j % T) + d;
+      const ok = `ry${c}_${row} < H`;
       // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
-      const left = j === 0 ? `select(0.0, x1[ro0_${d} + max(qx0, 1u) - 1u], ${ok})` : `m${j - 1}_${d}.w`;
+      const left = c === 0 ? `select(0.0, x1[ro0_${row} + max(qx0, 1u) - 1u], ${ok})` : `m${c - 1}_${row}.w`;
       // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
       const right =
-        j === last ? `select(0.0, x1[ro${last}_${d} + min(qx${last} + 4u, W - 1u)], ${ok})` : `m${j + 1}_${d}.x`;
-      lines.push(`      let l${d} = select(0.0, ${left}, qx${j} != 0u);`);
-      lines.push(`      let r${d} = select(0.0, ${right}, qx${j} + 4u < W);`);
-      const m = `m${j}_${d}`;
+        c === lastCol ? `select(0.0, x1[ro${c}_${row} + min(qx${c} + 4u, W - 1u)], ${ok})` : `m${c + 1}_${row}.x`;
+      lines.push(`      let l${d} = select(0.0, ${left}, qx${c} != 0u);`);
+      lines.push(`      let r${d} = select(0.0, ${right}, qx${c} + 4u < W);`);
+      const m = `m${c}_${row}`;
       lines.push(
         ...tapRowWindows('w', d, [
           `vec4<f32>(l${d}, ${m}.x, ${m}.y, ${m}.z)`,
@@ -390,18 +400,21 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
     lanes,
     R: s.R,
     vec: s.vec,
+    rows: T,
     shapes: '  let H = u.H; let W = u.W; let Wq = u.Wq; let HW = u.HW;',
     blocked: 'g',
     names: { block: 'cob', base: 'coBase', plane: 'HW', quad: 'gq' },
     lanePlane: '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
     beforeQuads: rows(0),
-    quad: (j) => ({ before: j < last ? rows(j + 1) : [], windows: windows(j) }),
+    // The next column's rows before a column's first quad: its halo needs them.
+    quad: (j) => ({ before: j % T === 0 && j / T < lastCol ? rows(j / T + 1) : [], windows: windows(j) }),
     windows: 'w',
   });
 });
 
 /** gw (+)= the weight gradient of one input segment: blocks of Rco gradient channels, lanes over input channels. */
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
+  const stripRows = p.stripRows ?? (p.H > 1 ? 2 : 1);
   runSubgroupWgradPasses(ctx, {
     ...p,
     gradPlane: p.H * p.W,
@@ -409,7 +422,8 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
     columns: p.weightCin,
     columnOffset: p.ciOffset,
     rowsPerLane: () => p.rco ?? WGRAD_RCO,
-    source: (R, vec, lanes) => subgroupWgradSource({ vec, lanes, R }),
+    source: (R, vec, lanes) => subgroupWgradSource({ vec, lanes, R, rows: stripRows }),
+    stripRows,
     uniforms: WGRAD_UNIFORMS,
   });
 }

@@ -509,11 +509,16 @@ export function conv3x3Wgrad(ctx: KernelContext, a: Conv3x3WgradArgs): void {
 }
 
 /** wgrad runner of the 'subgroup' variant. */
-export function conv3x3WgradSubgroup(ctx: KernelContext, a: Conv3x3WgradArgs, label: string, rco?: number): void {
+export function conv3x3WgradSubgroup(
+  ctx: KernelContext,
+  a: Conv3x3WgradArgs,
+  label: string,
+  block: { rco?: number; stripRows?: number } = {},
+): void {
   const cin = totalChannels(a.input);
   for (const { seg, offset } of withOffsets(a.input)) {
     runSubgroupWgrad(ctx, {
-      ...(rco ? { rco } : {}),
+      ...block,
       input: seg.range,
       inChannels: seg.channels,
       ciOffset: offset,

@@ -461,11 +461,23 @@ function tapAccumulators(count: number): string[] {
   return lines;
 }
 
-/** Where this lane's quad of strip `ls` (4·L pixels of the H×Wq grid) is: pRaw, pOK, p, py, px. */
-function stripQuadPosition(lanes: number): string[] {
+/**
+ * Where this lane's quad of strip `ls` is: pRaw, pOK, p, py, px. One row: the strip is 4·L pixels of the H×Wq
+ * grid, lane l's quad the l-th. Two rows: the strip is 2·L pixels of the ⌈H/2⌉×Wq grid of row pairs, lane l's
+ * quad is row l & 1 of the pair at column quad l >> 1 (zero past the plane and below row H − 1).
+ */
+function stripQuadPosition(lanes: number, rows: number): string[] {
+  if (rows === 1) {
+    return [
+      `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
+      '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
+    ];
+  }
   return [
-    `    let pRaw = ls * ${4 * lanes}u + sl * 4u; let pOK = pRaw < u.HWq;`,
-    '    let p = min(pRaw, u.HWq - 4u); let py = p / Wq; let px = p % Wq;',
+    '    let gridQ = ((H + 1u) / 2u) * Wq;',
+    `    let pRaw = ls * ${2 * lanes}u + (sl >> 1u) * 4u;`,
+    '    let p = min(pRaw, gridQ - 4u); let py = (p / Wq) * 2u + (sl & 1u); let px = p % Wq;',
+    '    let pOK = pRaw < gridQ && py < H;',
   ];
 }
 
@@ -532,6 +544,8 @@ export interface WgradKernelParts {
   R: number;
   /** Rows are whole quads and the windows 16-byte aligned: vec4 loads of the block channels' quads. */
   vec: boolean;
+  /** Output rows of a strip (`stripQuadPosition`; default 1). */
+  rows?: number;
   /** The line of plane shapes that opens `main`. */
   shapes: string;
   /**
@@ -591,7 +605,7 @@ export function wgradKernelSource(k: WgradKernelParts): string {
     k.lanePlane,
     `    let ${o}Img = u.${o}Base + img * u.${o}Image;`,
     ...channels((c) => `    let ${o}p${c} = ${o}Img + ${o}c${c};`),
-    ...stripQuadPosition(lanes),
+    ...stripQuadPosition(lanes, k.rows ?? 1),
     ...channels((c) => quadLoad(`${names.quad}${c}`, `${o}4`, `${o}1`, `${o}p${c}`, k.vec)),
     ...k.beforeQuads,
   ];
@@ -637,6 +651,8 @@ export interface SubgroupWgradRun {
   rowsPerLane(rows: number): number;
   /** The kernel's source for R rows per lane. */
   source(R: number, vec: boolean, lanes: number): string;
+  /** Output rows of a strip the kernel is written for (default 1: strips of 4·L pixels; 2: 2 rows of 2·L). */
+  stripRows?: number;
   uniforms: SubgroupWgradUniforms;
 }
 
@@ -652,7 +668,8 @@ export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun):
   const Wq = Math.ceil(W / 4) * 4;
   const HWq = H * Wq;
   const lanes = subgroupLanes(ctx, p.label);
-  const nStrips = Math.ceil(HWq / (4 * lanes));
+  const stripRows = p.stripRows ?? 1;
+  const nStrips = Math.ceil((Math.ceil(H / stripRows) * Wq) / ((4 * lanes) / stripRows));
   const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
   const coChunks = channelChunks(ctx, p.outChannels, p.gradPlane, `${p.label} gradOut`);
   const rowsAreGrad = p.rows === 'gradOut';

@@ -244,11 +244,20 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'wgrad',
+      name: 'subgroup-1row',
+      summary: 'the subgroup wgrad over strips of one row (4·L pixels; the default before two-row strips)',
+      requires: SUBGROUP,
+      defaultFor: [],
+      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, { stripRows: 1 }),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'wgrad',
       name: 'subgroup-r8',
       summary: 'the subgroup wgrad with 8 output channels per lane (72 accumulators instead of 144)',
       requires: SUBGROUP,
       defaultFor: [],
-      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, 8),
+      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, { rco: 8 }),
     },
     {
       family: 'conv3x3',
