@@ -18,8 +18,8 @@
 import { elementWindow, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import {
+  blockWeight,
   forwardKernelSource,
-  packedWeight,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
@@ -27,6 +27,7 @@ import {
   type SubgroupForwardRun,
   subgroupWgradUniforms,
   tapRowWindows,
+  type WeightLayout,
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
@@ -183,12 +184,15 @@ export interface SubgroupConvKey {
   needExtra: boolean;
   /** Output rows per lane (default 1): each loaded weight serves `rows` quads, each input row up to 3 outputs. */
   rows?: number;
+  /** How the weights are read (default 'packed'). */
+  weights?: WeightLayout;
 }
 
 /** Forward/dgrad WGSL (see the file comment). Bindings: x4, x1 (same range), w4, bias, y, uniforms. */
 export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
   const { R, needExtra, lanes } = s;
   const T = s.rows ?? 1;
+  const layout = s.weights ?? 'packed';
   const setup = [
     '  let lOK = px != 0u; let rOK = px + 4u < W;',
     `  let sPrev = (sl + ${lanes - 1}u) & ${lanes - 1}u; let sNext = (sl + 1u) & ${lanes - 1}u;`,
@@ -225,7 +229,7 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     if (kd > 0) loadRow(T - 1 + kd);
     for (let rr = 0; rr < R; rr++) {
       for (let kx = 0; kx < 3; kx++) {
-        const w = `vec4<f32>(${packedWeight((kd * 3 + kx) * R + rr, lanes)})`;
+        const w = `vec4<f32>(${blockWeight(layout, rr, kd * 3 + kx, R, lanes)})`;
         if (T === 1) body.push(`    a${rr} = fma(${w}, ${win(kd, kx)}, a${rr});`);
         else {
           body.push(`    { let w = ${w};`);
@@ -260,6 +264,7 @@ export const subgroupConvSource = memoSource((s: SubgroupConvKey): string => {
     lanes,
     R,
     rows: T,
+    weights: layout,
     // A quad of output pixels is one vec4 when rows are whole quads (a per-lane scalar store is a scatter).
     yElement: s.vec ? 'vec4<f32>' : 'f32',
     vec: s.vec,
@@ -276,8 +281,8 @@ export type SubgroupPass = Omit<SubgroupForwardRun, 'inPlane' | 'outPlane' | 'in
 
 /** The forward/dgrad kernel for `runSubgroupForwardPasses`. */
 const SUBGROUP_CONV: SubgroupForwardKernel = {
-  source: ({ R, rows, lanes, needExtra, xVec, yVec }) =>
-    subgroupConvSource({ R, rows, lanes, vec: xVec && yVec, needExtra }),
+  source: ({ R, rows, weights, lanes, needExtra, xVec, yVec }) =>
+    subgroupConvSource({ R, rows, weights, lanes, vec: xVec && yVec, needExtra }),
   pack: SUBGROUP_FORWARD_UNIFORMS.pack,
   biasBinding: true,
 };

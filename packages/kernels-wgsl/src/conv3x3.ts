@@ -27,6 +27,7 @@ import {
 } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
+import type { DirectWeights } from './subgroup-codegen.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -333,6 +334,18 @@ export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void 
   runSelectedVariant(ctx, 'conv3x3', 'forward', a, 'conv3x3Forward', inputShapeLabel(a));
 }
 
+/**
+ * Whether the subgroup kernels read the weight tensor as it is (`DirectWeights`) rather than a packed copy. Packing
+ * is a pass over all the weights; reading them in place costs the kernel ~5–14 % (9 scalar loads per lane and
+ * channel against vec4 ones of a contiguous block; bench/NOTES.md, "Weights read in place"). So: packed where the
+ * packing is kept across calls (inference with the weight's content key: no pass at all) or where the plane is
+ * large enough to repay it (> 32²); in place elsewhere, i.e. for the deep layers of a training step, where every
+ * Adam update would force a new packing of the largest weights for a few FLOPs per weight.
+ */
+function readsWeightsInPlace(ctx: KernelContext, H: number, W: number, kept: boolean): boolean {
+  return !(kept && ctx.persistent) && H * W <= 32 * 32;
+}
+
 /** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */
 export function conv3x3ForwardSubgroup(
   ctx: KernelContext,
@@ -343,8 +356,24 @@ export function conv3x3ForwardSubgroup(
   const cin = totalChannels(a.input);
   const { maxR, rows } = blocking ?? subgroupConvBlocking(a.height, a.width);
   const R = subgroupBlock(a.outChannels, maxR);
+  const passes = forwardSegmentPasses(a, label);
+  if (readsWeightsInPlace(ctx, a.height, a.width, a.inference === true && a.weightKey !== undefined)) {
+    // A block's rows (output channels) are Cin·9 apart, its reduction channels 9.
+    const w = elementWindow(ctx, a.weight, 0, a.outChannels * cin * 9);
+    const direct: DirectWeights = {
+      layout: 'forward',
+      base: w.base,
+      blockStride: R * cin * 9,
+      rowStride: cin * 9,
+      channelStride: 9,
+      last: w.base + a.outChannels * cin * 9 - 1,
+    };
+    for (const pass of passes)
+      runSubgroupConv(ctx, { ...pass, weights: { range: w.range, R, channels: cin, direct }, rows });
+    return;
+  }
   const weights = packConv3x3Weights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, R, a.weightKey);
-  for (const pass of forwardSegmentPasses(a, label)) runSubgroupConv(ctx, { ...pass, weights, rows });
+  for (const pass of passes) runSubgroupConv(ctx, { ...pass, weights, rows });
   weights.release();
 }
 
@@ -396,9 +425,24 @@ export function conv3x3DgradSubgroup(
 ): void {
   const cin = totalChannels(a.gradInput);
   const { maxR, rows } = blocking ?? subgroupConvBlocking(a.height, a.width);
+  const inPlace = readsWeightsInPlace(ctx, a.height, a.width, false);
+  const w = elementWindow(ctx, a.weight, 0, a.outChannels * cin * 9);
   for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
     // Each segment's gradient is the forward convolution of gradOut with its own slice of flipped weights.
     const R = subgroupBlock(channels, maxR);
+    if (inPlace) {
+      // For each gradOut channel (Cin·9 apart) the segment's input channels are one run of 9 taps each.
+      const direct: DirectWeights = {
+        layout: 'dgrad',
+        base: w.base + offset * 9,
+        blockStride: R * 9,
+        rowStride: 9,
+        channelStride: cin * 9,
+        last: w.base + a.outChannels * cin * 9 - 1,
+      };
+      runSubgroupConv(ctx, { ...pass, weights: { range: w.range, R, channels, direct }, rows });
+      continue;
+    }
     const weights = packConv3x3Weights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, channels, R, a.weightKey);
     runSubgroupConv(ctx, { ...pass, weights, rows });
     weights.release();

@@ -121,6 +121,9 @@ export const SUBGROUP_FORWARD_UNIFORMS = uniformBlock([
   'ciCount',
   'coCount',
   'blockStride',
+  'wRowStride',
+  'wChStride',
+  'wLast',
   'flags',
 ]);
 
@@ -129,8 +132,9 @@ export const SUBGROUP_FORWARD_UNIFORMS = uniformBlock([
  * input as vec4 and scalar views (x4, x1), the packed weights w4, the bias, the output y as array<`yElement`>,
  * the forward uniforms (`forwardStyleHeader`).
  */
-function forwardKernelHeader(yElement: string, lanes: number): string[] {
-  const storage = [...INPUT_VIEWS, ['w4', VEC4_ARRAY], ['bias', 'array<f32>'], ['y', `array<${yElement}>`]] as const;
+function forwardKernelHeader(yElement: string, lanes: number, direct: boolean): string[] {
+  const weights = direct ? (['w1', 'array<f32>'] as const) : (['w4', VEC4_ARRAY] as const);
+  const storage = [...INPUT_VIEWS, weights, ['bias', 'array<f32>'], ['y', `array<${yElement}>`]] as const;
   return forwardStyleHeader(storage, SUBGROUP_FORWARD_UNIFORMS.wgsl, lanes, ['x4', 'x1', 'bias']);
 }
 
@@ -167,6 +171,44 @@ function weightLoads(R: number, lanes: number): string[] {
   });
 }
 
+/**
+ * The direct layout's loads: lane l loads the 9 taps of the block's rows l, l + L, … (rows wRowStride apart, taps
+ * adjacent): 9·⌈R/L⌉ scalar loads per lane and one row offset per L rows (rows of a partial block past the tensor
+ * are clamped to its last element and never stored).
+ */
+function directWeightOffsets(R: number, lanes: number): string[] {
+  return Array.from(
+    { length: Math.ceil(R / lanes) },
+    (_, i) => `  let wRow${i} = (sl + ${lanes * i}u) * u.wRowStride;`,
+  );
+}
+
+/** Loads of one reduction channel's weights in the direct layout (`directWeightOffsets`): wv{i}_{t}. */
+function directWeightLoads(R: number, lanes: number): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < Math.ceil(R / lanes); i++) {
+    for (let t = 0; t < 9; t++) lines.push(`    let wv${i}_${t} = w1[min(wo + wRow${i} + ${t}u, u.wLast)];`);
+  }
+  return lines;
+}
+
+/**
+ * Weight (row r, tap t) of the current reduction channel, made uniform. Packed ([⌈out/R⌉][channels][9][R], by
+ * packConv3x3Weights): element t·R + r, vec4 k/4 in lane (k/4) mod L. Direct (the weight tensor as it is,
+ * `directWeightLoads`): tap t, or 8 − t for the flipped taps of a dgrad, of row r, in lane r mod L.
+ */
+export function blockWeight(layout: WeightLayout, r: number, t: number, R: number, lanes: number): string {
+  if (layout === 'packed') return packedWeight(t * R + r, lanes);
+  return `subgroupBroadcast(wv${Math.floor(r / lanes)}_${layout === 'dgrad' ? 8 - t : t}, ${r % lanes}u)`;
+}
+
+/**
+ * How a forward-style kernel reads its weights: 'packed' by packConv3x3Weights, or straight from the weight
+ * tensor [Cout][Cin][3][3]: 'forward' (block rows are output channels, Cin·9 apart; channels 9 apart) or 'dgrad'
+ * (rows are input channels, 9 apart; the reduction's channels Cin·9 apart; taps flipped).
+ */
+export type WeightLayout = 'packed' | 'forward' | 'dgrad';
+
 /** Element k of the 9R weights loaded by `weightLoads`, made uniform: vec4 k/4 sits in lane (k/4) mod L. */
 export function packedWeight(k: number, lanes: number): string {
   return `subgroupBroadcast(wv${Math.floor(k / (4 * lanes))}[${k % 4}], ${Math.floor(k / 4) % lanes}u)`;
@@ -182,15 +224,17 @@ export function packedWeightLoop(
   lanes: number,
   loop: { channel: string; count: string; plane: string },
   body: readonly string[],
+  direct = false,
 ): string[] {
   const c = loop.channel;
   return [
+    ...(direct ? directWeightOffsets(R, lanes) : []),
     '  var xo = 0u;',
     '  var wo = u.woBase + cb * u.blockStride;',
     `  for (var ${c} = 0u; ${c} < ${loop.count}; ${c}++) {`,
-    ...weightLoads(R, lanes),
+    ...(direct ? directWeightLoads(R, lanes) : weightLoads(R, lanes)),
     ...body,
-    `    xo += ${loop.plane}; wo += ${(9 * R) / 4}u;`,
+    `    xo += ${loop.plane}; wo += ${direct ? 'u.wChStride' : `${(9 * R) / 4}u`};`,
     '  }',
   ];
 }
@@ -226,6 +270,8 @@ export interface ForwardKernelParts {
   R: number;
   /** Output rows per lane (a lane owns the quads at rows py .. py + rows − 1; default 1). */
   rows?: number;
+  /** How the weights are read (default 'packed'; see WeightLayout). */
+  weights?: WeightLayout;
   /** The output's element type: vec4<f32> where a quad is stored at once, else f32. */
   yElement: string;
   /** Rows are whole quads and the windows aligned: no per-column guards (`raggedQuadColumns`). */
@@ -249,14 +295,20 @@ export interface ForwardKernelParts {
 export function forwardKernelSource(k: ForwardKernelParts): string {
   const { lanes, R } = k;
   return [
-    ...forwardKernelHeader(k.yElement, lanes),
+    ...forwardKernelHeader(k.yElement, lanes, (k.weights ?? 'packed') !== 'packed'),
     '  let H = u.H; let W = u.W; let Wq = u.Wq;',
     ...k.strip.lines,
     ...forwardQuadPosition(k.strip.index, lanes, k.rows),
     ...k.setup,
     ...(k.vec ? [] : raggedQuadColumns()),
     ...k.accumulators,
-    ...packedWeightLoop(R, lanes, { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' }, k.body),
+    ...packedWeightLoop(
+      R,
+      lanes,
+      { channel: 'ci', count: 'u.ciCount', plane: 'u.HW' },
+      k.body,
+      (k.weights ?? 'packed') !== 'packed',
+    ),
     ...forwardEpilogue(R, k.epilogue.setup, k.epilogue.store),
   ].join('\n');
 }
@@ -286,9 +338,31 @@ type ForwardUniformValues = Parameters<typeof SUBGROUP_FORWARD_UNIFORMS.pack>[0]
  * mid-row), its uniforms (by the forward names) and whether it binds a bias.
  */
 export interface SubgroupForwardKernel {
-  source(s: { R: number; rows: number; lanes: number; needExtra: boolean; xVec: boolean; yVec: boolean }): string;
+  source(s: {
+    R: number;
+    rows: number;
+    weights: WeightLayout;
+    lanes: number;
+    needExtra: boolean;
+    xVec: boolean;
+    yVec: boolean;
+  }): string;
   pack(values: ForwardUniformValues): ArrayBuffer;
   biasBinding: boolean;
+}
+
+/**
+ * Weights read straight from the weight tensor: the layout, the element index of block 0's row 0 at reduction
+ * channel 0 (`base`), the strides between blocks of R rows, between rows and between reduction channels, and the
+ * last element of the tensor (loads past it, for the rows of a partial block, are clamped and never stored).
+ */
+export interface DirectWeights {
+  layout: 'forward' | 'dgrad';
+  base: number;
+  blockStride: number;
+  rowStride: number;
+  channelStride: number;
+  last: number;
 }
 
 /** A forward-style subgroup convolution (a forward, or a dgrad as the forward of the output gradient). */
@@ -305,8 +379,16 @@ export interface SubgroupForwardRun {
    */
   inPlane: number;
   outPlane: number;
-  /** Packed [⌈out/R⌉][channels][9][R] (packConv3x3Weights). */
-  weights: { readonly range: BufferRange; readonly R: number; readonly channels: number };
+  /**
+   * Packed [⌈out/R⌉][channels][9][R] (packConv3x3Weights), or with `direct` the weight tensor itself (a binding
+   * window and its element strides: see WeightLayout).
+   */
+  weights: {
+    readonly range: BufferRange;
+    readonly R: number;
+    readonly channels: number;
+    readonly direct?: DirectWeights;
+  };
   /** Output rows per lane, for kernels that take it (default 1). */
   rows?: number;
   bias: BufferRange | null;
@@ -344,9 +426,11 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
         const first = k === 0 && p.firstWrites;
         const x = channelWindow(ctx, p.input, n, p.inChannels, p.inPlane, ci);
         const y = channelWindow(ctx, p.out, n, p.outChannels, p.outPlane, co);
+        const direct = p.weights.direct;
         const source = p.kernel.source({
           R,
           rows,
+          weights: direct?.layout ?? 'packed',
           lanes,
           needExtra: (4 * lanes) % Wq !== 0,
           xVec: W % 4 === 0 && x.base % 4 === 0,
@@ -366,7 +450,9 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
             xBase: x.base,
             yBase: y.base,
             // Packed weights: block b, reduction channel c at vec4 index (b·channels + c)·9R/4.
-            woBase: ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4),
+            woBase: direct
+              ? direct.base + (co.start / R) * direct.blockStride + (p.ciOffset + ci.start) * direct.channelStride
+              : ((co.start / R) * p.weights.channels + p.ciOffset + ci.start) * ((9 * R) / 4),
             bBase: (bias?.base ?? 0) + co.start,
             H,
             W,
@@ -375,7 +461,10 @@ export function runSubgroupForwardPasses(ctx: KernelContext, p: SubgroupForwardR
             HWq: H * Wq,
             ciCount: ci.count,
             coCount: co.count,
-            blockStride: p.weights.channels * ((9 * R) / 4),
+            blockStride: direct ? direct.blockStride : p.weights.channels * ((9 * R) / 4),
+            wRowStride: direct?.rowStride ?? 0,
+            wChStride: direct?.channelStride ?? 0,
+            wLast: direct?.last ?? 0,
             flags,
           }),
           workgroups: [tiles[0], tiles[1], Math.ceil(co.count / R)],
