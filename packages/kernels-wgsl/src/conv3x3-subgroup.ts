@@ -5,12 +5,20 @@
  * costs ~0.4 ns and subgroup shuffles/broadcasts are 1–2 instructions. So these kernels issue as few load
  * operations as possible, always vec4, and share every loaded value across the 8 SIMD lanes with subgroup ops.
  *
- * Forward (and dgrad, the same kernel with repacked weights): a subgroup of 8 lanes owns 32 consecutive pixels
- * of the H×Wq plane (Wq = W rounded up to 4; lane l owns pixels 4l..4l+3, always in one row) and R = 16 output
- * channels, i.e. 64 accumulators per lane. Per input channel: one vec4 load per input row gives the 32 pixels,
- * the halo columns come from the neighbouring lanes by subgroupShuffle; the 9·R weights of this channel are
- * contiguous in the packed layout [Cout/R][Cin][9][R], fetched by ⌈9R/32⌉ vec4 loads spread over the lanes and
- * made uniform by subgroupBroadcast. 36·R FMAs per lane per channel. Workgroup = one subgroup (8 invocations).
+ * Forward (and dgrad, the same kernel on the output gradient with flipped, transposed weights): a subgroup of 8
+ * lanes owns 32 consecutive pixels of a grid of Wq-wide rows (Wq = W rounded up to 4; lane l owns pixels 4l..4l+3,
+ * always in one row), `rows` output rows per grid row and R output channels: by default two rows × 8 channels
+ * (16 channels on planes ≥ 64²; one row of 16 on planes of ≤ 16 pixels: `subgroupConvBlocking`), i.e. 64 (128)
+ * accumulators per lane. Per input channel: one vec4 load per input row (rows + 2 of them), the halo columns from
+ * the neighbouring lanes by subgroupShuffle; the 9·R weights of this channel spread over the lanes — from a packed
+ * copy [Cout/R][Cin][9][R] by ⌈9R/32⌉ vec4 loads, or in place from [Cout][Cin][3][3] by 9 scalar loads of one row
+ * per lane (a training step on small planes: no packing pass) — made uniform by subgroupBroadcast; each weight
+ * broadcast once for all the lane's rows. 36·R·rows FMAs per lane per channel. Workgroup = one subgroup.
+ *
+ * What llvmpipe makes of it (GALLIVM_DEBUG=asm, bench/NOTES.md): NIR lowers every fma to a multiply and an add;
+ * each vec4 load is 4 bounds-checked element loads per lane; the accumulators live in stack slots. So the cost
+ * is element loads per FMA and code size, which two rows per lane cut (4 row loads for 2 rows, half the weight
+ * loads and broadcasts per FMA).
  *
  * wgrad: lanes over input channels, each with its own input rows; the gradient (identical for all lanes) is
  * loaded cooperatively and fanned out by subgroupBroadcast (see `subgroupWgradSource`).
@@ -325,8 +333,10 @@ export interface SubgroupWgradPass {
 
 /**
  * wgrad: lane l owns input channel ci = 8·block + l and accumulates Rco output channels × 9 taps. Per strip of
- * 32 pixels each lane loads the gradient quad it owns for the Rco channels (cooperative), then walks the strip's 8 quads: its own input rows for quad j (3 vec4, the halo columns taken from the
- * neighbouring quads it loads anyway), the gradient values of quad j by broadcast (4·Rco), 36·Rco FMAs.
+ * 8 quads (two rows of 16 pixels by default, or one row of 32) each lane loads the gradient quad it owns for the
+ * Rco channels (cooperative), then walks the strip's quads: its own input rows for quad j (3 vec4, or 4 per column
+ * of two quads; the halo columns taken from the neighbouring quads it loads anyway), the gradient values of quad j
+ * by broadcast (4·Rco), 36·Rco FMAs.
  * Broadcasts per FMA: 1/9. (The first version had lanes over co and broadcast the input windows instead, one
  * broadcast per 2 FMAs: 1.65× slower over UNet11's layers; bench/NOTES.md.) Layers with few weights and many
  * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics;
