@@ -138,6 +138,7 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
                 'conv3x3[subgroup]',
                 'conv3x3[subgroup-r8]',
                 'conv3x3[subgroup-1row]',
+                'conv3x3[subgroup-2row]',
                 'conv3x3[winograd]',
                 'convTranspose3x3s2[subgroup]',
               ]

@@ -371,7 +371,7 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     lanePlane: '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
     // The quads of the strip in turn, their position from the lane that owns them (no division per quad).
     beforeQuads: [0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
-    quad: (j) => ({ before: [], windows: windows(j) }),
+    quads: { unrolled: (j) => ({ before: [], windows: windows(j) }) },
     windows: 'k',
   });
 });

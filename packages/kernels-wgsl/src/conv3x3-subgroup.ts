@@ -327,7 +327,7 @@ export interface SubgroupWgradPass {
   label: string;
   /** Output channels per lane (default `WGRAD_RCO`). */
   rco?: number;
-  /** Output rows of a strip (1: 4·L pixels of one row; 2, the default where H > 1: two rows of 2·L). */
+  /** Output rows of a strip (1, the default: 4·L pixels of one row; 2: two rows of 2·L). */
   stripRows?: number;
 }
 
@@ -363,50 +363,47 @@ const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCOB', perGroup: 'COL', 
 export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   const { lanes } = s;
   const T = s.rows ?? 1;
-  // Quad j of a strip is row j % T of column quad c = ⌊j / T⌋ (stripQuadPosition); its T + 2 input rows are
-  // loaded once per column, so two rows take 4 row loads where one row's two quads took 6.
+  // Quad j of a strip is row j % T of column quad c = ⌊j / T⌋ (stripQuadPosition). The quads run in a loop over
+  // the columns, not unrolled: 8 unrolled quads of 16 channels are > 96 KB of machine code per strip, far past the
+  // instruction cache, and the loop of one column was 1.04–1.22× faster (bench/NOTES.md). Per column: its T + 2
+  // input rows; the left halo from the previous column's rows (carried), the right one by a scalar load per row.
   const cols = lanes / T;
-  const lastCol = cols - 1;
-  // Column quad c's position (from the lane that owns its first row) and this lane's T + 2 input rows there.
-  const rows = (c: number) => {
-    const lines = [`    let qy${c} = subgroupBroadcast(py, ${c * T}u); let qx${c} = subgroupBroadcast(px, ${c * T}u);`];
-    for (let d = 0; d < T + 2; d++) {
-      lines.push(`    let ry${c}_${d} = qy${c} + ${d}u - 1u;`);
-      lines.push(`    let ro${c}_${d} = xPlane + min(ry${c}_${d}, H - 1u) * W;`);
-      if (s.vec) {
-        lines.push(`    let m${c}_${d} = select(vec4<f32>(0.0), x4[(ro${c}_${d} + qx${c}) >> 2u], ry${c}_${d} < H);`);
-      } else {
-        const quad = [0, 1, 2, 3]
-          .map((i) => `select(0.0, x1[ro${c}_${d} + min(qx${c} + ${i}u, W - 1u)], qx${c} + ${i}u < W)`)
-          .join(', ');
-        lines.push(`    let m${c}_${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ry${c}_${d} < H);`);
-      }
-    }
-    return lines;
-  };
-  // This lane's input windows at quad j: its rows there, the halo columns from the neighbouring column quads.
-  const windows = (j: number) => {
-    const c = Math.floor(j / T);
+  const quadLoop = (fmas: (lane: string) => string[]) => {
     const lines: string[] = [];
-    for (let d = 0; d < 3; d++) {
-      const row = (j % T) + d;
-      const ok = `ry${c}_${row} < H`;
-      // Left column: the previous quad's last one (same row whenever qx != 0), or a load at the strip start.
-      const left = c === 0 ? `select(0.0, x1[ro0_${row} + max(qx0, 1u) - 1u], ${ok})` : `m${c - 1}_${row}.w`;
-      // Right column: the next quad's first one when this quad does not end its row, or a load at the strip end.
-      const right =
-        c === lastCol ? `select(0.0, x1[ro${c}_${row} + min(qx${c} + 4u, W - 1u)], ${ok})` : `m${c + 1}_${row}.x`;
-      lines.push(`      let l${d} = select(0.0, ${left}, qx${c} != 0u);`);
-      lines.push(`      let r${d} = select(0.0, ${right}, qx${c} + 4u < W);`);
-      const m = `m${c}_${row}`;
-      lines.push(
-        ...tapRowWindows('w', d, [
-          `vec4<f32>(l${d}, ${m}.x, ${m}.y, ${m}.z)`,
-          m,
-          `vec4<f32>(${m}.y, ${m}.z, ${m}.w, r${d})`,
-        ]),
-      );
+    for (let d = 0; d < T + 2; d++) lines.push(`    var hl${d} = 0.0;`);
+    lines.push(`    for (var c = 0u; c < ${cols}u; c++) {`);
+    lines.push(`      let qy = subgroupShuffle(py, c * ${T}u); let qx = subgroupShuffle(px, c * ${T}u);`);
+    for (let d = 0; d < T + 2; d++) {
+      // Row qy + d − 1; −1 wraps to 0xffffffff at the top: "not ok", read row 0 (clamped) and select zero.
+      lines.push(`      let ry${d} = qy + ${d}u - 1u; let ok${d} = ry${d} < H;`);
+      lines.push(`      let ro${d} = xPlane + min(ry${d}, H - 1u) * W;`);
+      if (s.vec) lines.push(`      let m${d} = select(vec4<f32>(0.0), x4[(ro${d} + qx) >> 2u], ok${d});`);
+      else {
+        const quad = [0, 1, 2, 3]
+          .map((i) => `select(0.0, x1[ro${d} + min(qx + ${i}u, W - 1u)], qx + ${i}u < W)`)
+          .join(', ');
+        lines.push(`      let m${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
+      }
+      // Left column: the previous column's last pixel (same row whenever qx != 0), or a load at the strip start.
+      const first = `select(0.0, x1[ro${d} + max(qx, 1u) - 1u], ok${d})`;
+      lines.push(`      let l${d} = select(0.0, select(hl${d}, ${first}, c == 0u), qx != 0u);`);
+      lines.push(`      let r${d} = select(0.0, select(0.0, x1[ro${d} + min(qx + 4u, W - 1u)], ok${d}), qx + 4u < W);`);
     }
+    for (let o = 0; o < T; o++) {
+      lines.push('      {');
+      for (let d = 0; d < 3; d++) {
+        const [m, l, r] = [`m${o + d}`, `l${o + d}`, `r${o + d}`];
+        const windows = [
+          `vec4<f32>(${l}, ${m}.x, ${m}.y, ${m}.z)`,
+          m,
+          `vec4<f32>(${m}.y, ${m}.z, ${m}.w, ${r})`,
+        ] as const;
+        lines.push(...tapRowWindows('w', d, windows));
+      }
+      lines.push(...fmas(`c * ${T}u + ${o}u`), '      }');
+    }
+    for (let d = 0; d < T + 2; d++) lines.push(`      hl${d} = m${d}.w;`);
+    lines.push('    }');
     return lines;
   };
   // Blocks of Rco output channels (the gradient quads, broadcast), lanes over input channels (their own rows).
@@ -420,16 +417,15 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
     blocked: 'g',
     names: { block: 'cob', base: 'coBase', plane: 'HW', quad: 'gq' },
     lanePlane: '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
-    beforeQuads: rows(0),
-    // The next column's rows before a column's first quad: its halo needs them.
-    quad: (j) => ({ before: j % T === 0 && j / T < lastCol ? rows(j / T + 1) : [], windows: windows(j) }),
+    beforeQuads: [],
+    quads: { loop: quadLoop },
     windows: 'w',
   });
 });
 
 /** gw (+)= the weight gradient of one input segment: blocks of Rco gradient channels, lanes over input channels. */
 export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void {
-  const stripRows = p.stripRows ?? (p.H > 1 ? 2 : 1);
+  const stripRows = p.stripRows ?? 1;
   runSubgroupWgradPasses(ctx, {
     ...p,
     gradPlane: p.H * p.W,

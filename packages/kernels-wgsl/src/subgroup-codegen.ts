@@ -586,8 +586,11 @@ function quadLoad(name: string, v4: string, v1: string, plane: string, vec: bool
  * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
  * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
  */
-function broadcastQuadFmas(c: number, j: number, src: string, window: (t: number) => string): string[] {
-  const b = [0, 1, 2, 3].map((i) => `subgroupBroadcast(${src}[${i}], ${j}u)`);
+function broadcastQuadFmas(c: number, j: number | string, src: string, window: (t: number) => string): string[] {
+  // A lane given as an expression (a loop over the quads) is read by shuffle: broadcast needs a constant.
+  const b = [0, 1, 2, 3].map((i) =>
+    typeof j === 'number' ? `subgroupBroadcast(${src}[${i}], ${j}u)` : `subgroupShuffle(${src}[${i}], ${j})`,
+  );
   const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
   for (let t = 0; t < 9; t++) {
     const a = `a${c}_${t}`;
@@ -649,8 +652,14 @@ export interface WgradKernelParts {
   lanePlane: string;
   /** Lines after the block channels' quads are loaded, before the strip's quads are walked. */
   beforeQuads: readonly string[];
-  /** Quad j of the strip: lines `before` its block, and this lane's `windows` inside it (`tapRowWindows`). */
-  quad(j: number): { before: string[]; windows: string[] };
+  /**
+   * How the strip's quads are walked. `unrolled`: quad j's lines `before` its block and this lane's `windows`
+   * inside it (`tapRowWindows`). `loop`: the kernel's own loop over them, given the FMA lines of one quad whose
+   * block values come from lane `lane` (a WGSL expression; its windows named as `windows` says).
+   */
+  quads:
+    | { unrolled(j: number): { before: string[]; windows: string[] } }
+    | { loop(fmas: (lane: string) => string[]): string[] };
   /** The name `tapRowWindows` gives this lane's windows. */
   windows: string;
 }
@@ -699,11 +708,17 @@ export function wgradKernelSource(k: WgradKernelParts): string {
     ...k.beforeQuads,
   ];
   const window = (t: number) => `${k.windows}${Math.floor(t / 3)}_${t % 3}`;
-  for (let j = 0; j < lanes; j++) {
-    const quad = k.quad(j);
-    lines.push(...quad.before, '    {', ...quad.windows);
-    for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
-    lines.push('    }');
+  if ('loop' in k.quads) {
+    const fmas = (lane: string) =>
+      Array.from({ length: R }, (_, c) => broadcastQuadFmas(c, lane, `${names.quad}${c}`, window)).flat();
+    lines.push(...k.quads.loop(fmas));
+  } else {
+    for (let j = 0; j < lanes; j++) {
+      const quad = k.quads.unrolled(j);
+      lines.push(...quad.before, '    {', ...quad.windows);
+      for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
+      lines.push('    }');
+    }
   }
   const guard = (c: number) => `${laneRaw} < u.${lane}Count && ${names.base} + ${c}u < u.${blockChannels}Count`;
   const row = (c: number) => `(${names.base} + ${c}u) * u.${k.uniforms.names.rowStride}`;

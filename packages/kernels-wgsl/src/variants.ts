@@ -244,11 +244,11 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'wgrad',
-      name: 'subgroup-1row',
-      summary: 'the subgroup wgrad over strips of one row (4·L pixels; the default before two-row strips)',
+      name: 'subgroup-2row',
+      summary: 'the subgroup wgrad over strips of two rows (4 input rows per column of 2 quads instead of 3 per quad)',
       requires: SUBGROUP,
       defaultFor: [],
-      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, { stripRows: 1 }),
+      run: (ctx, a, label) => conv3x3WgradSubgroup(ctx, a, label, { stripRows: 2 }),
     },
     {
       family: 'conv3x3',

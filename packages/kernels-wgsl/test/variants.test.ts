@@ -101,7 +101,7 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(winograd-inference, subgroup, subgroup-r8, subgroup-1row, winograd, tiled, direct\)/,
+      /conv3x3 variant 'fast' unknown \(winograd-inference, subgroup, subgroup-r8, subgroup-1row, winograd, tiled, direct, subgroup-2row\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
