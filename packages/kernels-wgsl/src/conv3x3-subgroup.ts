@@ -333,10 +333,10 @@ export interface SubgroupWgradPass {
 
 /**
  * wgrad: lane l owns input channel ci = 8·block + l and accumulates Rco output channels × 9 taps. Per strip of
- * 8 quads (two rows of 16 pixels by default, or one row of 32) each lane loads the gradient quad it owns for the
- * Rco channels (cooperative), then walks the strip's quads: its own input rows for quad j (3 vec4, or 4 per column
- * of two quads; the halo columns taken from the neighbouring quads it loads anyway), the gradient values of quad j
- * by broadcast (4·Rco), 36·Rco FMAs.
+ * 8 quads (one row of 32 pixels by default, or two rows of 16) each lane loads the gradient quad it owns for the
+ * Rco channels (cooperative), then walks the strip's quads in a loop: its own input rows for quad j (3 vec4, or 4
+ * per column of two quads; the left halo column carried from the previous quad), the gradient values of quad j
+ * by shuffle from lane j (4·Rco), 36·Rco FMAs.
  * Broadcasts per FMA: 1/9. (The first version had lanes over co and broadcast the input windows instead, one
  * broadcast per 2 FMAs: 1.65× slower over UNet11's layers; bench/NOTES.md.) Layers with few weights and many
  * pixels split the pixel range over S workgroups writing partial sums, added by a second pass (no atomics;
