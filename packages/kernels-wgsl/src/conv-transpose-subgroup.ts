@@ -330,10 +330,10 @@ const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCIB', perGroup: 'CIL', 
 
 export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   const { Rci, lanes } = s;
-  // This lane's gy windows at quad j: per tap row, the 8 columns 2qx − 1 .. 2qx + 7, de-interleaved.
-  const windows = (j: number) => {
+  // This lane's gy windows at the loop's quad j: per tap row, the 8 columns 2qx − 1 .. 2qx + 7, de-interleaved.
+  const windows = () => {
     const lines = [
-      `      let qy = subgroupBroadcast(py, ${j}u); let qx = subgroupBroadcast(px, ${j}u);`,
+      '      let qy = subgroupShuffle(py, j); let qx = subgroupShuffle(px, j);',
       '      let lOK = qx != 0u; let c0 = 2u * qx;',
     ];
     for (let ky = 0; ky < 3; ky++) {
@@ -349,7 +349,8 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
         }
       }
       // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
-      const left = j === 0 ? `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})` : `tail${ky}`;
+      const load = `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})`;
+      const left = `select(tail${ky}, ${load}, j == 0u)`;
       lines.push(`      let l${ky} = select(0.0, ${left}, lOK);`);
       lines.push(`      tail${ky} = v${ky}_1.w;`);
       const [a, b] = [`v${ky}_0`, `v${ky}_1`];
@@ -359,6 +360,14 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     }
     return lines;
   };
+  // The strip's quads in a loop, not unrolled: unrolled, 8 quads × 16 channels × 9 taps were more machine code than
+  // the instruction cache holds, and the loop was 1.3–1.8× faster (bench/NOTES.md).
+  const loop = (fmas: (lane: string) => string[]) => [
+    `    for (var j = 0u; j < ${lanes}u; j++) {`,
+    ...windows(),
+    ...fmas('j'),
+    '    }',
+  ];
   // Blocks of Rci input channels (their pixels, broadcast), lanes over output channels (their own gy rows).
   return wgradKernelSource({
     uniforms: WGRAD_UNIFORMS,
@@ -371,7 +380,7 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     lanePlane: '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
     // The quads of the strip in turn, their position from the lane that owns them (no division per quad).
     beforeQuads: [0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
-    quads: { unrolled: (j) => ({ before: [], windows: windows(j) }) },
+    quadLoop: loop,
     windows: 'k',
   });
 });
@@ -396,8 +405,8 @@ export function runSubgroupConvTransposeWgrad(
     W: g.W,
     accumulate: a.accumulate ?? false,
     label,
-    // Two unrollings only (channels past the chunk are clamped and not stored): each is a large shader to
-    // compile (cold, on llvmpipe: Rci = 8 / 16 / 32 took 7 / 15 / 42 s). 16 measured fastest (bench/NOTES.md).
+    // Two block sizes only (channels past the chunk are clamped and not stored), one shader each (cold, on
+    // llvmpipe, with the quads unrolled, Rci = 8 / 16 / 32 took 7 / 15 / 42 s to compile). 16 measured fastest.
     rowsPerLane: (rows) => (rows >= 16 ? 16 : 4),
     source: (Rci, vec, lanes) => convTransposeWgradSource({ Rci, vec, lanes }),
     uniforms: WGRAD_UNIFORMS,

@@ -418,7 +418,7 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
     names: { block: 'cob', base: 'coBase', plane: 'HW', quad: 'gq' },
     lanePlane: '    let xPlane = u.xBase + img * u.xImage + ci * HW;',
     beforeQuads: [],
-    quads: { loop: quadLoop },
+    quadLoop,
     windows: 'w',
   });
 });

@@ -583,14 +583,12 @@ function quadLoad(name: string, v4: string, v1: string, plane: string, vec: bool
 }
 
 /**
- * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src` broadcast from
- * lane j, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
+ * WGSL lines shared by the weight-gradient kernels: accumulator a{c}_{t} += dot(quad j of `src`, read from lane
+ * j = `lane`, window(t)) for the 9 taps, where `window(t)` names this lane's vec4 at tap t.
  */
-function broadcastQuadFmas(c: number, j: number | string, src: string, window: (t: number) => string): string[] {
-  // A lane given as an expression (a loop over the quads) is read by shuffle: broadcast needs a constant.
-  const b = [0, 1, 2, 3].map((i) =>
-    typeof j === 'number' ? `subgroupBroadcast(${src}[${i}], ${j}u)` : `subgroupShuffle(${src}[${i}], ${j})`,
-  );
+function broadcastQuadFmas(c: number, lane: string, src: string, window: (t: number) => string): string[] {
+  // The lane is the quad loop's (not a constant, as subgroupBroadcast wants): a shuffle.
+  const b = [0, 1, 2, 3].map((i) => `subgroupShuffle(${src}[${i}], ${lane})`);
   const lines = [`      let b${c} = vec4<f32>(${b.join(', ')});`];
   for (let t = 0; t < 9; t++) {
     const a = `a${c}_${t}`;
@@ -653,13 +651,11 @@ export interface WgradKernelParts {
   /** Lines after the block channels' quads are loaded, before the strip's quads are walked. */
   beforeQuads: readonly string[];
   /**
-   * How the strip's quads are walked. `unrolled`: quad j's lines `before` its block and this lane's `windows`
-   * inside it (`tapRowWindows`). `loop`: the kernel's own loop over them, given the FMA lines of one quad whose
-   * block values come from lane `lane` (a WGSL expression; its windows named as `windows` says).
+   * The kernel's loop over the strip's quads, given the FMA lines of one quad whose block values come from lane
+   * `lane` (a WGSL expression: read by shuffle; its windows named as `windows` says). A loop, not unrolled quads:
+   * 8 unrolled quads of 16 channels are > 96 KB of machine code per strip, far past the instruction cache.
    */
-  quads:
-    | { unrolled(j: number): { before: string[]; windows: string[] } }
-    | { loop(fmas: (lane: string) => string[]): string[] };
+  quadLoop(fmas: (lane: string) => string[]): string[];
   /** The name `tapRowWindows` gives this lane's windows. */
   windows: string;
 }
@@ -677,9 +673,9 @@ export function tapRowWindows(name: string, d: number, windows: readonly [string
  * workgroup's blocks of R channels, R × 9 accumulators per lane; for each strip of 4·L pixels in its slice (strips
  * run over the dispatch's images in turn: strip st is strip st % nStrips of image st / nStrips, so one dispatch
  * and one write of gw cover a batch of small planes), each lane loads its quad of the R block channels (zero past
- * the plane and the row end), then for each quad j of the strip the block channels' values there are broadcast
- * from lane j and meet this lane's own windows at the 9 taps (`broadcastQuadFmas`); then the accumulators are
- * stored at gw[((base + c)·rowStride + lane channel)·9 + t].
+ * the plane and the row end), then for each quad j of the strip (the kernel's `quadLoop`) the block channels'
+ * values there are read from lane j and meet this lane's own windows at the 9 taps (`broadcastQuadFmas`); then
+ * the accumulators are stored at gw[((base + c)·rowStride + lane channel)·9 + t].
  */
 export function wgradKernelSource(k: WgradKernelParts): string {
   const { lanes, R, blocked: o, names } = k;
@@ -708,18 +704,9 @@ export function wgradKernelSource(k: WgradKernelParts): string {
     ...k.beforeQuads,
   ];
   const window = (t: number) => `${k.windows}${Math.floor(t / 3)}_${t % 3}`;
-  if ('loop' in k.quads) {
-    const fmas = (lane: string) =>
-      Array.from({ length: R }, (_, c) => broadcastQuadFmas(c, lane, `${names.quad}${c}`, window)).flat();
-    lines.push(...k.quads.loop(fmas));
-  } else {
-    for (let j = 0; j < lanes; j++) {
-      const quad = k.quads.unrolled(j);
-      lines.push(...quad.before, '    {', ...quad.windows);
-      for (let c = 0; c < R; c++) lines.push(...broadcastQuadFmas(c, j, `${names.quad}${c}`, window));
-      lines.push('    }');
-    }
-  }
+  const fmas = (lane: string) =>
+    Array.from({ length: R }, (_, c) => broadcastQuadFmas(c, lane, `${names.quad}${c}`, window)).flat();
+  lines.push(...k.quadLoop(fmas));
   const guard = (c: number) => `${laneRaw} < u.${lane}Count && ${names.base} + ${c}u < u.${blockChannels}Count`;
   const row = (c: number) => `(${names.base} + ${c}u) * u.${k.uniforms.names.rowStride}`;
   const index = (c: number) => `u.outBase + slice * u.sliceStride + (${row(c)} + ${lane}) * 9u`;
