@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -12,6 +15,14 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(flag)) {
 }
 const conditions = [SOURCE_CONDITION, 'node', 'import', 'module', 'default'];
 
+// Every temporary file of a run (the training tests alone write ~2.5 GB of checkpoints, the browsers their
+// profiles) goes under one directory, which test/support/temp-dir.ts removes when the run ends: forked workers
+// and the processes they start inherit TMPDIR.
+if (!process.env.TERNAUSNET_TEST_TMP) {
+  process.env.TERNAUSNET_TEST_TMP = mkdtempSync(join(tmpdir(), 'ternausnet-tests-'));
+  process.env.TMPDIR = process.env.TERNAUSNET_TEST_TMP;
+}
+
 // One WebGPU device per test file; files run one at a time because the CPU adapter (lavapipe) already uses
 // every core, and parallel files would only thrash.
 export default defineConfig({
@@ -23,5 +34,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    globalSetup: ['test/support/temp-dir.ts'],
   },
 });
