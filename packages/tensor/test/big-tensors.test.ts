@@ -132,20 +132,22 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
     for (const t of [x, pooled, doubled]) t.dispose();
   });
 
-  it('the transposed convolution splits its output and gradients (forward, dgrad, wgrad)', async () => {
-    // [2, 6, 23, 34] -> [2, 24, 46, 68]: 75 072 floats per output image > 65 536 per binding.
+  it('the transposed convolution splits its output and gradients (forward, ReLU and bias, dgrad, wgrad)', async () => {
+    // [2, 6, 23, 34] -> [2, 24, 46, 68]: 75 072 floats per output image > 65 536 per binding (the ReLU and bias
+    // gradient too runs an image and a channel block at a time).
     const [N, C, H, W, Co] = [2, 6, 23, 34, 24];
     expect(Co * 4 * H * W).toBeGreaterThan(FLOATS);
-    const [xr, wr, gr] = convOperands(11, [N, C, H, W], [C, Co, 3, 3], 0.2, [N, Co, 2 * H, 2 * W]);
+    const [xr, wr, br, gr] = convOperands(11, [N, C, H, W], [C, Co, 3, 3], 0.2, [Co], [N, Co, 2 * H, 2 * W]);
     const convT = registeredOps().get('convTranspose3x3s2')!.reference;
-    const attrs = { bias: false, relu: false } as never;
-    const yRef = convT.forward([xr, wr], attrs);
-    const [gxRef, gwRef] = convT.backward([xr, wr], attrs, gr);
+    const attrs = { bias: true, relu: true } as never;
+    const yRef = convT.forward([xr, wr, br], attrs);
+    const [gxRef, gwRef, gbRef] = convT.backward([xr, wr, br], attrs, gr);
     for (const variant of variantsOf('convTranspose3x3s2')) {
       dev().variantOverrides = { convTranspose3x3s2: variant };
       const x = gpu(xr, true);
       const w = gpu(wr, true);
-      const y = tidy(() => convTranspose3x3s2(x, w, null));
+      const b = gpu(br, true);
+      const y = tidy(() => convTranspose3x3s2(x, w, b, { relu: true }));
       y.backward(gpu(gr));
       const what = `convTranspose3x3s2 ${variant}`;
       // Forward: ≤ 24 products per output; dgrad: 216 per input pixel; wgrad: N·H·W = 1564 per weight.
@@ -162,7 +164,9 @@ describe(`tensors over the binding limit (limit injected: ${BINDING / 1024} KiB)
         { atol: 4 * 1564 ** 1.5 * 2 ** -24, rtol: 5e-5 },
         `${what} wgrad`,
       );
-      for (const t of [x, w, y]) t.dispose();
+      // N·4·H·W = 6256 gradient terms per bias element.
+      expectClose((await ref(b.grad!)).data, gbRef!.data, { atol: 1e-3, rtol: 5e-5 }, `${what} bias grad`);
+      for (const t of [x, w, b, y]) t.dispose();
     }
     dev().variantOverrides = {};
   });
