@@ -348,10 +348,8 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
           lines.push(`      let v${ky}_${h} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${ky});`);
         }
       }
-      // Column 2qx − 1: the previous quad's last one when it is in the same row, else loaded (strip start).
-      const load = `select(0.0, g1[go${ky} + max(c0, 1u) - 1u], ok${ky})`;
-      const left = `select(tail${ky}, ${load}, j == 0u)`;
-      lines.push(`      let l${ky} = select(0.0, ${left}, lOK);`);
+      // Column 2qx − 1: the previous quad's last one when it is in the same row (at j = 0 loaded before the loop).
+      lines.push(`      let l${ky} = select(0.0, tail${ky}, lOK);`);
       lines.push(`      tail${ky} = v${ky}_1.w;`);
       const [a, b] = [`v${ky}_0`, `v${ky}_1`];
       const even = `vec4<f32>(${a}.x, ${a}.z, ${b}.x, ${b}.z)`;
@@ -379,7 +377,16 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
     names: { block: 'cib', base: 'cBase', plane: 'u.HW', quad: 'm' },
     lanePlane: '    let gPlane = u.gBase + img * u.gImage + co * 4u * u.HW;',
     // The quads of the strip in turn, their position from the lane that owns them (no division per quad).
-    beforeQuads: [0, 1, 2].map((ky) => `    var tail${ky} = 0.0;`),
+    // The first quad's left gy column (a strip may start mid-row), loaded here and not in the loop, where
+    // llvmpipe's `select` would load it at every quad.
+    beforeQuads: [
+      '    let q0y = subgroupBroadcast(py, 0u); let q0x = subgroupBroadcast(px, 0u);',
+      ...[0, 1, 2].map((ky) => {
+        const row = `gPlane + min(2u * q0y + ${ky}u - 1u, 2u * H - 1u) * Wo`;
+        const ok = `2u * q0y + ${ky}u - 1u < 2u * H`;
+        return `    var tail${ky} = select(0.0, g1[${row} + max(2u * q0x, 1u) - 1u], ${ok});`;
+      }),
+    ],
     quadLoop: loop,
     windows: 'k',
   });

@@ -366,11 +366,17 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   // Quad j of a strip is row j % T of column quad c = ⌊j / T⌋ (stripQuadPosition). The quads run in a loop over
   // the columns, not unrolled: 8 unrolled quads of 16 channels are > 96 KB of machine code per strip, far past the
   // instruction cache, and the loop of one column was 1.04–1.22× faster (bench/NOTES.md). Per column: its T + 2
-  // input rows; the left halo from the previous column's rows (carried), the right one by a scalar load per row.
+  // input rows; the left halo from the previous column's rows (carried; loaded before the loop for the first
+  // column, where a strip may start mid-row: a load in the loop would run in every column, llvmpipe's `select`
+  // evaluating both sides), the right one by a scalar load per row.
   const cols = lanes / T;
   const quadLoop = (fmas: (lane: string) => string[]) => {
-    const lines: string[] = [];
-    for (let d = 0; d < T + 2; d++) lines.push(`    var hl${d} = 0.0;`);
+    const lines = ['    let q0y = subgroupBroadcast(py, 0u); let q0x = subgroupBroadcast(px, 0u);'];
+    for (let d = 0; d < T + 2; d++) {
+      lines.push(`    let h0y${d} = q0y + ${d}u - 1u;`);
+      const load = `x1[xPlane + min(h0y${d}, H - 1u) * W + max(q0x, 1u) - 1u]`;
+      lines.push(`    var hl${d} = select(0.0, ${load}, h0y${d} < H);`);
+    }
     lines.push(`    for (var c = 0u; c < ${cols}u; c++) {`);
     lines.push(`      let qy = subgroupShuffle(py, c * ${T}u); let qx = subgroupShuffle(px, c * ${T}u);`);
     for (let d = 0; d < T + 2; d++) {
@@ -384,9 +390,8 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
           .join(', ');
         lines.push(`      let m${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
       }
-      // Left column: the previous column's last pixel (same row whenever qx != 0), or a load at the strip start.
-      const first = `select(0.0, x1[ro${d} + max(qx, 1u) - 1u], ok${d})`;
-      lines.push(`      let l${d} = select(0.0, select(hl${d}, ${first}, c == 0u), qx != 0u);`);
+      // Left column: the previous column's last pixel (same row whenever qx != 0; at c = 0 the one loaded above).
+      lines.push(`      let l${d} = select(0.0, hl${d}, qx != 0u);`);
       lines.push(`      let r${d} = select(0.0, select(0.0, x1[ro${d} + min(qx + 4u, W - 1u)], ok${d}), qx + 4u < W);`);
     }
     for (let o = 0; o < T; o++) {
