@@ -35,6 +35,11 @@ export interface ConvTransposeS2Args extends ConvForwardOperands {
   readonly width: number;
   /** Fuse a ReLU into the epilogue. */
   readonly relu: boolean;
+  /**
+   * No gradient will be asked of this call (inference, validation): the subgroup kernel then reads a packed copy
+   * of the weights kept while they are unchanged, else the weight tensor in place on small planes.
+   */
+  readonly inference?: boolean;
 }
 
 /** gradOut [N, Cout, 2H, 2W] -> gradInput [N, Cin, H, W]. */

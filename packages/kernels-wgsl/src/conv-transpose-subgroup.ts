@@ -9,13 +9,15 @@
  *   (0,0) = x00·w11   (0,1) = x01·w10 + x00·w12   (1,0) = x10·w01 + x00·w21
  *   (1,1) = x11·w00 + x10·w02 + x01·w20 + x00·w22            (wKyKx; x01 = x[qy, qx+1], ...)
  * Per input channel: two vec4 row loads, the right neighbour column by a shuffle from the next lane, and the 9R
- * weights (packed [Cout/R][Cin][9][R], see packConv3x3Weights 'transpose') by broadcast: 9R vec4 FMAs into 4R
- * accumulators (the 4 parities × R channels, 16 vec4 as the forward conv's 16).
+ * weights (packed [Cout/R][Cin][9][R], see packConv3x3Weights 'transpose', or in a training step on planes up to
+ * 32² the 9 taps of one output channel per lane, read from the [Cin][Cout][3][3] tensor as it is) by broadcast:
+ * 9R vec4 FMAs into 4R accumulators (the 4 parities × R channels).
  *
  * dgrad: gx[ci, iy, ix] = Σ_co Σ_taps gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx], a stride-2
  * convolution of gy: a lane owns 4 output pixels (iy, ix..ix+3); per gy channel and tap row it loads the 8
  * columns 2ix..2ix+7 as two vec4, takes column 2ix − 1 from the previous lane, and de-interleaves even and odd
- * columns. R = 16 output channels as the conv's forward; weights packed 'forward' from [Cin][Cout].
+ * columns. R = 16 output channels as the conv's forward; weights packed 'forward' from [Cin][Cout], or read in
+ * place on planes up to 32² (one input channel's run of Cout·9 per lane row, as conv3x3's forward reads its own).
  *
  * wgrad: gw[ci, co, t] = Σ_pixels x[ci, q] · gy[co, 2q − 1 + t]: lanes over co (each loads its own gy rows,
  * two vec4 per tap row and quad, the left column carried over from the previous quad), the Rci input channels'
@@ -23,21 +25,24 @@
  * pixel strips with a second summing pass when the weights are few and the pixels many (as conv3x3's wgrad).
  */
 import { packConv3x3Weights, subgroupBlock } from './conv3x3-subgroup.ts';
-import { FLAG_ACCUMULATE, memoSource, uniformBlock } from './layout.ts';
+import { elementWindow, FLAG_ACCUMULATE, memoSource, uniformBlock } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import {
   blockStores,
+  blockWeight,
+  type DirectWeights,
   forwardKernelSource,
   forwardQuadPosition,
   forwardStyleHeader,
-  packedWeight,
   packedWeightLoop,
+  readsWeightsInPlace,
   runSubgroupForwardPasses,
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
   subgroupWgradUniforms,
   tapRowWindows,
+  type WeightLayout,
   wgradKernelSource,
 } from './subgroup-codegen.ts';
 
@@ -52,6 +57,8 @@ const FORWARD_R = 8;
 interface ForwardKey {
   /** Output channels per subgroup (FORWARD_R, or Cout rounded up to 4 if smaller). */
   R: number;
+  /** Packed weights, or the [Cin][Cout][3][3] tensor read in place ('forward': rows co 9 apart, channels Cout·9). */
+  weights: WeightLayout;
   vec: boolean;
   needExtra: boolean;
   /** Subgroup lanes the source is written for. */
@@ -87,8 +94,8 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
     body.push(`    r${d} = select(0.0, r${d}, rOK);`);
     body.push(`    let s${d} = vec4<f32>(m${d}.y, m${d}.z, m${d}.w, r${d});`);
   }
-  // x00 = m0, x01 = s0, x10 = m1, x11 = s1; packed weight (t, r) is element t·R + r.
-  const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
+  // x00 = m0, x01 = s0, x10 = m1, x11 = s1.
+  const w = (t: number, r: number) => `vec4<f32>(${blockWeight(s.weights, r, t, R, lanes)})`;
   for (let r = 0; r < R; r++) {
     body.push(`    a${r}_0 = fma(m0, ${w(4, r)}, a${r}_0);`);
     body.push(`    a${r}_1 = fma(s0, ${w(3, r)}, fma(m0, ${w(5, r)}, a${r}_1));`);
@@ -116,6 +123,7 @@ export const convTransposeForwardSource = memoSource((s: ForwardKey): string => 
   return forwardKernelSource({
     lanes,
     R,
+    weights: s.weights,
     yElement: 'f32',
     vec: s.vec,
     strip: { lines: [], index: 'linearWorkgroup(vec3<u32>(wid.x, wid.y, 0u), nwg)' },
@@ -136,12 +144,16 @@ export interface ConvTransposeGeometry {
 
 /** The forward kernel for `runSubgroupForwardPasses` (its stores are scalar: only the input need be aligned). */
 const FORWARD_KERNEL: SubgroupForwardKernel = {
-  source: ({ R, lanes, needExtra, xVec }) => convTransposeForwardSource({ R, vec: xVec, needExtra, lanes }),
+  source: ({ R, weights, lanes, needExtra, xVec }) =>
+    convTransposeForwardSource({ R, weights, vec: xVec, needExtra, lanes }),
   pack: SUBGROUP_FORWARD_UNIFORMS.pack,
   biasBinding: true,
 };
 
-/** y (+)= convTranspose(x) + bias, ReLU on the last input chunk; weight [Cin][Cout][3][3]. */
+/**
+ * y (+)= convTranspose(x) + bias, ReLU on the last input chunk; weight [Cin][Cout][3][3], read in place or packed
+ * by the rule of conv3x3's subgroup kernels (`readsWeightsInPlace`).
+ */
 export function runSubgroupConvTransposeForward(
   ctx: KernelContext,
   g: ConvTransposeGeometry,
@@ -149,6 +161,7 @@ export function runSubgroupConvTransposeForward(
     input: BufferRange;
     weight: BufferRange;
     weightKey?: ContentKey;
+    inference?: boolean;
     bias: BufferRange | null;
     out: BufferRange;
     relu: boolean;
@@ -156,10 +169,8 @@ export function runSubgroupConvTransposeForward(
   label: string,
 ): void {
   const { cin, cout } = g;
-  // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
   const R = subgroupBlock(cout, FORWARD_R);
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R, a.weightKey);
-  runSubgroupForwardPasses(ctx, {
+  const pass = {
     ...g,
     ...a,
     inChannels: cin,
@@ -167,20 +178,61 @@ export function runSubgroupConvTransposeForward(
     outChannels: cout,
     inPlane: g.H * g.W,
     outPlane: 4 * g.H * g.W,
-    weights,
     firstWrites: true,
     label,
     inputName: 'input',
     outputName: 'output',
     kernel: FORWARD_KERNEL,
-  });
+  };
+  if (readsWeightsInPlace(ctx, g.H, g.W, a.inference === true && a.weightKey !== undefined)) {
+    // Block rows are output channels (9 apart), the reduction's channels (input channels) Cout·9 apart.
+    const direct = directTransposeWeights(ctx, a.weight, cin, cout, R, 'rows-are-cout');
+    runSubgroupForwardPasses(ctx, {
+      ...pass,
+      weights: { range: direct.range, R, channels: cin, direct: direct.layout },
+    });
+    return;
+  }
+  // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
+  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R, a.weightKey);
+  runSubgroupForwardPasses(ctx, { ...pass, weights });
   weights.release();
+}
+
+/**
+ * The [Cin][Cout][3][3] weight as a kernel reads it in place (taps as stored): blocks of R output channels with
+ * the input channels as the reduction (the forward), or blocks of R input channels with the output channels as
+ * the reduction (the dgrad).
+ */
+function directTransposeWeights(
+  ctx: KernelContext,
+  weight: BufferRange,
+  cin: number,
+  cout: number,
+  R: number,
+  rows: 'rows-are-cout' | 'rows-are-cin',
+): { range: BufferRange; layout: DirectWeights } {
+  const w = elementWindow(ctx, weight, 0, cin * cout * 9);
+  const [rowStride, channelStride] = rows === 'rows-are-cout' ? [9, cout * 9] : [cout * 9, 9];
+  return {
+    range: w.range,
+    layout: {
+      layout: 'forward',
+      base: w.base,
+      blockStride: R * rowStride,
+      rowStride,
+      channelStride,
+      last: w.base + cin * cout * 9 - 1,
+    },
+  };
 }
 
 // ---------------- dgrad ----------------
 
 interface DgradKey {
   R: number;
+  /** Packed weights, or the [Cin][Cout][3][3] tensor read in place ('forward': rows ci Cout·9 apart, channels 9). */
+  weights: WeightLayout;
   vec: boolean;
   needExtra: boolean;
   lanes: number;
@@ -198,6 +250,9 @@ const DGRAD_UNIFORMS = uniformBlock([
   'redCount',
   'outCount',
   'blockStride',
+  'wRowStride',
+  'wChStride',
+  'wLast',
   'accumulate',
 ]);
 
@@ -205,11 +260,12 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
   const { R, lanes } = s;
   const L: string[] = [];
   const out = (line: string) => L.push(line);
-  // gy as vec4 and scalar views (g4, g1), the packed weights, gx (y); no bias.
+  // gy as vec4 and scalar views (g4, g1), the weights (packed vec4, or the tensor's floats), gx (y); no bias.
+  const direct = s.weights !== 'packed';
   const storage = [
     ['g4', 'array<vec4<f32>>'],
     ['g1', 'array<f32>'],
-    ['w4', 'array<vec4<f32>>'],
+    direct ? (['w1', 'array<f32>'] as const) : (['w4', 'array<vec4<f32>>'] as const),
     ['y', 'array<f32>'],
   ] as const;
   for (const line of forwardStyleHeader(storage, DGRAD_UNIFORMS.wgsl, lanes, ['g4', 'g1'])) out(line);
@@ -248,7 +304,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
     body.push('      let k0 = vec4<f32>(l, v0.y, v0.w, v1.y);');
     body.push('      let k1 = vec4<f32>(v0.x, v0.z, v1.x, v1.z);');
     body.push('      let k2 = vec4<f32>(v0.y, v0.w, v1.y, v1.w);');
-    const w = (t: number, r: number) => `vec4<f32>(${packedWeight(t * R + r, lanes)})`;
+    const w = (t: number, r: number) => `vec4<f32>(${blockWeight(s.weights, r, t, R, lanes)})`;
     for (let r = 0; r < R; r++) {
       body.push(
         `      a${r} = fma(k0, ${w(3 * ky, r)}, fma(k1, ${w(3 * ky + 1, r)}, fma(k2, ${w(3 * ky + 2, r)}, a${r})));`,
@@ -257,7 +313,7 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
     body.push('    }');
   }
   const gyLoop = { channel: 'co', count: 'u.redCount', plane: '4u * u.HW' };
-  for (const line of packedWeightLoop(R, lanes, gyLoop, body)) out(line);
+  for (const line of packedWeightLoop(R, lanes, gyLoop, body, direct)) out(line);
   const store = (r: number) => [
     `      let base = ob + (cb * ${R}u + ${r}u) * u.HW;`,
     ...[0, 1, 2, 3].map((i) => {
@@ -273,7 +329,8 @@ export const convTransposeDgradSource = memoSource((s: DgradKey): string => {
 
 /** The dgrad kernel for `runSubgroupForwardPasses`: gy is its input; it binds no bias and only accumulates. */
 const DGRAD_KERNEL: SubgroupForwardKernel = {
-  source: ({ R, lanes, needExtra, xVec }) => convTransposeDgradSource({ R, vec: xVec, needExtra, lanes }),
+  source: ({ R, weights, lanes, needExtra, xVec }) =>
+    convTransposeDgradSource({ R, weights, vec: xVec, needExtra, lanes }),
   pack: (v) =>
     DGRAD_UNIFORMS.pack({
       ...v,
@@ -285,7 +342,10 @@ const DGRAD_KERNEL: SubgroupForwardKernel = {
   biasBinding: false,
 };
 
-/** gx = dgrad(gy); weight [Cin][Cout][3][3]; gx written (chunks of gy channels accumulate). */
+/**
+ * gx = dgrad(gy); weight [Cin][Cout][3][3] (read in place or packed, as the forward); gx written (chunks of gy
+ * channels accumulate).
+ */
 export function runSubgroupConvTransposeDgrad(
   ctx: KernelContext,
   g: ConvTransposeGeometry,
@@ -293,10 +353,9 @@ export function runSubgroupConvTransposeDgrad(
   label: string,
 ): void {
   const { cin, cout } = g;
-  // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, subgroupBlock(cin), a.weightKey);
+  const R = subgroupBlock(cin);
   // The forward convolution of gy (cout channels of 2H × 2W) into gx, reduction over gy's channels.
-  runSubgroupForwardPasses(ctx, {
+  const pass = {
     ...g,
     input: a.gradOut,
     inChannels: cout,
@@ -305,7 +364,6 @@ export function runSubgroupConvTransposeDgrad(
     outChannels: cin,
     inPlane: 4 * g.H * g.W,
     outPlane: g.H * g.W,
-    weights,
     bias: null,
     firstWrites: true,
     relu: false,
@@ -313,7 +371,19 @@ export function runSubgroupConvTransposeDgrad(
     inputName: 'gradOut',
     outputName: 'gradInput',
     kernel: DGRAD_KERNEL,
-  });
+  };
+  if (readsWeightsInPlace(ctx, g.H, g.W, false)) {
+    // Block rows are input channels (Cout·9 apart), the reduction's channels (output channels) 9 apart.
+    const direct = directTransposeWeights(ctx, a.weight, cin, cout, R, 'rows-are-cin');
+    runSubgroupForwardPasses(ctx, {
+      ...pass,
+      weights: { range: direct.range, R, channels: cout, direct: direct.layout },
+    });
+    return;
+  }
+  // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
+  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R, a.weightKey);
+  runSubgroupForwardPasses(ctx, { ...pass, weights });
   weights.release();
 }
 

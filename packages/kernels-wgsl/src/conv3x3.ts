@@ -27,7 +27,7 @@ import {
 } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
-import type { DirectWeights } from './subgroup-codegen.ts';
+import { type DirectWeights, readsWeightsInPlace } from './subgroup-codegen.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -332,18 +332,6 @@ const inputShapeLabel = (a: Pick<Conv3x3WgradArgs, 'batch' | 'input' | 'height' 
 /** The forward pass under the adapter's variant (variants.ts); the dispatch labels name the variant. */
 export function conv3x3Forward(ctx: KernelContext, a: Conv3x3ForwardArgs): void {
   runSelectedVariant(ctx, 'conv3x3', 'forward', a, 'conv3x3Forward', inputShapeLabel(a));
-}
-
-/**
- * Whether the subgroup kernels read the weight tensor as it is (`DirectWeights`) rather than a packed copy. Packing
- * is a pass over all the weights; reading them in place costs the kernel ~5–14 % (9 scalar loads per lane and
- * channel against vec4 ones of a contiguous block; bench/NOTES.md, "Weights read in place"). So: packed where the
- * packing is kept across calls (inference with the weight's content key: no pass at all) or where the plane is
- * large enough to repay it (> 32²); in place elsewhere, i.e. for the deep layers of a training step, where every
- * Adam update would force a new packing of the largest weights for a few FLOPs per weight.
- */
-function readsWeightsInPlace(ctx: KernelContext, H: number, W: number, kept: boolean): boolean {
-  return !(kept && ctx.persistent) && H * W <= 32 * 32;
 }
 
 /** Forward runner of the 'subgroup' variant (conv3x3-subgroup.ts). */

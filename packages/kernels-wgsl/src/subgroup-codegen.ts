@@ -203,9 +203,11 @@ export function blockWeight(layout: WeightLayout, r: number, t: number, R: numbe
 }
 
 /**
- * How a forward-style kernel reads its weights: 'packed' by packConv3x3Weights, or straight from the weight
- * tensor [Cout][Cin][3][3]: 'forward' (block rows are output channels, Cin·9 apart; channels 9 apart) or 'dgrad'
- * (rows are input channels, 9 apart; the reduction's channels Cin·9 apart; taps flipped).
+ * How a forward-style kernel reads its weights: 'packed' by packConv3x3Weights, or straight from a weight tensor
+ * whose 9 taps per (row, reduction channel) are contiguous, the row and channel strides given as uniforms
+ * (`DirectWeights`): 'forward' reads the taps as stored (conv3x3's forward: rows are output channels, Cin·9 apart,
+ * channels 9 apart; the transposed conv's forward and dgrad read its [Cin][Cout] tensor the same way with other
+ * strides), 'dgrad' flipped (conv3x3's dgrad: rows are input channels, 9 apart; channels Cin·9 apart).
  */
 export type WeightLayout = 'packed' | 'forward' | 'dgrad';
 
@@ -349,6 +351,18 @@ export interface SubgroupForwardKernel {
   }): string;
   pack(values: ForwardUniformValues): ArrayBuffer;
   biasBinding: boolean;
+}
+
+/**
+ * Whether the subgroup kernels read the weight tensor as it is (`DirectWeights`) rather than a packed copy. Packing
+ * is a pass over all the weights; reading them in place costs the kernel ~5–14 % (9 scalar loads per lane and
+ * channel against vec4 ones of a contiguous block; bench/NOTES.md, "Weights read in place"). So: packed where the
+ * packing is kept across calls (inference with the weight's content key: no pass at all) or where the plane is
+ * large enough to repay it (> 32²); in place elsewhere, i.e. for the deep layers of a training step, where every
+ * Adam update would force a new packing of the largest weights for a few FLOPs per weight.
+ */
+export function readsWeightsInPlace(ctx: KernelContext, H: number, W: number, kept: boolean): boolean {
+  return !(kept && ctx.persistent) && H * W <= 32 * 32;
 }
 
 /**

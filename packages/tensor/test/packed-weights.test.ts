@@ -28,7 +28,7 @@ describe('packed weights kept across calls', () => {
   const ops = [
     // A plane over 32²: training packs there too (smaller ones read the weights in place, tested below).
     { name: 'conv3x3', op: conv3x3, x: [2, 6, 33, 35], w: [20, 6, 3, 3] },
-    { name: 'convTranspose3x3s2', op: convTranspose3x3s2, x: [1, 20, 5, 6], w: [20, 6, 3, 3] },
+    { name: 'convTranspose3x3s2', op: convTranspose3x3s2, x: [1, 20, 33, 34], w: [20, 6, 3, 3] },
   ] as const;
 
   for (const { name, op, x: xShape, w: wShape } of ops) {
@@ -93,18 +93,23 @@ describe('packed weights kept across calls', () => {
     });
   }
 
-  it('conv3x3 on planes ≤ 32²: a training call reads the weights in place, inference keeps a packing; same bits', async () => {
-    const x = rand([2, 6, 9, 7], { seed: 4, low: -1, high: 1 });
-    const w = rand([20, 6, 3, 3], { seed: 5, low: -1, high: 1, requiresGrad: true });
-    const before = device().stats().persistentBuffers;
-    const recorded = tidy(() => conv3x3(x, w, null).detach());
-    expect(device().stats().persistentBuffers).toBe(before); // no packing made
-    const inferred = noGrad(() => tidy(() => conv3x3(x, w, null)));
-    expect(device().stats().persistentBuffers).toBeGreaterThan(before); // a packing, kept
-    expect(await recorded.toArray()).toEqual(await inferred.toArray());
-    for (const t of [x, w, recorded, inferred]) t.dispose();
-    expect(device().stats().persistentBuffers).toBe(before);
-  });
+  for (const { name, op, w: wShape } of [
+    { name: 'conv3x3', op: conv3x3, w: [20, 6, 3, 3] },
+    { name: 'convTranspose3x3s2', op: convTranspose3x3s2, w: [6, 20, 3, 3] },
+  ] as const) {
+    it(`${name} on planes ≤ 32²: a training call reads the weights in place, inference keeps a packing; same bits`, async () => {
+      const x = rand([2, 6, 9, 7], { seed: 4, low: -1, high: 1 });
+      const w = rand([...wShape], { seed: 5, low: -1, high: 1, requiresGrad: true });
+      const before = device().stats().persistentBuffers;
+      const recorded = tidy(() => op(x, w, null).detach());
+      expect(device().stats().persistentBuffers).toBe(before); // no packing made
+      const inferred = noGrad(() => tidy(() => op(x, w, null)));
+      expect(device().stats().persistentBuffers).toBeGreaterThan(before); // a packing, kept
+      expect(await recorded.toArray()).toEqual(await inferred.toArray());
+      for (const t of [x, w, recorded, inferred]) t.dispose();
+      expect(device().stats().persistentBuffers).toBe(before);
+    });
+  }
 
   it(`conv3x3 forward (CPU default 'winograd-inference'): Winograd for calls that ask no gradient (TEST_SEED=${SEED})`, async (test) => {
     const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-inference')!;

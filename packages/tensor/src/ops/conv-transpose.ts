@@ -14,7 +14,7 @@ import {
   convTranspose4x4s2Forward,
   convTranspose4x4s2Wgrad,
 } from '@ternausnet/kernels-wgsl';
-import { record, WRITTEN_INTO } from '../autograd.ts';
+import { record, WRITTEN_INTO, willRecord } from '../autograd.ts';
 import { type RefTensor, refTensor } from '../reference.ts';
 import type { Tensor } from '../tensor.ts';
 import { type ConvOptions, refConvGradients } from './conv3x3.ts';
@@ -116,6 +116,7 @@ function defineConvTranspose(
         bias: b ? b.rangeFor(name) : null,
         out: y.rangeFor(name),
         relu: attrs.relu,
+        inference: !willRecord(inputs),
       });
       return record(
         attrs.relu ? `${name}+relu` : name,
