@@ -10,7 +10,7 @@
  *   (1,1) = x11·w00 + x10·w02 + x01·w20 + x00·w22            (wKyKx; x01 = x[qy, qx+1], ...)
  * Per input channel: two vec4 row loads, the right neighbour column by a shuffle from the next lane, and the 9R
  * weights (packed [Cout/R][Cin][9][R], see packConv3x3Weights 'transpose', or in a training step on planes up to
- * 32² the 9 taps of one output channel per lane, read from the [Cin][Cout][3][3] tensor as it is) by broadcast:
+ * 16² the 9 taps of one output channel per lane, read from the [Cin][Cout][3][3] tensor as it is) by broadcast:
  * 9R vec4 FMAs into 4R accumulators (the 4 parities × R channels).
  *
  * dgrad: gx[ci, iy, ix] = Σ_co Σ_taps gy[co, 2iy − 1 + ky, 2ix − 1 + kx] · w[ci, co, ky, kx], a stride-2
@@ -184,7 +184,7 @@ export function runSubgroupConvTransposeForward(
     outputName: 'output',
     kernel: FORWARD_KERNEL,
   };
-  if (readsWeightsInPlace(ctx, g.H, g.W, a.inference === true && a.weightKey !== undefined)) {
+  if (readsWeightsInPlace(ctx, g.H, g.W, a.inference === true && a.weightKey !== undefined, 16 * 16)) {
     // Block rows are output channels (9 apart), the reduction's channels (input channels) Cout·9 apart.
     const direct = directTransposeWeights(ctx, a.weight, cin, cout, R, 'rows-are-cout');
     runSubgroupForwardPasses(ctx, {

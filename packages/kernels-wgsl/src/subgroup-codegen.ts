@@ -358,11 +358,18 @@ export interface SubgroupForwardKernel {
  * is a pass over all the weights; reading them in place costs the kernel ~5–14 % (9 scalar loads per lane and
  * channel against vec4 ones of a contiguous block; bench/NOTES.md, "Weights read in place"). So: packed where the
  * packing is kept across calls (inference with the weight's content key: no pass at all) or where the plane is
- * large enough to repay it (> 32²); in place elsewhere, i.e. for the deep layers of a training step, where every
- * Adam update would force a new packing of the largest weights for a few FLOPs per weight.
+ * large enough to repay it (> `maxPlane`: 32² for conv3x3 and the transposed conv's dgrad, 16² for its forward,
+ * whose 32² layer lost 4–6 % in place); in place elsewhere, i.e. for the deep layers of a training step, where
+ * every Adam update would force a new packing of the largest weights for a few FLOPs per weight.
  */
-export function readsWeightsInPlace(ctx: KernelContext, H: number, W: number, kept: boolean): boolean {
-  return !(kept && ctx.persistent) && H * W <= 32 * 32;
+export function readsWeightsInPlace(
+  ctx: KernelContext,
+  H: number,
+  W: number,
+  kept: boolean,
+  maxPlane = 32 * 32,
+): boolean {
+  return !(kept && ctx.persistent) && H * W <= maxPlane;
 }
 
 /**
