@@ -350,6 +350,8 @@ export interface WgradKey {
   R: number;
   /** Output rows of a strip (default 1; see stripQuadPosition). */
   rows?: number;
+  /** Quad columns per strip (lanes / rows, or fewer on a plane smaller than a strip). */
+  columns: number;
 }
 
 /**
@@ -369,7 +371,7 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   // input rows; the left halo from the previous column's rows (carried; loaded before the loop for the first
   // column, where a strip may start mid-row: a load in the loop would run in every column, llvmpipe's `select`
   // evaluating both sides), the right one by a scalar load per row.
-  const cols = lanes / T;
+  const cols = s.columns;
   const quadLoop = (fmas: (lane: string) => string[]) => {
     const lines = ['    let q0y = subgroupBroadcast(py, 0u); let q0x = subgroupBroadcast(px, 0u);'];
     for (let d = 0; d < T + 2; d++) {
@@ -438,7 +440,7 @@ export function runSubgroupWgrad(ctx: KernelContext, p: SubgroupWgradPass): void
     columns: p.weightCin,
     columnOffset: p.ciOffset,
     rowsPerLane: () => p.rco ?? WGRAD_RCO,
-    source: (R, vec, lanes) => subgroupWgradSource({ vec, lanes, R, rows: stripRows }),
+    source: (R, vec, lanes, columns) => subgroupWgradSource({ vec, lanes, R, rows: stripRows, columns }),
     stripRows,
     uniforms: WGRAD_UNIFORMS,
   });

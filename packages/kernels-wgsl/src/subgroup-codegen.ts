@@ -761,8 +761,11 @@ export interface SubgroupWgradRun {
   label: string;
   /** R, the rows per lane, for a chunk of `rows` rows (the kernel's unrolling). */
   rowsPerLane(rows: number): number;
-  /** The kernel's source for R rows per lane. */
-  source(R: number, vec: boolean, lanes: number): string;
+  /**
+   * The kernel's source for R rows per lane and `columns` quad columns per strip: L / stripRows, or fewer on a
+   * plane smaller than one strip (a constant loop bound: a bound read at run time cost the loop 3–7 %).
+   */
+  source(R: number, vec: boolean, lanes: number, columns: number): string;
   /** Output rows of a strip the kernel is written for (default 1: strips of 4·L pixels; 2: 2 rows of 2·L). */
   stripRows?: number;
   uniforms: SubgroupWgradUniforms;
@@ -782,6 +785,8 @@ export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun):
   const lanes = subgroupLanes(ctx, p.label);
   const stripRows = p.stripRows ?? 1;
   const nStrips = Math.ceil((Math.ceil(H / stripRows) * Wq) / ((4 * lanes) / stripRows));
+  // Quad columns a strip walks: all of its L / stripRows, or the plane's if it is smaller than one strip.
+  const columns = Math.min(lanes / stripRows, (Math.ceil(H / stripRows) * Wq) / 4);
   const ciChunks = channelChunks(ctx, p.inChannels, HW, `${p.label} input`);
   const coChunks = channelChunks(ctx, p.outChannels, p.gradPlane, `${p.label} gradOut`);
   const rowsAreGrad = p.rows === 'gradOut';
@@ -814,7 +819,7 @@ export function runSubgroupWgradPasses(ctx: KernelContext, p: SubgroupWgradRun):
         const stripsTotal = k * nStrips;
         const S = Math.max(1, Math.min(16, Math.ceil(64 / groups), stripsTotal));
         const accumulate = p.accumulate || n0 > 0;
-        const source = p.source(R, W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0, lanes);
+        const source = p.source(R, W % 4 === 0 && x.base % 4 === 0 && g.base % 4 === 0, lanes, columns);
         const shape = {
           xBase: x.base,
           gBase: g.base,
