@@ -40,6 +40,7 @@ import {
   runSubgroupWgradPasses,
   SUBGROUP_FORWARD_UNIFORMS,
   type SubgroupForwardKernel,
+  type SubgroupForwardRun,
   subgroupWgradUniforms,
   tapRowWindows,
   type WeightLayout,
@@ -184,47 +185,48 @@ export function runSubgroupConvTransposeForward(
     outputName: 'output',
     kernel: FORWARD_KERNEL,
   };
-  if (readsWeightsInPlace(ctx, g.H, g.W, a.inference === true && a.weightKey !== undefined, 16 * 16)) {
-    // Block rows are output channels (9 apart), the reduction's channels (input channels) Cout·9 apart.
-    const direct = directTransposeWeights(ctx, a.weight, cin, cout, R, 'rows-are-cout');
-    runSubgroupForwardPasses(ctx, {
-      ...pass,
-      weights: { range: direct.range, R, channels: cin, direct: direct.layout },
-    });
-    return;
-  }
-  // Packed [Cout/R][Cin][9][R]: the [Cin][Cout] weight read as a conv weight [cout'=Cin][cin'=Cout], transposed.
-  const weights = packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R, a.weightKey);
-  runSubgroupForwardPasses(ctx, { ...pass, weights });
-  weights.release();
+  const inPlace = readsWeightsInPlace(ctx, g.H, g.W, a.inference === true && a.weightKey !== undefined, 16 * 16);
+  runWithWeights(ctx, g, pass, a, 'cout', R, inPlace);
 }
 
 /**
- * The [Cin][Cout][3][3] weight as a kernel reads it in place (taps as stored): blocks of R output channels with
- * the input channels as the reduction (the forward), or blocks of R input channels with the output channels as
- * the reduction (the dgrad).
+ * `pass` with the [Cin][Cout][3][3] weight in blocks of R output channels (`rows` 'cout', the forward: the input
+ * channels are the reduction) or of R input channels ('cin', the dgrad: the output channels are), read in place
+ * (taps as stored; block rows 9 or Cout·9 apart) or from a packed copy.
  */
-function directTransposeWeights(
+function runWithWeights(
   ctx: KernelContext,
-  weight: BufferRange,
-  cin: number,
-  cout: number,
+  g: ConvTransposeGeometry,
+  pass: Omit<SubgroupForwardRun, 'weights'>,
+  a: { weight: BufferRange; weightKey?: ContentKey },
+  rows: 'cout' | 'cin',
   R: number,
-  rows: 'rows-are-cout' | 'rows-are-cin',
-): { range: BufferRange; layout: DirectWeights } {
-  const w = elementWindow(ctx, weight, 0, cin * cout * 9);
-  const [rowStride, channelStride] = rows === 'rows-are-cout' ? [9, cout * 9] : [cout * 9, 9];
-  return {
-    range: w.range,
-    layout: {
+  inPlace: boolean,
+): void {
+  const { cin, cout } = g;
+  const channels = rows === 'cout' ? cin : cout;
+  if (inPlace) {
+    const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
+    const [rowStride, channelStride] = rows === 'cout' ? [9, cout * 9] : [cout * 9, 9];
+    const direct: DirectWeights = {
       layout: 'forward',
       base: w.base,
       blockStride: R * rowStride,
       rowStride,
       channelStride,
       last: w.base + cin * cout * 9 - 1,
-    },
-  };
+    };
+    runSubgroupForwardPasses(ctx, { ...pass, weights: { range: w.range, R, channels, direct } });
+    return;
+  }
+  // Packed [blocks][channels][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout]: transposed for
+  // the forward, as it is for the dgrad.
+  const weights =
+    rows === 'cout'
+      ? packConv3x3Weights(ctx, a.weight, 'transpose', cin, cout, 0, cout, R, a.weightKey)
+      : packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R, a.weightKey);
+  runSubgroupForwardPasses(ctx, { ...pass, weights });
+  weights.release();
 }
 
 // ---------------- dgrad ----------------
@@ -372,19 +374,7 @@ export function runSubgroupConvTransposeDgrad(
     outputName: 'gradInput',
     kernel: DGRAD_KERNEL,
   };
-  if (readsWeightsInPlace(ctx, g.H, g.W, false)) {
-    // Block rows are input channels (Cout·9 apart), the reduction's channels (output channels) 9 apart.
-    const direct = directTransposeWeights(ctx, a.weight, cin, cout, R, 'rows-are-cin');
-    runSubgroupForwardPasses(ctx, {
-      ...pass,
-      weights: { range: direct.range, R, channels: cout, direct: direct.layout },
-    });
-    return;
-  }
-  // Packed [Cin/R][Cout][9][R] from the weight read as a conv weight [cout'=Cin][cin'=Cout] (no transpose).
-  const weights = packConv3x3Weights(ctx, a.weight, 'forward', cin, cout, 0, cin, R, a.weightKey);
-  runSubgroupForwardPasses(ctx, { ...pass, weights });
-  weights.release();
+  runWithWeights(ctx, g, pass, a, 'cin', R, readsWeightsInPlace(ctx, g.H, g.W, false));
 }
 
 // ---------------- wgrad ----------------
