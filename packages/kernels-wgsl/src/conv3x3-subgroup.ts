@@ -370,8 +370,23 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
   // instruction cache, and the loop of one column was 1.04–1.22× faster (bench/NOTES.md). Per column: its T + 2
   // input rows; the left halo from the previous column's rows (carried; loaded before the loop for the first
   // column, where a strip may start mid-row: a load in the loop would run in every column, llvmpipe's `select`
-  // evaluating both sides), the right one by a scalar load per row.
+  // evaluating both sides), the right one from the next column's rows (the loop runs one column behind its
+  // loads), so that per-lane loads, llvmpipe's costliest instructions, are only the rows'.
   const cols = s.columns;
+  // Row d (input row y + d − 1) of the quad column at (y, x), as m{name}; −1 wraps to 0xffffffff at the top: "not
+  // ok", read row 0 (clamped) and select zero.
+  const rowLoad = (d: number, y: string, x: string, name: string, indent: string): string[] => {
+    const lines = [`${indent}let ry${name} = ${y} + ${d}u - 1u; let ok${name} = ry${name} < H;`];
+    lines.push(`${indent}let ro${name} = xPlane + min(ry${name}, H - 1u) * W;`);
+    if (s.vec) lines.push(`${indent}let m${name} = select(vec4<f32>(0.0), x4[(ro${name} + ${x}) >> 2u], ok${name});`);
+    else {
+      const quad = [0, 1, 2, 3]
+        .map((i) => `select(0.0, x1[ro${name} + min(${x} + ${i}u, W - 1u)], ${x} + ${i}u < W)`)
+        .join(', ');
+      lines.push(`${indent}let m${name} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${name});`);
+    }
+    return lines;
+  };
   const quadLoop = (fmas: (lane: string) => string[]) => {
     const lines = ['    let q0y = subgroupBroadcast(py, 0u); let q0x = subgroupBroadcast(px, 0u);'];
     for (let d = 0; d < T + 2; d++) {
@@ -379,27 +394,25 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
       const load = `x1[xPlane + min(h0y${d}, H - 1u) * W + max(q0x, 1u) - 1u]`;
       lines.push(`    var hl${d} = select(0.0, ${load}, h0y${d} < H);`);
     }
-    lines.push(`    for (var c = 0u; c < ${cols}u; c++) {`);
-    lines.push(`      let qy = subgroupShuffle(py, c * ${T}u); let qx = subgroupShuffle(px, c * ${T}u);`);
+    // The loop is one column behind its loads: iteration c loads column c's rows and computes column c − 1, whose
+    // right halo is then column c's first pixel (when it continues the row) instead of a load of its own.
+    lines.push('    var cy = q0y; var cx = q0x;');
     for (let d = 0; d < T + 2; d++) {
-      // Row qy + d − 1; −1 wraps to 0xffffffff at the top: "not ok", read row 0 (clamped) and select zero.
-      lines.push(`      let ry${d} = qy + ${d}u - 1u; let ok${d} = ry${d} < H;`);
-      lines.push(`      let ro${d} = xPlane + min(ry${d}, H - 1u) * W;`);
-      if (s.vec) lines.push(`      let m${d} = select(vec4<f32>(0.0), x4[(ro${d} + qx) >> 2u], ok${d});`);
-      else {
-        const quad = [0, 1, 2, 3]
-          .map((i) => `select(0.0, x1[ro${d} + min(qx + ${i}u, W - 1u)], qx + ${i}u < W)`)
-          .join(', ');
-        lines.push(`      let m${d} = select(vec4<f32>(0.0), vec4<f32>(${quad}), ok${d});`);
-      }
-      // Left column: the previous column's last pixel (same row whenever qx != 0; at c = 0 the one loaded above).
-      lines.push(`      let l${d} = select(0.0, hl${d}, qx != 0u);`);
-      lines.push(`      let r${d} = select(0.0, select(0.0, x1[ro${d} + min(qx + 4u, W - 1u)], ok${d}), qx + 4u < W);`);
+      lines.push(...rowLoad(d, 'cy', 'cx', `p${d}`, '    '));
+      lines.push(`    var pm${d} = mp${d};`);
+    }
+    lines.push(`    for (var c = 1u; c <= ${cols}u; c++) {`);
+    lines.push('      let wrap = cx + 4u >= Wq;');
+    lines.push(`      let nx = select(cx + 4u, 0u, wrap); let ny = select(cy, cy + ${T}u, wrap);`);
+    for (let d = 0; d < T + 2; d++) {
+      lines.push(...rowLoad(d, 'ny', 'nx', `${d}`, '      '));
+      lines.push(`      let l${d} = select(0.0, hl${d}, cx != 0u);`);
+      lines.push(`      let r${d} = select(0.0, m${d}.x, cx + 4u < W);`);
     }
     for (let o = 0; o < T; o++) {
       lines.push('      {');
       for (let d = 0; d < 3; d++) {
-        const [m, l, r] = [`m${o + d}`, `l${o + d}`, `r${o + d}`];
+        const [m, l, r] = [`pm${o + d}`, `l${o + d}`, `r${o + d}`];
         const windows = [
           `vec4<f32>(${l}, ${m}.x, ${m}.y, ${m}.z)`,
           m,
@@ -407,9 +420,10 @@ export const subgroupWgradSource = memoSource((s: WgradKey): string => {
         ] as const;
         lines.push(...tapRowWindows('w', d, windows));
       }
-      lines.push(...fmas(`c * ${T}u + ${o}u`), '      }');
+      lines.push(...fmas(`(c - 1u) * ${T}u + ${o}u`), '      }');
     }
-    for (let d = 0; d < T + 2; d++) lines.push(`      hl${d} = m${d}.w;`);
+    for (let d = 0; d < T + 2; d++) lines.push(`      hl${d} = pm${d}.w; pm${d} = m${d};`);
+    lines.push('      cx = nx; cy = ny;');
     lines.push('    }');
     return lines;
   };
