@@ -389,10 +389,11 @@ export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs
 }
 
 /**
- * Where the Winograd forward beat the subgroup kernel with U kept: planes of at least 64² with at least 64
- * channels each way (encoder.3 and dec2 at 128², 1.55×; it lost on smaller planes: bench/NOTES.md).
+ * Where the Winograd forward beats the subgroup kernel with U kept: planes of at least 16² with at least 64
+ * channels each way (per kernel 1.18–1.28× at 64², 1.14–1.28× at 32², 1.32–1.37× at 16²; 0.80× at 8², 0.42× at
+ * 4², 0.95× with 32 output channels: bench/NOTES.md).
  */
-const INFERENCE_MIN_PLANE = 64 * 64;
+const INFERENCE_MIN_PLANE = 16 * 16;
 const INFERENCE_MIN_CHANNELS = 64;
 
 /**

@@ -15,7 +15,7 @@
  * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' wins on large planes with kept weights
  * and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd"). The CPU forward
  * default, 'winograd-inference', is the subgroup kernel that takes the Winograd path only there: for calls that
- * ask no gradient (inference, validation) on planes ≥ 64².
+ * ask no gradient (inference, validation) on planes ≥ 16².
  *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
@@ -114,7 +114,7 @@ const CONV3X3: Rows<'conv3x3'> = {
       family: 'conv3x3',
       pass: 'forward',
       name: 'winograd-inference',
-      summary: 'the subgroup kernel; Winograd for calls that ask no gradient on planes ≥ 64² with ≥ 64 channels',
+      summary: 'the subgroup kernel; Winograd for calls that ask no gradient on planes ≥ 16² with ≥ 64 channels',
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       run: (ctx, a, label) => conv3x3ForwardWinogradInference(ctx, a, label),
