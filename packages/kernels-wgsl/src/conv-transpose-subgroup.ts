@@ -30,7 +30,7 @@ import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
 import {
   blockStores,
   blockWeight,
-  type DirectWeights,
+  directWeights,
   forwardKernelSource,
   forwardQuadPosition,
   forwardStyleHeader,
@@ -207,15 +207,8 @@ function runWithWeights(
   const channels = rows === 'cout' ? cin : cout;
   if (inPlace) {
     const w = elementWindow(ctx, a.weight, 0, cin * cout * 9);
-    const [rowStride, channelStride] = rows === 'cout' ? [9, cout * 9] : [cout * 9, 9];
-    const direct: DirectWeights = {
-      layout: 'forward',
-      base: w.base,
-      blockStride: R * rowStride,
-      rowStride,
-      channelStride,
-      last: w.base + cin * cout * 9 - 1,
-    };
+    const strides = rows === 'cout' ? { row: 9, channel: cout * 9 } : { row: cout * 9, channel: 9 };
+    const direct = directWeights(w, cin * cout * 9, 'forward', R, strides);
     runSubgroupForwardPasses(ctx, { ...pass, weights: { range: w.range, R, channels, direct } });
     return;
   }

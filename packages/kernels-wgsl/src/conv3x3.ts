@@ -27,7 +27,7 @@ import {
 } from './conv3x3-subgroup.ts';
 import { elementWindow, f32Bindings, packUniforms, perElementMain, workgroupGrid } from './layout.ts';
 import type { BufferRange, ContentKey, KernelContext } from './runtime.ts';
-import { type DirectWeights, readsWeightsInPlace } from './subgroup-codegen.ts';
+import { directWeights, readsWeightsInPlace } from './subgroup-codegen.ts';
 import { GEMM_TILE, tiledGemmMain } from './tiled-gemm.ts';
 import { runSelectedVariant } from './variants.ts';
 import { dispatchTiledWgrad } from './wgrad-tiled.ts';
@@ -348,14 +348,7 @@ export function conv3x3ForwardSubgroup(
   if (readsWeightsInPlace(ctx, a.height, a.width, a.inference === true && a.weightKey !== undefined)) {
     // A block's rows (output channels) are Cin·9 apart, its reduction channels 9.
     const w = elementWindow(ctx, a.weight, 0, a.outChannels * cin * 9);
-    const direct: DirectWeights = {
-      layout: 'forward',
-      base: w.base,
-      blockStride: R * cin * 9,
-      rowStride: cin * 9,
-      channelStride: 9,
-      last: w.base + a.outChannels * cin * 9 - 1,
-    };
+    const direct = directWeights(w, a.outChannels * cin * 9, 'forward', R, { row: cin * 9, channel: 9 });
     for (const pass of passes)
       runSubgroupConv(ctx, { ...pass, weights: { range: w.range, R, channels: cin, direct }, rows });
     return;
@@ -420,14 +413,8 @@ export function conv3x3DgradSubgroup(
     const R = subgroupBlock(channels, maxR);
     if (inPlace) {
       // For each gradOut channel (Cin·9 apart) the segment's input channels are one run of 9 taps each.
-      const direct: DirectWeights = {
-        layout: 'dgrad',
-        base: w.base + offset * 9,
-        blockStride: R * 9,
-        rowStride: 9,
-        channelStride: cin * 9,
-        last: w.base + a.outChannels * cin * 9 - 1,
-      };
+      const strides = { row: 9, channel: cin * 9, first: offset * 9 };
+      const direct = directWeights(w, a.outChannels * cin * 9, 'dgrad', R, strides);
       runSubgroupConv(ctx, { ...pass, weights: { range: w.range, R, channels, direct }, rows });
       continue;
     }
