@@ -407,8 +407,11 @@ export function conv3x3ForwardWinogradInference(ctx: KernelContext, a: Conv3x3Fo
   const pays =
     a.height * a.width >= INFERENCE_MIN_PLANE &&
     Math.min(totalChannels(a.input), a.outChannels) >= INFERENCE_MIN_CHANNELS;
-  if (a.inference && pays) conv3x3ForwardWinograd(ctx, a, label);
-  else conv3x3ForwardSubgroup(ctx, a, label);
+  // The labels name the kernel that ran too ('conv3x3Forward:winograd-inference/subgroup …'): a profile of a
+  // training step should not read as Winograd time.
+  const ran = (kernel: string) => label.replace(':winograd-inference ', `:winograd-inference/${kernel} `);
+  if (a.inference && pays) conv3x3ForwardWinograd(ctx, a, ran('winograd'));
+  else conv3x3ForwardSubgroup(ctx, a, ran('subgroup'));
 }
 
 /** dgrad runner of the 'winograd' rows: each segment's gradient is the forward Winograd conv of gradOut. */

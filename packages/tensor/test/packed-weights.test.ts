@@ -145,6 +145,14 @@ describe('packed weights kept across calls', () => {
       // roundings) stay far inside 1e-3 of it, while any wrong tap or channel is off by O(1).
       expectClose(await y!.toArray(), expected, { atol: 1e-3, rtol: 1e-4 }, `${what} (TEST_SEED=${SEED})`);
       y!.dispose();
+      // Every dispatch of the conv names the kernel that ran under the row.
+      const convLabels = labels.filter((l) => l.startsWith('conv3x3Forward:'));
+      const kernel = inference ? 'winograd' : 'subgroup';
+      expect(convLabels.length).toBeGreaterThan(0);
+      expect(
+        convLabels.every((l) => l.startsWith(`conv3x3Forward:winograd-inference/${kernel} `)),
+        convLabels.join('; '),
+      ).toBe(true);
       return {
         winograd: labels.some((l) => l.endsWith('(winograd input)')),
         transform: labels.some((l) => l.startsWith('conv3x3 winograd forward weights')),
