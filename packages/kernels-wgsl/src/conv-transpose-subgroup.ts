@@ -377,8 +377,8 @@ interface WgradKey {
   Rci: number;
   vec: boolean;
   lanes: number;
-  /** Quads per strip (lanes, or fewer on a plane smaller than a strip). */
-  quads: number;
+  /** Quad columns per strip (lanes, or fewer on a plane smaller than a strip; strips are one row here). */
+  columns: number;
 }
 
 const WGRAD_UNIFORMS = subgroupWgradUniforms({ blocks: 'nCIB', perGroup: 'CIL', rowStride: 'rowStride' });
@@ -416,7 +416,7 @@ export const convTransposeWgradSource = memoSource((s: WgradKey): string => {
   // The strip's quads in a loop, not unrolled: unrolled, 8 quads × 16 channels × 9 taps were more machine code than
   // the instruction cache holds, and the loop was 1.3–1.8× faster (bench/NOTES.md).
   const loop = (fmas: (lane: string) => string[]) => [
-    `    for (var j = 0u; j < ${s.quads}u; j++) {`,
+    `    for (var j = 0u; j < ${s.columns}u; j++) {`,
     ...windows(),
     ...fmas('j'),
     '    }',
@@ -470,7 +470,7 @@ export function runSubgroupConvTransposeWgrad(
     // Two block sizes only (channels past the chunk are clamped and not stored), one shader each (cold, on
     // llvmpipe, with the quads unrolled, Rci = 8 / 16 / 32 took 7 / 15 / 42 s to compile). 16 measured fastest.
     rowsPerLane: (rows) => (rows >= 16 ? 16 : 4),
-    source: (Rci, vec, lanes, quads) => convTransposeWgradSource({ Rci, vec, lanes, quads }),
+    source: (Rci, vec, lanes, columns) => convTransposeWgradSource({ Rci, vec, lanes, columns }),
     uniforms: WGRAD_UNIFORMS,
   });
 }
