@@ -8,7 +8,19 @@
  * 1.5e-4; a ReLU whose input rounds across 0 can flip); gradient samples within 1e-3 of the tensor's largest
  * sampled magnitude; parameters after Adam within 2e-6 (a step moves them by ≤ 1e-3, and near-zero gradients make
  * m/√v sensitive to the gradient's last bits).
+ *
+ * Twice: with the conv kernels that round as a plain sum of products, at those tolerances; and with the
+ * adapter's defaults, which on CPUs run Winograd F(4×4, 3×3) on planes ≥ 32² (its row's errorGrowth: up to 16×
+ * a plain sum's rounding), logits, loss and gradient norms at tolerances scaled by it. Its gradient samples are
+ * held to 0.1 of the largest: with F(4×4) in the forward alone, deep layers' samples move by up to 3.5 % of it
+ * (NOTES, "F(4×4, 3×3)"), while the logits stay within 5e-3 of their tolerance and the same F(4×4) in the dgrad
+ * alone leaves the samples at plain-sum accuracy (~1e-6) — so it is not the activations' rounding, which reaches
+ * the gradients only through ReLU and max-pool decisions near a tie, a discrete change; a wrong kernel is off by
+ * O(1). The Adam step is checked in the first run only: its first step is lr·sign(g) wherever |g| ≫ ε, so a
+ * near-zero gradient that changes sign moves a parameter by 2·lr, which no tolerance short of that distinguishes
+ * from a wrong step.
  */
+import { describeVariants, variantRows } from '@ternausnet/kernels-wgsl';
 import { UNet11 } from '@ternausnet/model';
 import { Adam, bceJaccardLoss, tensor, tidy, writeData } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
@@ -17,9 +29,41 @@ import { fixtureUrl, readSafetensors } from './fixtures/safetensors.ts';
 import { expectClose, useTestDevice } from './support/gpu.ts';
 
 describe('UNet11 parity with PyTorch (float64 golden fixture)', () => {
-  useTestDevice();
+  const device = useTestDevice();
 
-  it('forward logits, loss, every parameter gradient and one Adam step match', async () => {
+  /** The default rows that round more than a plain sum, as overrides to the plain subgroup kernel; their growth. */
+  const roundingDefaults = () => {
+    const rows = describeVariants(device()).filter(
+      (s) =>
+        s.isDefault &&
+        (variantRows(s.family).find((r) => r.pass === s.pass && r.name === s.variant)?.errorGrowth ?? 1) > 1,
+    );
+    const growth = Math.max(
+      1,
+      ...rows.map((s) => variantRows(s.family).find((r) => r.pass === s.pass && r.name === s.variant)!.errorGrowth!),
+    );
+    return { overrides: Object.fromEntries(rows.map((s) => [`${s.family}.${s.pass}`, 'subgroup'])), growth };
+  };
+
+  it('with plain-sum conv kernels: forward logits, loss, every parameter gradient and one Adam step match', async () => {
+    device().variantOverrides = roundingDefaults().overrides;
+    try {
+      await parity({ growth: 1, samples: 1e-3, checkAdam: true });
+    } finally {
+      device().variantOverrides = {};
+    }
+  });
+
+  it("with the adapter's default kernels: logits, loss and gradients within tolerances scaled by their rounding", async () => {
+    const { growth } = roundingDefaults();
+    await parity({ growth, samples: growth > 1 ? 0.1 : 1e-3, checkAdam: false });
+  });
+
+  /**
+   * The model's results against the fixture: `growth` scales the tolerances of logits, loss and gradient norms,
+   * `samples` is that of the gradient samples (a fraction of the largest).
+   */
+  async function parity({ growth, samples, checkAdam }: { growth: number; samples: number; checkAdam: boolean }) {
     const fx = readSafetensors(fixtureUrl('unet11_parity.safetensors'));
     const model = new UNet11();
     const params = model.namedParameters();
@@ -45,8 +89,8 @@ describe('UNet11 parity with PyTorch (float64 golden fixture)', () => {
       l.backward();
       return { logits: z.detach(), loss: l.detach() };
     });
-    expectClose(await logits.toArray(), fx.f32('logits'), { atol: 1e-5, rtol: 1e-4 }, 'logits');
-    expect(await loss.item()).toBeCloseTo(fx.scalar('loss'), 5);
+    expectClose(await logits.toArray(), fx.f32('logits'), { atol: growth * 1e-5, rtol: growth * 1e-4 }, 'logits');
+    expect(Math.abs((await loss.item()) - fx.scalar('loss'))).toBeLessThan(growth * 5e-6);
 
     const gradCheck = async (name: string, grad: Float32Array) => {
       const idx = fx.i32(`sample_idx/${name}`);
@@ -55,16 +99,22 @@ describe('UNet11 parity with PyTorch (float64 golden fixture)', () => {
       expectClose(
         Array.from(idx, (i) => grad[i]!),
         want,
-        { atol: 1e-3 * scale, rtol: 0 },
+        { atol: samples * scale, rtol: 0 },
         `grad samples of ${name}`,
       );
       const norm = Math.sqrt(grad.reduce((s, v) => s + v * v, 0));
       const wantNorm = fx.scalar(`grad_norm/${name}`);
-      expect(Math.abs(norm - wantNorm)).toBeLessThanOrEqual(1e-3 * wantNorm + 1e-30);
+      expect(Math.abs(norm - wantNorm)).toBeLessThanOrEqual(growth * 1e-3 * wantNorm + 1e-30);
     };
     await gradCheck('input', await x.grad!.toArray());
     for (const [name, p] of params) await gradCheck(name, await p.grad!.toArray());
 
+    if (!checkAdam) {
+      for (const t of [logits, loss, x, y]) t.dispose();
+      opt.dispose();
+      model.dispose();
+      return;
+    }
     opt.step();
     for (const [name, p] of params) {
       const v = await p.toArray();
@@ -82,5 +132,5 @@ describe('UNet11 parity with PyTorch (float64 golden fixture)', () => {
     for (const t of [logits, loss, after, x, y]) t.dispose();
     opt.dispose();
     model.dispose();
-  });
+  }
 });

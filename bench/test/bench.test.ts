@@ -156,7 +156,7 @@ describe('bench (smoke)', () => {
     for (const d of p.dispatches) expect(d.ms >= 0 && Number.isFinite(d.ms), d.label).toBe(true);
     expect(p.rows.reduce((s, row) => s + row.dispatches, 0)).toBe(p.dispatches.length);
     const kernels = p.rows.map((row) => row.kernel);
-    // The variant, and for a row that chooses per call (winograd-inference) the kernel that ran: `…/subgroup`.
+    // The variant, and for a row that chooses per call (winograd-by-shape) the kernel that ran: `…/subgroup`.
     for (const k of [/^conv3x3Forward:[\w-]+(\/[\w-]+)? -> 64$/, /^conv3x3Wgrad:[\w-]+ -> 512$/, /^adam$/]) {
       expect(
         kernels.some((name) => k.test(name)),

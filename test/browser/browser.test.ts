@@ -134,12 +134,13 @@ describe(`browsers (TEST_SEED=${SEED})`, () => {
           'conv3x3[tiled]',
           ...(subgroups
             ? [
-                'conv3x3[winograd-inference]',
+                'conv3x3[winograd-by-shape]',
                 'conv3x3[subgroup]',
                 'conv3x3[subgroup-r8]',
                 'conv3x3[subgroup-1row]',
                 'conv3x3[subgroup-2row]',
                 'conv3x3[winograd]',
+                'conv3x3[winograd-f4]',
                 'convTranspose3x3s2[subgroup]',
               ]
             : []),

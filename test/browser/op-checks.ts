@@ -3,9 +3,10 @@
  * backward, under every kernel variant the adapter can run. Self-contained (no vitest) so that the same checks
  * run in a browser page (bundled by esbuild) and in Node. Tolerances are those of packages/tensor/test/ops.test.ts:
  * a float32 sum of K products of magnitude ≤ 1 rounds by ~K·2^-24 per partial sum, growing like √K for random
- * data, so atol = 4·K^1.5·2^-24 forward; gradients sum |gy|-weighted terms: atol = Σ|gy|·2^-22·n_gy / n_grad.
+ * data, so atol = 4·K^1.5·2^-24 forward; gradients sum |gy|-weighted terms: atol = Σ|gy|·2^-22·n_gy / n_grad;
+ * both scaled by the variant's errorGrowth (Winograd F(4×4, 3×3) rounds more than a plain sum).
  */
-import { runnableVariants } from '@ternausnet/kernels-wgsl';
+import { type KernelFamily, runnableVariants, variantRows } from '@ternausnet/kernels-wgsl';
 import { type Device, type RefTensor, Rng, registeredOps, type Tensor, tensor, tidy } from '@ternausnet/tensor';
 
 /** The variants of each op's kernel family that `device` can run (the variant table's word); `[null]` = one kernel. */
@@ -128,7 +129,9 @@ export async function runOpChecks(device: Device, seed: number): Promise<OpCheck
       const inputs: Tensor[] = refs.map((r) => tensor(Float32Array.from(r.data), r.shape, { requiresGrad: true }));
       try {
         const out = tidy(() => op.apply(inputs, attrs));
-        const fwd = compare(await out.toArray(), expected.data, Math.max(1e-6, c.atol), 2e-5);
+        const rows = variant ? variantRows(c.op as KernelFamily) : [];
+        const growth = Math.max(1, ...rows.map((r) => (r.name === variant ? (r.errorGrowth ?? 1) : 1)));
+        const fwd = compare(await out.toArray(), expected.data, growth * Math.max(1e-6, c.atol), growth * 2e-5);
         if (fwd) failures.push(`forward: ${fwd}`);
         out.backward(tensor(Float32Array.from(gy.data), gy.shape));
         const gAbs = gy.data.reduce((p, v) => p + Math.abs(v), 0);
@@ -139,8 +142,8 @@ export async function runOpChecks(device: Device, seed: number): Promise<OpCheck
             failures.push(`grad of input ${k}: none`);
             continue;
           }
-          const atol = Math.max(1e-6, (gAbs * 2 ** -22 * gy.data.length) / Math.max(1, g.data.length));
-          const bad = compare(await grad.toArray(), g.data, atol, 5e-5);
+          const atol = growth * Math.max(1e-6, (gAbs * 2 ** -22 * gy.data.length) / Math.max(1, g.data.length));
+          const bad = compare(await grad.toArray(), g.data, atol, growth * 5e-5);
           if (bad) failures.push(`grad of input ${k}: ${bad}`);
         }
         out.dispose();

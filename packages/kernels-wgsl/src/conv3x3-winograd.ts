@@ -1,20 +1,23 @@
 /**
- * conv3x3 (stride 1, padding 1) by Winograd's F(2×2, 3×3) for CPU adapters: the 'winograd' rows of the forward
- * and dgrad passes. Each 2×2 block of outputs (a tile) comes from a 4×4 input patch d: Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A,
- * 16 multiplies per tile, input channel and output channel where the direct kernel does 36 (2.25× fewer). The
- * price is three memory passes around the multiplies (bench/NOTES.md, "Winograd"):
+ * conv3x3 (stride 1, padding 1) by Winograd's minimal filtering for CPU adapters: the 'winograd' rows
+ * (F(2×2, 3×3)) and the 'winograd-f4' rows (F(4×4, 3×3)) of the forward and dgrad passes. Each m×m block of
+ * outputs (a tile) comes from an α×α input patch d (α = m + 2): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, α² multiplies per
+ * tile, input channel and output channel where the direct kernel does 9m² — 2.25× fewer for m = 2, 4× for m = 4.
+ * The price is three memory passes around the multiplies (bench/NOTES.md, "Winograd"), and for m = 4 a float32
+ * error 7–10× the direct kernel's (rms; Bᵀ and Aᵀ have entries up to 5 and 8):
  *
  * 1. weights: U[ξ][block][c][R] = (G g Gᵀ)[ξ], made from the subgroup kernel's packed layout [block][c][9][R]
  *    (which already flips and transposes for dgrad; made in scratch) and kept while the weight is unchanged;
  * 2. input: V[ξ][ci][tile] = (Bᵀ d B)[ξ], one invocation per input channel and 4 consecutive tiles of a tile row;
- * 3. a batch of 16 products M[ξ] = U[ξ]·V[ξ] ([Cout × Cin] · [Cin × tiles]) in the subgroup kernels' style:
+ * 3. a batch of α² products M[ξ] = U[ξ]·V[ξ] ([Cout × Cin] · [Cin × tiles]) in the subgroup kernels' style:
  *    a workgroup is one subgroup of L lanes owning 4·L tiles (lane l one vec4 of 4 tiles) and R = 16 output
  *    channels, so 16 vec4 accumulators per lane; per pair of input channels one vec4 of V per channel and lane,
  *    the 2·R weights as 2·R/4 vec4 loads spread over the lanes and fanned out by subgroupBroadcast: 8·R FMAs per
  *    3 loads and 2·R broadcasts;
  * 4. output: Y = Aᵀ M A per tile with the epilogue flags (bias, accumulate, ReLU), one invocation per output
  *    channel and 4 tiles.
- * V and M are scratch, made a band of tile rows at a time so neither outgrows one binding.
+ * V and M are scratch, made a band of tile rows at a time so neither outgrows one binding. The transforms' WGSL
+ * is generated from the scheme's matrices, unrolled, with the zero terms left out.
  */
 import { channelChunks, channelWindow } from './conv-plan.ts';
 import {
@@ -44,12 +47,136 @@ const R = 16;
 /** The largest V or M band, bytes: bounds the scratch memory of a large plane. */
 const BAND_BYTES = 64 * 2 ** 20;
 
+// ---------------- the schemes ----------------
+
+/** A Winograd scheme F(m×m, 3×3): its matrices, rows as written in Lavin & Gray (2016). */
+export interface WinogradScheme {
+  /** Output tile side. */
+  readonly m: 2 | 4;
+  /** Input patch side, m + 2. */
+  readonly alpha: number;
+  /** Bᵀ (α × α), G (α × 3), Aᵀ (m × α). */
+  readonly BT: readonly (readonly number[])[];
+  readonly G: readonly (readonly number[])[];
+  readonly AT: readonly (readonly number[])[];
+  /** Names it in labels and cache keys. */
+  readonly name: string;
+}
+
+export const WINOGRAD_F2: WinogradScheme = {
+  m: 2,
+  alpha: 4,
+  BT: [
+    [1, 0, -1, 0],
+    [0, 1, 1, 0],
+    [0, -1, 1, 0],
+    [0, 1, 0, -1],
+  ],
+  G: [
+    [1, 0, 0],
+    [0.5, 0.5, 0.5],
+    [0.5, -0.5, 0.5],
+    [0, 0, 1],
+  ],
+  AT: [
+    [1, 1, 1, 0],
+    [0, 1, -1, -1],
+  ],
+  name: 'F(2×2, 3×3)',
+};
+
+export const WINOGRAD_F4: WinogradScheme = {
+  m: 4,
+  alpha: 6,
+  BT: [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ],
+  G: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+  AT: [
+    [1, 1, 1, 1, 1, 0],
+    [0, 1, -1, 2, -2, 0],
+    [0, 1, 1, 4, 4, 0],
+    [0, 1, -1, 8, -8, 1],
+  ],
+  name: 'F(4×4, 3×3)',
+};
+
+/** Products per tile: the α² positions ξ of U, V and M. */
+const positions = (s: WinogradScheme) => s.alpha * s.alpha;
+
+/** WGSL of Σ_k c[k]·terms[k], the zero terms left out (the matrices are sparse and mostly ±1). */
+function combination(coefficients: readonly number[], terms: readonly string[]): string {
+  let out = '';
+  coefficients.forEach((c, k) => {
+    if (c === 0) return;
+    const magnitude = Math.abs(c);
+    const term =
+      magnitude === 1 ? terms[k]! : `${Number.isInteger(magnitude) ? `${magnitude}.0` : magnitude} * ${terms[k]}`;
+    out += out === '' ? (c < 0 ? `-${term}` : term) : c < 0 ? ` - ${term}` : ` + ${term}`;
+  });
+  return out;
+}
+
+/**
+ * Statements for Z = L · X · Rᵀ over named α×α-ish operands: `rows` of L applied down the columns of X (named
+ * x(i, j)), then `columns` of R along the rows; `z(a, b)` receives each result. Used by all three transforms.
+ */
+function sandwich(
+  L: readonly (readonly number[])[],
+  R: readonly (readonly number[])[],
+  width: number,
+  x: (i: number, j: number) => string,
+  tmp: string,
+  z: (a: number, b: number, value: string) => string,
+): string {
+  const lines: string[] = [];
+  for (let a = 0; a < L.length; a++) {
+    for (let j = 0; j < width; j++) {
+      lines.push(
+        `  let ${tmp}${a}_${j} = ${combination(
+          L[a]!,
+          L[a]!.map((_, i) => x(i, j)),
+        )};`,
+      );
+    }
+  }
+  for (let a = 0; a < L.length; a++) {
+    for (let b = 0; b < R.length; b++) {
+      lines.push(
+        `  ${z(
+          a,
+          b,
+          combination(
+            R[b]!,
+            R[b]!.map((_, j) => `${tmp}${a}_${j}`),
+          ),
+        )}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 // ---------------- 1. weights ----------------
 
 const WEIGHT_UNIFORMS = uniformBlock(['quads', 'xiStride']);
 
-/** U = G g Gᵀ per (block, channel, quad of R): 9 vec4 taps of the packed layout in, 16 vec4 out. */
-const weightTransformSource = `
+/** U = G g Gᵀ per (block, channel, quad of R): 9 vec4 taps of the packed layout in, α² vec4 out. */
+const weightTransformSource = memoSource((s: WinogradScheme) => {
+  const taps = Array.from({ length: 9 }, (_, t) => `  let g${t} = packed[(bc * 9u + ${t}u) * ${R / 4}u + q];`);
+  return `
 @group(0) @binding(0) var<storage, read> packed: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> U: array<vec4<f32>>;
 ${WEIGHT_UNIFORMS.wgsl}
@@ -61,25 +188,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (i >= u.quads) { return; }
   let q = i % ${R / 4}u;
   let bc = i / ${R / 4}u;
-  var g: array<vec4<f32>, 9>;
-  for (var t = 0u; t < 9u; t++) { g[t] = packed[(bc * 9u + t) * ${R / 4}u + q]; }
-  // G g: rows 0..3 of a 4×3 array (row k: taps 3k..3k+2 of g are kernel row k).
-  var r: array<vec4<f32>, 12>;
-  for (var c = 0u; c < 3u; c++) {
-    let g0 = g[c]; let g1 = g[3u + c]; let g2 = g[6u + c];
-    r[c] = g0; r[3u + c] = 0.5 * (g0 + g1 + g2); r[6u + c] = 0.5 * (g0 - g1 + g2); r[9u + c] = g2;
-  }
-  for (var a = 0u; a < 4u; a++) {
-    let r0 = r[3u * a]; let r1 = r[3u * a + 1u]; let r2 = r[3u * a + 2u];
-    let o = (4u * a) * u.xiStride + i;
-    U[o] = r0;
-    U[o + u.xiStride] = 0.5 * (r0 + r1 + r2);
-    U[o + 2u * u.xiStride] = 0.5 * (r0 - r1 + r2);
-    U[o + 3u * u.xiStride] = r2;
-  }
+${taps.join('\n')}
+  // Tap 3k + l is kernel row k, column l.
+${sandwich(
+  s.G,
+  s.G,
+  3,
+  (k, l) => `g${3 * k + l}`,
+  't',
+  (a, b, v) => `U[${s.alpha * a + b}u * u.xiStride + i] = ${v};`,
+)}
 }`;
+});
 
 interface WinogradWeights {
+  scheme: WinogradScheme;
   range: BufferRange;
   /** Blocks of R output channels and reduction channels of U. */
   blocks: number;
@@ -89,6 +212,7 @@ interface WinogradWeights {
 
 function transformWeights(
   ctx: KernelContext,
+  scheme: WinogradScheme,
   weight: BufferRange,
   mode: 'forward' | 'dgrad',
   cout: number,
@@ -100,42 +224,59 @@ function transformWeights(
   const channels = mode === 'forward' ? cin : cout;
   const blocks = Math.ceil(outCount / R);
   const quads = blocks * channels * (R / 4);
-  const bytes = 16 * quads * 16;
-  const label = `conv3x3 winograd ${mode} weights [${cout},${cin},3,3]`;
+  const bytes = positions(scheme) * quads * 16;
+  const label = `conv3x3 winograd ${mode} weights [${cout},${cin},3,3] ${scheme.name}`;
   const kept =
     weightKey && ctx.persistent
       ? ctx.persistent(`${weightKey.id} ${label} ${outOffset}+${outCount}`, weightKey.version, bytes, label)
       : null;
-  if (kept && !kept.stale) return { range: kept.range, blocks, channels, release: () => {} };
+  if (kept && !kept.stale) return { scheme, range: kept.range, blocks, channels, release: () => {} };
   // The packing only feeds the transform: scratch, not kept beside U.
   const packed = packConv3x3Weights(ctx, weight, mode, cout, cin, outOffset, outCount, R);
   const out = kept ? { range: kept.range, release: () => {} } : ctx.scratch(bytes, label);
   const groups = Math.ceil(quads / 64);
   ctx.dispatch({
     label,
-    pipeline: ctx.pipeline(weightTransformSource, 'conv3x3 winograd weights'),
+    pipeline: ctx.pipeline(weightTransformSource(scheme), `conv3x3 winograd ${scheme.name} weights`),
     bindings: [packed.range, out.range],
     uniforms: WEIGHT_UNIFORMS.pack({ quads, xiStride: quads }),
     workgroups: [Math.min(groups, 65535), Math.ceil(groups / 65535)],
   });
   packed.release();
-  return { range: out.range, blocks, channels, release: () => out.release() };
+  return { scheme, range: out.range, blocks, channels, release: () => out.release() };
 }
 
 // ---------------- 2. input ----------------
 
 /**
- * Shapes of one band of tile rows from tr0: TWq4 quads of tiles per row (⌈W/2⌉ tiles padded to a multiple of 4),
+ * Shapes of one band of tile rows from tr0: TWq4 quads of tiles per row (⌈W/m⌉ tiles padded to a multiple of 4),
  * `quads` per channel in the band, `count` invocations (channels × quads).
  */
 const BAND_FIELDS = ['H', 'W', 'TWq4', 'tr0', 'quads', 'count', 'xiStride'] as const;
 const INPUT_UNIFORMS = uniformBlock(['xBase', ...BAND_FIELDS]);
 
 /**
- * V = Bᵀ d B for one channel and quad of tiles of the band (tiles 4q..4q+3 of a tile row): the 4×10 input values
- * under the four 4×4 patches (rows 2ty − 1.., columns 8q − 1..; zero outside the plane), then 16 vec4 stores.
+ * V = Bᵀ d B for one channel and quad of tiles of the band (tiles 4q..4q+3 of a tile row): the α × (3m + α) input
+ * values under the four α×α patches (rows m·ty − 1.., columns 4m·q − 1..; zero outside the plane), then α² vec4
+ * stores.
  */
-const inputTransformSource = `
+const inputTransformSource = memoSource((s: WinogradScheme) => {
+  const { m, alpha } = s;
+  const span = 3 * m + alpha;
+  const loads: string[] = [];
+  for (let r = 0; r < alpha; r++) {
+    loads.push(`  let yy${r} = y0 + ${r}u;`);
+    loads.push(`  let ok${r} = yy${r} < u.H;`);
+    loads.push(`  let row${r} = plane + min(yy${r}, u.H - 1u) * u.W;`);
+    for (let j = 0; j < span; j++) {
+      loads.push(`  let v${r}_${j} = select(0.0, x[row${r} + min(x0 + ${j}u, u.W - 1u)], ok${r} && x0 + ${j}u < u.W);`);
+    }
+    // d(r, j): row r, column j of the four patches (a vec4 over the tiles).
+    for (let j = 0; j < alpha; j++) {
+      loads.push(`  let d${r}_${j} = vec4<f32>(${[0, 1, 2, 3].map((k) => `v${r}_${k * m + j}`).join(', ')});`);
+    }
+  }
+  return `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> V: array<vec4<f32>>;
 ${INPUT_UNIFORMS.wgsl}
@@ -148,38 +289,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ci = i / u.quads; let bq = i - ci * u.quads;
   let tr = bq / u.TWq4; let q = bq - tr * u.TWq4;
   let plane = u.xBase + ci * u.H * u.W;
-  let y0 = 2u * (u.tr0 + tr) - 1u;
-  let x0 = 8u * q - 1u;
-  // d[i][j]: row i, column j of the four 4×4 patches (a vec4 over the tiles).
-  var d: array<array<vec4<f32>, 4>, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    let yy = y0 + i;
-    let rowOk = yy < u.H;
-    let row = plane + min(yy, u.H - 1u) * u.W;
-    var v: array<f32, 10>;
-    for (var j = 0u; j < 10u; j++) {
-      let xx = x0 + j;
-      v[j] = select(0.0, x[row + min(xx, u.W - 1u)], rowOk && xx < u.W);
-    }
-    for (var j = 0u; j < 4u; j++) { d[i][j] = vec4<f32>(v[j], v[2u + j], v[4u + j], v[6u + j]); }
-  }
-  let o = i;
-  for (var j = 0u; j < 4u; j++) {
-    // Bᵀ d along the rows for column j.
-    let r0 = d[0][j] - d[2][j]; let r1 = d[1][j] + d[2][j]; let r2 = d[2][j] - d[1][j]; let r3 = d[1][j] - d[3][j];
-    d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
-  }
-  for (var a = 0u; a < 4u; a++) {
-    let e = d[a];
-    let s = (4u * a) * u.xiStride + o;
-    V[s] = e[0] - e[2];
-    V[s + u.xiStride] = e[1] + e[2];
-    V[s + 2u * u.xiStride] = e[2] - e[1];
-    V[s + 3u * u.xiStride] = e[1] - e[3];
-  }
+  // Wrapping below 0 on purpose: the first row and column fail the bounds tests and read as zero.
+  let y0 = ${m}u * (u.tr0 + tr) - 1u;
+  let x0 = ${4 * m}u * q - 1u;
+${loads.join('\n')}
+${sandwich(
+  s.BT,
+  s.BT,
+  alpha,
+  (r, j) => `d${r}_${j}`,
+  't',
+  (a, b, v) => `V[${alpha * a + b}u * u.xiStride + i] = ${v};`,
+)}
 }`;
+});
 
-// ---------------- 3. the 16 products ----------------
+// ---------------- 3. the α² products ----------------
 
 const GEMM_UNIFORMS = uniformBlock(['cin', 'quads', 'vXi', 'uBase', 'uXi', 'uChannels', 'mXi']);
 
@@ -188,7 +313,7 @@ const GEMM_UNIFORMS = uniformBlock(['cin', 'quads', 'vXi', 'uBase', 'uXi', 'uCha
  * Lanes 0..L/2−1 load the R weights of channel c (R/4 vec4), lanes L/2.. those of c + 1 (L = 8; with 4 lanes each
  * lane loads one vec4 of one channel and the pair takes two rounds).
  */
-const gemmSource = memoSource(({ lanes }: { lanes: number }): string => {
+const gemmSource = memoSource(({ lanes, xis }: { lanes: number; xis: number }): string => {
   const perChannel = R / 4;
   const rounds = (2 * perChannel) / lanes; // vec4 weight loads per lane per channel pair
   const loads: string[] = [];
@@ -225,7 +350,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 ${Array.from({ length: R }, (_, r) => `  var a${r} = vec4<f32>(0.0);`).join('\n')}
   for (var c = 0u; c < u.cin; c += 2u) {
     let v0 = V[vo];
-    let v1 = select(vec4<f32>(0.0), V[min(vo + u.quads, u.vXi * 16u - 1u)], c + 1u < u.cin);
+    let v1 = select(vec4<f32>(0.0), V[min(vo + u.quads, u.vXi * ${xis}u - 1u)], c + 1u < u.cin);
 ${loads.join('\n')}
 ${fmas.join('\n')}
     vo += 2u * u.quads; wo += ${2 * perChannel}u;
@@ -242,7 +367,15 @@ ${stores.join('\n')}
 const OUTPUT_UNIFORMS = uniformBlock(['yBase', 'bBase', 'flags', ...BAND_FIELDS]);
 
 /** Y = Aᵀ M A for one output channel and quad of tiles of the band, then the epilogue and the stores. */
-const outputTransformSource = `
+const outputTransformSource = memoSource((s: WinogradScheme) => {
+  const { m, alpha } = s;
+  const loads = Array.from({ length: alpha * alpha }, (_, k) => `  let m${k} = M[${k}u * u.xiStride + o];`);
+  // Output row m·tr + a, column 4m·q + m·k + b (tile k of the quad): y(a, b)[k].
+  const store = (a: number, b: number, v: string) =>
+    `let y${a}_${b} = ${v};\n${[0, 1, 2, 3]
+      .map((k) => `  store(plane, row0 + ${a}u, ${4 * m}u * q + ${m * k + b}u, y${a}_${b}.${'xyzw'[k]} + bias);`)
+      .join('\n')}`;
+  return `
 @group(0) @binding(0) var<storage, read> M: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -263,51 +396,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (o >= u.count) { return; }
   let co = o / u.quads; let bq = o - co * u.quads;
   let tr = bq / u.TWq4; let q = bq - tr * u.TWq4;
-  var m: array<vec4<f32>, 16>;
-  for (var k = 0u; k < 16u; k++) { m[k] = M[k * u.xiStride + o]; }
-  // Aᵀ m: rows a = 0, 1 of a 2×4 array.
-  var t: array<vec4<f32>, 8>;
-  for (var j = 0u; j < 4u; j++) {
-    t[j] = m[j] + m[4u + j] + m[8u + j];
-    t[4u + j] = m[4u + j] - m[8u + j] - m[12u + j];
-  }
+${loads.join('\n')}
   var bias = 0.0;
   if ((u.flags & ${FLAG_BIAS}u) != 0u) { bias = b[u.bBase + co]; }
   let plane = u.yBase + co * u.H * u.W;
-  for (var a = 0u; a < 2u; a++) {
-    let yy = 2u * (u.tr0 + tr) + a;
-    let y0 = t[4u * a] + t[4u * a + 1u] + t[4u * a + 2u];
-    let y1 = t[4u * a + 1u] - t[4u * a + 2u] - t[4u * a + 3u];
-    // Output columns 8q + 2k + c of tile k: y0[k] (c = 0), y1[k] (c = 1).
-${[0, 1, 2, 3].flatMap((k) => [0, 1].map((c) => `    store(plane, yy, 8u * q + ${2 * k + c}u, y${c}.${'xyzw'[k]} + bias);`)).join('\n')}
-  }
+  let row0 = ${m}u * (u.tr0 + tr);
+${sandwich(s.AT, s.AT, alpha, (i, j) => `m${alpha * i + j}`, 't', store)}
 }`;
+});
 
 // ---------------- the pass ----------------
 
 /** A pass as the subgroup kernel's (`SubgroupPass`), with U for the packed weights. */
 type WinogradPass = Omit<SubgroupPass, 'weights'> & { weights: WinogradWeights };
 
-/** Whether every operand of a pass fits the scheme's bindings: one image's planes, U, and a band of one tile row. */
-function fits(ctx: KernelContext, p: { inChannels: number; outChannels: number; H: number; W: number; u: number }) {
+/**
+ * Whether every operand of a pass fits one binding each: one image's planes, U (α² × the padded weights), and V
+ * and M for a band of one tile row.
+ */
+function fits(
+  ctx: KernelContext,
+  s: WinogradScheme,
+  p: { inChannels: number; outChannels: number; H: number; W: number; weightChannels: number },
+) {
   const max = maxBindingElements(ctx);
-  const band = 16 * Math.ceil(Math.ceil(p.W / 2) / 4) * 4;
+  const band = positions(s) * Math.ceil(Math.ceil(p.W / s.m) / 4) * 4;
+  const paddedOut = Math.ceil(p.outChannels / R) * R;
   return (
-    p.u <= max &&
+    positions(s) * paddedOut * p.weightChannels <= max &&
     p.inChannels * p.H * p.W <= max &&
     p.outChannels * p.H * p.W <= max &&
-    band * Math.max(p.inChannels, Math.ceil(p.outChannels / R) * R) * 4 <= Math.min(BAND_BYTES, max * 4)
+    band * Math.max(p.inChannels, paddedOut) * 4 <= Math.min(BAND_BYTES, max * 4)
   );
 }
 
 function runWinograd(ctx: KernelContext, p: WinogradPass): void {
   const { H, W } = p;
   const lanes = subgroupLanes(ctx, p.label);
-  const TH = Math.ceil(H / 2);
-  const TWq4 = Math.ceil(Math.ceil(W / 2) / 4);
+  const s = p.weights.scheme;
+  const xis = positions(s);
+  const TH = Math.ceil(H / s.m);
+  const TWq4 = Math.ceil(Math.ceil(W / s.m) / 4);
   const coPad = p.weights.blocks * R;
-  // Tile rows per band: V (16·Cin·rows·TWq floats) and M (16·coPad·…) within BAND_BYTES.
-  const perRow = 16 * TWq4 * 4 * 4 * Math.max(p.inChannels, coPad);
+  // Tile rows per band: V (α²·Cin·rows·TWq floats) and M (α²·coPad·…) within BAND_BYTES.
+  const perRow = xis * TWq4 * 4 * 4 * Math.max(p.inChannels, coPad);
   const bandRows = Math.max(1, Math.min(TH, Math.floor(BAND_BYTES / perRow)));
   const bias = p.bias ? elementWindow(ctx, p.bias, 0, p.outChannels) : null;
   const flags =
@@ -320,8 +452,8 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
     for (let tr0 = 0; tr0 < TH; tr0 += bandRows) {
       const rows = Math.min(bandRows, TH - tr0);
       const quads = rows * TWq4;
-      const V = ctx.scratch(16 * p.inChannels * quads * 16, 'conv3x3 winograd V');
-      const M = ctx.scratch(16 * coPad * quads * 16, 'conv3x3 winograd M');
+      const V = ctx.scratch(xis * p.inChannels * quads * 16, 'conv3x3 winograd V');
+      const M = ctx.scratch(xis * coPad * quads * 16, 'conv3x3 winograd M');
       const band = { H, W, TWq4, tr0, quads };
       const grid = (count: number): [number, number] => {
         const groups = Math.ceil(count / 64);
@@ -329,7 +461,7 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
       };
       ctx.dispatch({
         label: `${p.label} (winograd input)`,
-        pipeline: ctx.pipeline(inputTransformSource, 'conv3x3 winograd input'),
+        pipeline: ctx.pipeline(inputTransformSource(s), `conv3x3 winograd ${s.name} input`),
         bindings: [x.range, V.range],
         uniforms: INPUT_UNIFORMS.pack({
           xBase: x.base,
@@ -341,7 +473,7 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
       });
       ctx.dispatch({
         label: p.label,
-        pipeline: ctx.pipeline(gemmSource({ lanes }), 'conv3x3 winograd products'),
+        pipeline: ctx.pipeline(gemmSource({ lanes, xis }), `conv3x3 winograd ${s.name} products`),
         bindings: [V.range, p.weights.range, M.range],
         uniforms: GEMM_UNIFORMS.pack({
           cin: p.inChannels,
@@ -352,11 +484,11 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
           uChannels: p.weights.channels,
           mXi: coPad * quads,
         }),
-        workgroups: [Math.ceil(quads / lanes), p.weights.blocks, 16],
+        workgroups: [Math.ceil(quads / lanes), p.weights.blocks, xis],
       });
       ctx.dispatch({
         label: `${p.label} (winograd output)`,
-        pipeline: ctx.pipeline(outputTransformSource, 'conv3x3 winograd output'),
+        pipeline: ctx.pipeline(outputTransformSource(s), `conv3x3 winograd ${s.name} output`),
         bindings: [M.range, bias?.range ?? M.range, y.range],
         uniforms: OUTPUT_UNIFORMS.pack({
           yBase: y.base,
@@ -374,59 +506,102 @@ function runWinograd(ctx: KernelContext, p: WinogradPass): void {
   }
 }
 
-/** Forward runner of the 'winograd' rows; passes whose operands outgrow its bindings go to the subgroup kernel. */
-export function conv3x3ForwardWinograd(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
+/**
+ * Forward runner of the 'winograd' and 'winograd-f4' rows; passes whose operands outgrow its bindings go to the
+ * subgroup kernel.
+ */
+export function conv3x3ForwardWinograd(
+  ctx: KernelContext,
+  a: Conv3x3ForwardArgs,
+  label: string,
+  scheme: WinogradScheme,
+): void {
   const cin = totalChannels(a.input);
-  const u = 16 * Math.ceil(a.outChannels / R) * R * cin;
   const [H, W] = [a.height, a.width];
-  if (a.input.some((seg) => !fits(ctx, { inChannels: seg.channels, outChannels: a.outChannels, H, W, u }))) {
+  const shape = (seg: { channels: number }) => ({
+    inChannels: seg.channels,
+    outChannels: a.outChannels,
+    H,
+    W,
+    weightChannels: cin,
+  });
+  if (a.input.some((seg) => !fits(ctx, scheme, shape(seg)))) {
     conv3x3ForwardSubgroup(ctx, a, label);
     return;
   }
-  const weights = transformWeights(ctx, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, a.weightKey);
+  const weights = transformWeights(ctx, scheme, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, a.weightKey);
   for (const pass of forwardSegmentPasses(a, label)) runWinograd(ctx, { ...pass, weights });
   weights.release();
 }
 
 /**
- * Where the Winograd forward beats the subgroup kernel with U kept: planes of at least 16² with at least 64
- * channels each way (per kernel 1.18–1.28× at 64², 1.14–1.28× at 32², 1.32–1.37× at 16²; 0.80× at 8², 0.42× at
- * 4², 0.95× with 32 output channels: bench/NOTES.md).
+ * Where each scheme beats the subgroup kernel (bench/NOTES.md, "F(4×4, 3×3)"): F(4×4) on planes of at least 32²
+ * with at least 64 channels each way, 1.3–1.7× per kernel with its weight transform paid on every call (a training
+ * step) and F(2×2) 1.4–1.6× slower there; F(2×2) on 16² planes only with U kept (inference: 1.2–1.3×; F(4×4)
+ * has 4 tiles per 8 lanes there, 0.9× of F(2×2)); neither below 16² (0.4–0.8×) nor with 32 output channels
+ * (≤ 1.08×) nor 3 input channels (0.3×).
  */
-const INFERENCE_MIN_PLANE = 16 * 16;
-const INFERENCE_MIN_CHANNELS = 64;
+const F4_MIN_PLANE = 32 * 32;
+const F2_INFERENCE_MIN_PLANE = 16 * 16;
+const MIN_CHANNELS = 64;
 
-/**
- * Forward runner of the 'winograd-inference' row, the CPU default: Winograd for calls that ask no gradient
- * (`a.inference`: inference, validation) on shapes where it wins, its U kept while the weight is unchanged; the
- * subgroup kernel otherwise, in particular in every training step, where each Adam update would force the weight
- * transform again and Winograd lost (bench/NOTES.md). The choice depends on the call alone, not on what ran
- * before, so a resumed training run computes exactly what an uninterrupted one does.
- */
-export function conv3x3ForwardWinogradInference(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
-  const pays =
-    a.height * a.width >= INFERENCE_MIN_PLANE &&
-    Math.min(totalChannels(a.input), a.outChannels) >= INFERENCE_MIN_CHANNELS;
-  // The labels name the kernel that ran too ('conv3x3Forward:winograd-inference/subgroup …'): a profile of a
-  // training step should not read as Winograd time.
-  const ran = (kernel: string) => label.replace(':winograd-inference ', `:winograd-inference/${kernel} `);
-  if (a.inference && pays) conv3x3ForwardWinograd(ctx, a, ran('winograd'));
-  else conv3x3ForwardSubgroup(ctx, a, ran('subgroup'));
+/** The scheme a call of the 'winograd-by-shape' rows takes, or null for the subgroup kernel. */
+function schemeByShape(plane: number, inChannels: number, outChannels: number, inference: boolean) {
+  if (Math.min(inChannels, outChannels) < MIN_CHANNELS) return null;
+  if (plane >= F4_MIN_PLANE) return WINOGRAD_F4;
+  return inference && plane >= F2_INFERENCE_MIN_PLANE ? WINOGRAD_F2 : null;
 }
 
-/** dgrad runner of the 'winograd' rows: each segment's gradient is the forward Winograd conv of gradOut. */
-export function conv3x3DgradWinograd(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
+/** The row's label with the kernel a call took: `conv3x3Forward:winograd-by-shape/winograd-f4 …`. */
+const labelWithKernel = (label: string, scheme: WinogradScheme | null) =>
+  label.replace(
+    ':winograd-by-shape ',
+    `:winograd-by-shape/${scheme === null ? 'subgroup' : scheme === WINOGRAD_F4 ? 'winograd-f4' : 'winograd'} `,
+  );
+
+/**
+ * Forward runner of the 'winograd-by-shape' row, the CPU default: the scheme `schemeByShape` picks, the subgroup
+ * kernel where none pays. F(2×2) runs only for calls that ask no gradient (`a.inference`: inference,
+ * validation), whose U stays while the weight is unchanged; in a training step every Adam update forces the
+ * transform again and only F(4×4) still wins. The choice depends on the call alone, not on what ran before, so a
+ * resumed training run computes exactly what an uninterrupted one does. The labels name the kernel that ran, so
+ * a profile shows it.
+ */
+export function conv3x3ForwardWinogradByShape(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
+  const scheme = schemeByShape(a.height * a.width, totalChannels(a.input), a.outChannels, a.inference === true);
+  if (scheme) conv3x3ForwardWinograd(ctx, a, labelWithKernel(label, scheme), scheme);
+  else conv3x3ForwardSubgroup(ctx, a, labelWithKernel(label, null));
+}
+
+/** dgrad runner of the 'winograd-by-shape' row, the CPU default: as the forward's, always in a training step. */
+export function conv3x3DgradWinogradByShape(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
+  const scheme = schemeByShape(a.height * a.width, a.outChannels, totalChannels(a.gradInput), false);
+  if (scheme) conv3x3DgradWinograd(ctx, a, labelWithKernel(label, scheme), scheme);
+  else conv3x3DgradSubgroup(ctx, a, labelWithKernel(label, null));
+}
+
+/** dgrad runner of the 'winograd' and 'winograd-f4' rows: each segment's gradient is the forward Winograd conv of gradOut. */
+export function conv3x3DgradWinograd(
+  ctx: KernelContext,
+  a: Conv3x3DgradArgs,
+  label: string,
+  scheme: WinogradScheme,
+): void {
   const cin = totalChannels(a.gradInput);
   const [H, W] = [a.height, a.width];
-  const u = (seg: { channels: number }) => 16 * Math.ceil(seg.channels / R) * R * a.outChannels;
-  if (
-    a.gradInput.some((seg) => !fits(ctx, { inChannels: a.outChannels, outChannels: seg.channels, H, W, u: u(seg) }))
-  ) {
+  const shape = (seg: { channels: number }) => ({
+    inChannels: a.outChannels,
+    outChannels: seg.channels,
+    H,
+    W,
+    weightChannels: a.outChannels,
+  });
+  if (a.gradInput.some((seg) => !fits(ctx, scheme, shape(seg)))) {
     conv3x3DgradSubgroup(ctx, a, label);
     return;
   }
   for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
-    const weights = transformWeights(ctx, a.weight, 'dgrad', a.outChannels, cin, offset, channels, a.weightKey);
+    const weights = transformWeights(ctx, scheme, a.weight, 'dgrad', a.outChannels, cin, offset, channels, a.weightKey);
     runWinograd(ctx, { ...pass, weights });
     weights.release();
   }

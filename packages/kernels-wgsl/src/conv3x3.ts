@@ -51,7 +51,7 @@ export interface Conv3x3ForwardArgs {
   readonly out: BufferRange;
   /**
    * No gradient will be asked of this call (inference, validation): a variant may trade a weight transform, kept
-   * while the weight is unchanged, for a faster forward ('winograd-inference').
+   * while the weight is unchanged, for a faster forward ('winograd-by-shape': F(2×2, 3×3) on 16² planes).
    */
   readonly inference?: boolean;
   readonly batch: number;

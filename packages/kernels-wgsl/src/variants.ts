@@ -12,10 +12,11 @@
  *
  * Rows that are the default nowhere (`defaultFor: []`) are alternatives for the autotuner: e.g. 'subgroup-r8'
  * halves the subgroup kernel's register block, which wins on CPUs with 16 vector registers (AVX2) and loses on
- * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' wins on large planes with kept weights
- * and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd"). The CPU forward
- * default, 'winograd-inference', is the subgroup kernel that takes the Winograd path only there: for calls that
- * ask no gradient (inference, validation) on planes ≥ 16².
+ * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' (F(2×2, 3×3)) wins on large planes
+ * with kept weights and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd");
+ * 'winograd-f4' (F(4×4, 3×3)) wins on planes ≥ 32² even inside a training step. The CPU default of the forward
+ * and dgrad, 'winograd-by-shape', picks per call: F(4×4) on planes ≥ 32², F(2×2) on 16² planes for calls that ask
+ * no gradient (inference, validation), the subgroup kernel elsewhere.
  *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
@@ -53,7 +54,14 @@ import {
   conv3x3WgradSubgroup,
   conv3x3WgradTiled,
 } from './conv3x3.ts';
-import { conv3x3DgradWinograd, conv3x3ForwardWinograd, conv3x3ForwardWinogradInference } from './conv3x3-winograd.ts';
+import {
+  conv3x3DgradWinograd,
+  conv3x3DgradWinogradByShape,
+  conv3x3ForwardWinograd,
+  conv3x3ForwardWinogradByShape,
+  WINOGRAD_F2,
+  WINOGRAD_F4,
+} from './conv3x3-winograd.ts';
 import type { AdapterClass, KernelContext, KernelLimits } from './runtime.ts';
 import { SUBGROUP_LANES, subgroupLanesProblem } from './subgroup-codegen.ts';
 
@@ -93,6 +101,11 @@ export interface KernelVariant<F extends KernelFamily = KernelFamily, P extends 
   readonly requires: VariantRequirements;
   /** Adapter classes this row is the default for (when it can run there and no earlier row is). */
   readonly defaultFor: readonly AdapterClass[];
+  /**
+   * How many times the float32 rounding error of a plain sum of products this variant's error may reach (absent:
+   * 1). Tests scale their tolerances by it; it is not a licence for a wrong result, which is off by O(1).
+   */
+  readonly errorGrowth?: number;
   /** Encode the pass. `label` names the op, the variant and the shapes (it labels every dispatch). */
   readonly run: (ctx: KernelContext, args: KernelPassArgs[F][P], label: string) => void;
 }
@@ -105,6 +118,11 @@ const TILED: VariantRequirements = {
   limits: { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 8320 },
 };
 const ANY_ADAPTER: readonly AdapterClass[] = ['cpu', 'gpu'];
+/**
+ * Winograd F(4×4, 3×3) rounds through transforms with entries up to 5 (Bᵀ) and 8 (Aᵀ): 7–10× the direct sum's
+ * float32 error (rms), up to ~20× at the worst element (bench/NOTES.md, "F(4×4, 3×3)").
+ */
+const F4_ERROR_GROWTH = 16;
 
 // Runners are called through arrows: the family modules import selectVariant from here (an import cycle
 // whose bindings are only read at call time).
@@ -113,11 +131,13 @@ const CONV3X3: Rows<'conv3x3'> = {
     {
       family: 'conv3x3',
       pass: 'forward',
-      name: 'winograd-inference',
-      summary: 'the subgroup kernel; Winograd for calls that ask no gradient on planes ≥ 16² with ≥ 64 channels',
+      name: 'winograd-by-shape',
+      summary:
+        'Winograd F(4×4, 3×3) on planes ≥ 32², F(2×2, 3×3) on 16² in inference (≥ 64 channels); else the subgroup kernel',
       requires: SUBGROUP,
       defaultFor: ['cpu'],
-      run: (ctx, a, label) => conv3x3ForwardWinogradInference(ctx, a, label),
+      errorGrowth: F4_ERROR_GROWTH,
+      run: (ctx, a, label) => conv3x3ForwardWinogradByShape(ctx, a, label),
     },
     {
       family: 'conv3x3',
@@ -154,7 +174,17 @@ const CONV3X3: Rows<'conv3x3'> = {
       summary: 'Winograd F(2×2, 3×3): input/output transforms around 16 subgroup GEMMs, 2.25× fewer multiplies',
       requires: SUBGROUP,
       defaultFor: [],
-      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label),
+      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label, WINOGRAD_F2),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'forward',
+      name: 'winograd-f4',
+      summary: 'Winograd F(4×4, 3×3): 36 subgroup GEMMs, 4× fewer multiplies than direct',
+      requires: SUBGROUP,
+      defaultFor: [],
+      errorGrowth: F4_ERROR_GROWTH,
+      run: (ctx, a, label) => conv3x3ForwardWinograd(ctx, a, label, WINOGRAD_F4),
     },
     {
       family: 'conv3x3',
@@ -176,6 +206,16 @@ const CONV3X3: Rows<'conv3x3'> = {
     },
   ],
   dgrad: [
+    {
+      family: 'conv3x3',
+      pass: 'dgrad',
+      name: 'winograd-by-shape',
+      summary: 'Winograd F(4×4, 3×3) on planes ≥ 32² with ≥ 64 channels each way; else the subgroup kernel',
+      requires: SUBGROUP,
+      defaultFor: ['cpu'],
+      errorGrowth: F4_ERROR_GROWTH,
+      run: (ctx, a, label) => conv3x3DgradWinogradByShape(ctx, a, label),
+    },
     {
       family: 'conv3x3',
       pass: 'dgrad',
@@ -210,7 +250,17 @@ const CONV3X3: Rows<'conv3x3'> = {
       summary: 'the Winograd forward on gradOut with flipped, transposed transformed weights',
       requires: SUBGROUP,
       defaultFor: [],
-      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label),
+      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label, WINOGRAD_F2),
+    },
+    {
+      family: 'conv3x3',
+      pass: 'dgrad',
+      name: 'winograd-f4',
+      summary: 'the Winograd F(4×4, 3×3) forward on gradOut with flipped, transposed transformed weights',
+      requires: SUBGROUP,
+      defaultFor: [],
+      errorGrowth: F4_ERROR_GROWTH,
+      run: (ctx, a, label) => conv3x3DgradWinograd(ctx, a, label, WINOGRAD_F4),
     },
     {
       family: 'conv3x3',

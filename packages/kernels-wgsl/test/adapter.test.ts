@@ -90,7 +90,7 @@ describe('describeAdapter', () => {
     expect(p).toMatchObject({ adapterClass: 'cpu', kind: 'swiftshader', subgroupSizes: { min: 4, max: 4 } });
     expect(p.name).toBe('google swiftshader');
     const ctx = contextOf(swiftshader, ['subgroups'], 1024 * MiB);
-    expect(selectVariant(ctx, 'conv3x3', 'forward').name).toBe('winograd-inference');
+    expect(selectVariant(ctx, 'conv3x3', 'forward').name).toBe('winograd-by-shape');
     expect(selectVariant(ctx, 'convTranspose3x3s2', 'dgrad').name).toBe('subgroup');
     // Without the feature granted to the device, the sizes mean nothing.
     expect(describeAdapter(swiftshader, [], { maxStorageBufferBindingSize: 1024 * MiB }).subgroupSizes).toBeNull();

@@ -51,8 +51,8 @@ const intel = () => context('gpu', ['subgroups'], { min: 8, max: 32 });
 describe('variant selection', () => {
   it('defaults: subgroup kernels on CPU adapters with a fixed 4 or 8 lanes, direct without, tiled on GPUs', () => {
     for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
-      // The forward's CPU default is the subgroup kernel with its Winograd path for unchanged weights.
-      const subgroup = pass === 'forward' ? 'winograd-inference' : 'subgroup';
+      // The forward's and dgrad's CPU default picks Winograd or the subgroup kernel by shape.
+      const subgroup = pass === 'wgrad' ? 'subgroup' : 'winograd-by-shape';
       expect(selectVariant(lavapipe(), 'conv3x3', pass).name).toBe(subgroup);
       expect(selectVariant(swiftshader(), 'conv3x3', pass).name).toBe(subgroup);
       expect(selectVariant(firefoxLavapipe(), 'conv3x3', pass).name).toBe('direct');
@@ -101,7 +101,7 @@ describe('variant selection', () => {
     expect(selectVariant(perPass, 'conv3x3', 'forward').name).toBe('tiled');
     expect(selectVariant(perPass, 'conv3x3', 'wgrad').name).toBe('direct');
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'fast' }), 'conv3x3', 'forward')).toThrow(
-      /conv3x3 variant 'fast' unknown \(winograd-inference, subgroup, subgroup-r8, subgroup-1row, winograd, tiled, direct, subgroup-2row\)/,
+      /conv3x3 variant 'fast' unknown \(winograd-by-shape, subgroup, subgroup-r8, subgroup-1row, winograd, winograd-f4, tiled, direct, subgroup-2row\)/,
     );
     expect(() => selectVariant(context('gpu', [], null, { conv3x3: 'tiled' }, 4096), 'conv3x3', 'forward')).toThrow(
       /needs maxComputeWorkgroupStorageSize ≥ 8320, the device has 4096/,
@@ -111,7 +111,7 @@ describe('variant selection', () => {
   it('tile-parameter rows are defaults nowhere; forced family-wide they apply to the passes that have them', () => {
     for (const ctx of [lavapipe(), swiftshader(), nvidia(), intel()]) {
       for (const pass of ['forward', 'dgrad', 'wgrad'] as const) {
-        expect(selectVariant(ctx, 'conv3x3', pass).name).not.toMatch(/^(subgroup-r8|winograd)$/);
+        expect(selectVariant(ctx, 'conv3x3', pass).name).not.toMatch(/^(subgroup-r8|winograd|winograd-f4)$/);
       }
     }
     const r8 = context('cpu', ['subgroups'], { min: 8, max: 8 }, { conv3x3: 'subgroup-r8' });

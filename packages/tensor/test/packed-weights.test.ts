@@ -111,8 +111,8 @@ describe('packed weights kept across calls', () => {
     });
   }
 
-  it(`conv3x3 forward (CPU default 'winograd-inference'): Winograd for calls that ask no gradient (TEST_SEED=${SEED})`, async (test) => {
-    const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-inference')!;
+  it(`conv3x3 (CPU default 'winograd-by-shape'): the kernel each call takes, and its result (TEST_SEED=${SEED})`, async (test) => {
+    const row = variantRows('conv3x3').find((r) => r.pass === 'forward' && r.name === 'winograd-by-shape')!;
     const problem =
       variantProblem(device(), row) ??
       (device().features.has('timestamp-query') ? null : "no 'timestamp-query' to profile");
@@ -121,63 +121,123 @@ describe('packed weights kept across calls', () => {
       test.skip(problem);
       return;
     }
-    device().variantOverrides = { 'conv3x3.forward': 'winograd-inference' };
-    // Two input segments (32 + 40 channels), an 18×22 plane (≥ 16², W not a multiple of 4), 72 output channels
-    // (a partial block of 16): every part of the Winograd path at a small shape that takes it.
+    device().variantOverrides = { conv3x3: 'winograd-by-shape' };
     const rng = new Rng(SEED);
-    const refs = [[1, 32, 18, 22], [1, 40, 18, 22], [72, 72, 3, 3], [72]].map((s) => randomRef(s, rng));
-    const attrs = { segments: 2, bias: true, relu: true };
-    const [x1, x2, w, b] = refs.map((r) => toGpu(r)) as [Tensor, Tensor, Tensor, Tensor];
-    w.requiresGrad = true;
-    const expected = registeredOps()
-      .get('conv3x3')!
-      .reference.forward(refs, attrs as never).data;
-    /** One forward (recording a gradient or not): which paths its dispatches took; its output against float64. */
-    const forward = async (what: string, inference = true) => {
+    const conv = registeredOps().get('conv3x3')!.reference;
+    const attrs = { segments: 2, bias: true, relu: true } as never;
+    // Two input segments (32 + 40 channels) and 72 output channels (a partial block of 16): every part of the
+    // Winograd path. Each output sums 648 products of values in [-1, 1]: float32 and F(4×4)'s transforms
+    // (16× a plain sum's rounding, the row's errorGrowth) stay far inside 1e-3 of it; a wrong tap is off by O(1).
+    const [w72, b72, w40, b40] = [[72, 72, 3, 3], [72], [40, 72, 3, 3], [40]].map((s) => toGpu(randomRef(s, rng))) as [
+      Tensor,
+      Tensor,
+      Tensor,
+      Tensor,
+    ];
+    for (const w of [w72, w40]) w.requiresGrad = true;
+    /** Two input segments (32 + 40 channels) on an H×W plane: float64 values and their float32 tensors. */
+    const problemAt = (H: number, W: number) => {
+      const refs = [
+        [1, 32, H, W],
+        [1, 40, H, W],
+      ].map((shape) => randomRef(shape, rng));
+      return { refs, xs: refs.map((r) => toGpu(r)) };
+    };
+    /**
+     * One conv (recording a gradient and running its input gradient, or not): the kernels its forward and dgrad
+     * dispatches name, whether U was made, and its output and input gradient against float64.
+     */
+    const run = async (what: string, p: ReturnType<typeof problemAt>, inference: boolean, [w, b] = [w72, b72]) => {
+      const [x1, x2] = p.xs as [Tensor, Tensor];
+      const wRef = { shape: [...w.shape], data: Float64Array.from(await w.toArray()) };
+      const bRef = { shape: [...b.shape], data: Float64Array.from(await b.toArray()) };
+      const refs = [...p.refs, wRef, bRef];
+      const expected = conv.forward(refs, attrs).data;
+      const gy = randomRef([1, w.shape[0]!, x1.shape[2]!, x1.shape[3]!], rng);
+      const expectedGrads = conv.backward(refs, attrs, gy);
+      for (const x of [x1, x2]) x.requiresGrad = !inference;
       let y: Tensor | null = null;
-      const run = () => conv3x3([x1, x2], w, b, { relu: true });
       const labels = (
         await device().profile(() => {
-          y = inference ? noGrad(run) : run();
+          const forward = () => conv3x3([x1, x2], w, b, { relu: true });
+          if (inference) y = noGrad(forward);
+          else {
+            y = forward();
+            y.backward(toGpu(gy));
+          }
         })
       ).map((d) => d.label);
-      // Each output sums 648 products of values in [-1, 1]; float32 (and the Winograd transforms' few extra
-      // roundings) stay far inside 1e-3 of it, while any wrong tap or channel is off by O(1).
       expectClose(await y!.toArray(), expected, { atol: 1e-3, rtol: 1e-4 }, `${what} (TEST_SEED=${SEED})`);
+      if (!inference) {
+        for (const [k, x] of [x1, x2].entries()) {
+          const g = expectedGrads[k]!.data;
+          expectClose(await x.grad!.toArray(), g, { atol: 1e-3, rtol: 1e-4 }, `${what} dgrad ${k} (TEST_SEED=${SEED})`);
+          x.grad!.dispose();
+          x.grad = null;
+        }
+        w.grad?.dispose();
+        w.grad = null;
+        b.grad?.dispose();
+        b.grad = null;
+      }
       y!.dispose();
-      // Every dispatch of the conv names the kernel that ran under the row.
-      const convLabels = labels.filter((l) => l.startsWith('conv3x3Forward:'));
-      const kernel = inference ? 'winograd' : 'subgroup';
-      expect(convLabels.length).toBeGreaterThan(0);
-      expect(
-        convLabels.every((l) => l.startsWith(`conv3x3Forward:winograd-inference/${kernel} `)),
-        convLabels.join('; '),
-      ).toBe(true);
+      const kernels = (pass: string) => [
+        ...new Set(
+          labels
+            .filter((l) => l.startsWith(`conv3x3${pass}:`))
+            .map((l) => /^conv3x3\w+:winograd-by-shape\/([\w-]+) /.exec(l)?.[1] ?? `unnamed: ${l}`),
+        ),
+      ];
       return {
-        winograd: labels.some((l) => l.endsWith('(winograd input)')),
+        forward: kernels('Forward'),
+        dgrad: kernels('Dgrad'),
         transform: labels.some((l) => l.startsWith('conv3x3 winograd forward weights')),
       };
     };
+    const p18 = problemAt(18, 22); // ≥ 16², < 32²; W not a multiple of 4
+    const p33 = problemAt(33, 34); // ≥ 32²: a partial tile row and column of F(4×4)'s 4×4 tiles
     try {
-      // A call whose gradient will be asked for (a training step) takes the subgroup kernel, always.
-      expect(await forward('recording a gradient', false)).toEqual({ winograd: false, transform: false });
-      expect(await forward('inference')).toEqual({ winograd: true, transform: true });
-      expect(await forward('inference, weight unchanged: U kept')).toEqual({ winograd: true, transform: false });
-      expect(await forward('recording a gradient again', false)).toEqual({ winograd: false, transform: false });
-      writeData(w, await w.toArray());
-      expect(await forward('inference after writeData (new version)')).toEqual({ winograd: true, transform: true });
-      // Below 16² the subgroup kernel runs in inference too.
-      const xs = toGpu(randomRef([1, 72, 12, 15], rng));
-      const smallLabels = (
-        await device().profile(() => {
-          noGrad(() => tidy(() => void conv3x3(xs, w, b, { relu: true })));
-        })
-      ).map((d) => d.label);
-      expect(smallLabels.some((l) => l.endsWith('(winograd input)'))).toBe(false);
-      xs.dispose();
+      // 16² ≤ plane < 32²: F(2×2) for calls that ask no gradient, with U kept while the weight is unchanged; the
+      // subgroup kernel in a training step.
+      expect(await run('18×22, recording a gradient', p18, false)).toEqual({
+        forward: ['subgroup'],
+        dgrad: ['subgroup'],
+        transform: false,
+      });
+      expect(await run('18×22, inference', p18, true)).toEqual({ forward: ['winograd'], dgrad: [], transform: true });
+      expect(await run('18×22, inference, U kept', p18, true)).toEqual({
+        forward: ['winograd'],
+        dgrad: [],
+        transform: false,
+      });
+      writeData(w72, await w72.toArray());
+      expect(await run('18×22, inference after writeData', p18, true)).toEqual({
+        forward: ['winograd'],
+        dgrad: [],
+        transform: true,
+      });
+      // ≥ 32²: F(4×4) in a training step too, forward and dgrad.
+      expect(await run('33×34, recording a gradient', p33, false)).toEqual({
+        forward: ['winograd-f4'],
+        dgrad: ['winograd-f4'],
+        transform: true,
+      });
+      expect(await run('33×34, inference', p33, true)).toEqual({
+        forward: ['winograd-f4'],
+        dgrad: [],
+        transform: false,
+      });
+      // Below 16², or with fewer than 64 output channels: the subgroup kernel, with or without a gradient.
+      const subgroup = { forward: ['subgroup'], dgrad: ['subgroup'], transform: false };
+      const p12 = problemAt(12, 15);
+      expect(await run('12×15, recording a gradient', p12, false)).toEqual(subgroup);
+      expect(await run('12×15, inference', p12, true)).toEqual({ ...subgroup, dgrad: [] });
+      expect(await run('33×34 → 40 channels, recording a gradient', p33, false, [w40, b40])).toEqual(subgroup);
+      expect(await run('33×34 → 40 channels, inference', p33, true, [w40, b40])).toEqual({ ...subgroup, dgrad: [] });
+      for (const t of p12.xs) t.dispose();
     } finally {
       device().variantOverrides = {};
-      for (const t of [x1, x2, w, b]) t.dispose();
+      for (const t of [...p18.xs, ...p33.xs, w72, b72, w40, b40]) t.dispose();
     }
   });
 });
