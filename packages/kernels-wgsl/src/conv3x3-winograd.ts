@@ -225,7 +225,8 @@ function transformWeights(
   const blocks = Math.ceil(outCount / R);
   const quads = blocks * channels * (R / 4);
   const bytes = positions(scheme) * quads * 16;
-  const label = `conv3x3 winograd ${mode} weights [${cout},${cin},3,3] ${scheme.name}`;
+  // F2 or F4 (no parentheses: a profile groups labels with their bracketed and parenthesised parts taken out).
+  const label = `conv3x3 winograd ${mode} weights [${cout},${cin},3,3] F${scheme.m}`;
   const kept =
     weightKey && ctx.persistent
       ? ctx.persistent(`${weightKey.id} ${label} ${outOffset}+${outCount}`, weightKey.version, bytes, label)
@@ -529,27 +530,29 @@ export function conv3x3ForwardWinograd(
     conv3x3ForwardSubgroup(ctx, a, label);
     return;
   }
-  const weights = transformWeights(ctx, scheme, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, a.weightKey);
+  // U is kept only for calls that ask no gradient: in a training step the next Adam update makes it stale, so
+  // it goes to pooled scratch and training holds no U per layer.
+  const key = a.inference ? a.weightKey : undefined;
+  const weights = transformWeights(ctx, scheme, a.weight, 'forward', a.outChannels, cin, 0, a.outChannels, key);
   for (const pass of forwardSegmentPasses(a, label)) runWinograd(ctx, { ...pass, weights });
   weights.release();
 }
 
 /**
- * Where each scheme beats the subgroup kernel (bench/NOTES.md, "F(4×4, 3×3)"): F(4×4) on planes of at least 32²
- * with at least 64 channels each way, 1.3–1.7× per kernel with its weight transform paid on every call (a training
- * step) and F(2×2) 1.4–1.6× slower there; F(2×2) on 16² planes only with U kept (inference: 1.2–1.3×; F(4×4)
- * has 4 tiles per 8 lanes there, 0.9× of F(2×2)); neither below 16² (0.4–0.8×) nor with 32 output channels
- * (≤ 1.08×) nor 3 input channels (0.3×).
+ * Where each scheme beats the subgroup kernel, per kernel with the weight transform paid on every call (as in a
+ * training step; bench/NOTES.md, "F(4×4, 3×3)"): F(4×4) on planes of at least 32² with at least 64 channels each
+ * way, 1.3–1.7× (F(2×2) 1.0–1.3× there); F(2×2) on 16² planes, 0.9–1.1× on this AVX-512 host and 1.4–2.3×
+ * with AVX2 only, where F(4×4) has 4 tiles per 8 lanes (0.6–0.8×); neither below 16² (0.4–0.8×), nor with
+ * 32 output channels (≤ 1.08×), nor 3 input channels (0.3×).
  */
 const F4_MIN_PLANE = 32 * 32;
-const F2_INFERENCE_MIN_PLANE = 16 * 16;
+const F2_MIN_PLANE = 16 * 16;
 const MIN_CHANNELS = 64;
 
 /** The scheme a call of the 'winograd-by-shape' rows takes, or null for the subgroup kernel. */
-function schemeByShape(plane: number, inChannels: number, outChannels: number, inference: boolean) {
-  if (Math.min(inChannels, outChannels) < MIN_CHANNELS) return null;
-  if (plane >= F4_MIN_PLANE) return WINOGRAD_F4;
-  return inference && plane >= F2_INFERENCE_MIN_PLANE ? WINOGRAD_F2 : null;
+function schemeByShape(plane: number, inChannels: number, outChannels: number): WinogradScheme | null {
+  if (Math.min(inChannels, outChannels) < MIN_CHANNELS || plane < F2_MIN_PLANE) return null;
+  return plane >= F4_MIN_PLANE ? WINOGRAD_F4 : WINOGRAD_F2;
 }
 
 /** The row's label with the kernel a call took: `conv3x3Forward:winograd-by-shape/winograd-f4 …`. */
@@ -561,21 +564,18 @@ const labelWithKernel = (label: string, scheme: WinogradScheme | null) =>
 
 /**
  * Forward runner of the 'winograd-by-shape' row, the CPU default: the scheme `schemeByShape` picks, the subgroup
- * kernel where none pays. F(2×2) runs only for calls that ask no gradient (`a.inference`: inference,
- * validation), whose U stays while the weight is unchanged; in a training step every Adam update forces the
- * transform again and only F(4×4) still wins. The choice depends on the call alone, not on what ran before, so a
- * resumed training run computes exactly what an uninterrupted one does. The labels name the kernel that ran, so
- * a profile shows it.
+ * kernel where none pays. The choice depends on the shape alone, not on what ran before, so a resumed training
+ * run computes exactly what an uninterrupted one does. The labels name the kernel that ran, so a profile shows it.
  */
 export function conv3x3ForwardWinogradByShape(ctx: KernelContext, a: Conv3x3ForwardArgs, label: string): void {
-  const scheme = schemeByShape(a.height * a.width, totalChannels(a.input), a.outChannels, a.inference === true);
+  const scheme = schemeByShape(a.height * a.width, totalChannels(a.input), a.outChannels);
   if (scheme) conv3x3ForwardWinograd(ctx, a, labelWithKernel(label, scheme), scheme);
   else conv3x3ForwardSubgroup(ctx, a, labelWithKernel(label, null));
 }
 
-/** dgrad runner of the 'winograd-by-shape' row, the CPU default: as the forward's, always in a training step. */
+/** dgrad runner of the 'winograd-by-shape' row, the CPU default: as the forward's. */
 export function conv3x3DgradWinogradByShape(ctx: KernelContext, a: Conv3x3DgradArgs, label: string): void {
-  const scheme = schemeByShape(a.height * a.width, a.outChannels, totalChannels(a.gradInput), false);
+  const scheme = schemeByShape(a.height * a.width, a.outChannels, totalChannels(a.gradInput));
   if (scheme) conv3x3DgradWinograd(ctx, a, labelWithKernel(label, scheme), scheme);
   else conv3x3DgradSubgroup(ctx, a, labelWithKernel(label, null));
 }
@@ -601,7 +601,8 @@ export function conv3x3DgradWinograd(
     return;
   }
   for (const { offset, channels, pass } of dgradSegmentPasses(a, label)) {
-    const weights = transformWeights(ctx, scheme, a.weight, 'dgrad', a.outChannels, cin, offset, channels, a.weightKey);
+    // Scratch, as the forward's in a training step: the dgrad's U would be stale after the step's Adam update.
+    const weights = transformWeights(ctx, scheme, a.weight, 'dgrad', a.outChannels, cin, offset, channels, undefined);
     runWinograd(ctx, { ...pass, weights });
     weights.release();
   }

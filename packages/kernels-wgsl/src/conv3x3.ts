@@ -50,8 +50,9 @@ export interface Conv3x3ForwardArgs {
   /** [N, Cout, H, W]. */
   readonly out: BufferRange;
   /**
-   * No gradient will be asked of this call (inference, validation): a variant may trade a weight transform, kept
-   * while the weight is unchanged, for a faster forward ('winograd-by-shape': F(2×2, 3×3) on 16² planes).
+   * No gradient will be asked of this call (inference, validation): the Winograd rows keep their transformed
+   * weights for such calls while the weight is unchanged (in a training step the next Adam update would make
+   * them stale).
    */
   readonly inference?: boolean;
   readonly batch: number;

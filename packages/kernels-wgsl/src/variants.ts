@@ -15,8 +15,8 @@
  * CPUs with 32 (AVX-512): bench/NOTES.md, "Host sensitivity"; 'winograd' (F(2×2, 3×3)) wins on large planes
  * with kept weights and loses on small ones and inside a training step on the hosts measured (NOTES, "Winograd");
  * 'winograd-f4' (F(4×4, 3×3)) wins on planes ≥ 32² even inside a training step. The CPU default of the forward
- * and dgrad, 'winograd-by-shape', picks per call: F(4×4) on planes ≥ 32², F(2×2) on 16² planes for calls that ask
- * no gradient (inference, validation), the subgroup kernel elsewhere.
+ * and dgrad, 'winograd-by-shape', picks by shape: F(4×4) on planes ≥ 32², F(2×2) on 16² planes (both with ≥ 64
+ * channels each way), the subgroup kernel elsewhere.
  *
  * Forcing: `ctx.variantOverrides` (Device.variantOverrides, env TERNAUSNET_VARIANTS) maps `family` or
  * `family.pass` to a variant name, e.g. `{ conv3x3: 'tiled' }` or `{ 'conv3x3.wgrad': 'direct' }`. A family-wide
@@ -133,7 +133,7 @@ const CONV3X3: Rows<'conv3x3'> = {
       pass: 'forward',
       name: 'winograd-by-shape',
       summary:
-        'Winograd F(4×4, 3×3) on planes ≥ 32², F(2×2, 3×3) on 16² in inference (≥ 64 channels); else the subgroup kernel',
+        'Winograd F(4×4, 3×3) on planes ≥ 32², F(2×2, 3×3) on 16² (≥ 64 channels each way); else the subgroup kernel',
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       errorGrowth: F4_ERROR_GROWTH,
@@ -210,7 +210,7 @@ const CONV3X3: Rows<'conv3x3'> = {
       family: 'conv3x3',
       pass: 'dgrad',
       name: 'winograd-by-shape',
-      summary: 'Winograd F(4×4, 3×3) on planes ≥ 32² with ≥ 64 channels each way; else the subgroup kernel',
+      summary: 'as the forward row: Winograd F(4×4) on planes ≥ 32², F(2×2) on 16²; else the subgroup kernel',
       requires: SUBGROUP,
       defaultFor: ['cpu'],
       errorGrowth: F4_ERROR_GROWTH,

@@ -145,7 +145,8 @@ describe('packed weights kept across calls', () => {
     };
     /**
      * One conv (recording a gradient and running its input gradient, or not): the kernels its forward and dgrad
-     * dispatches name, whether U was made, and its output and input gradient against float64.
+     * dispatches name, whether the forward's U was made, whether the call kept new buffers, and its output and
+     * input gradient against float64.
      */
     const run = async (what: string, p: ReturnType<typeof problemAt>, inference: boolean, [w, b] = [w72, b72]) => {
       const [x1, x2] = p.xs as [Tensor, Tensor];
@@ -157,6 +158,7 @@ describe('packed weights kept across calls', () => {
       const expectedGrads = conv.backward(refs, attrs, gy);
       for (const x of [x1, x2]) x.requiresGrad = !inference;
       let y: Tensor | null = null;
+      const keptBefore = device().stats().persistentBuffers;
       const labels = (
         await device().profile(() => {
           const forward = () => conv3x3([x1, x2], w, b, { relu: true });
@@ -192,48 +194,57 @@ describe('packed weights kept across calls', () => {
         forward: kernels('Forward'),
         dgrad: kernels('Dgrad'),
         transform: labels.some((l) => l.startsWith('conv3x3 winograd forward weights')),
+        kept: device().stats().persistentBuffers > keptBefore,
       };
     };
     const p18 = problemAt(18, 22); // ≥ 16², < 32²; W not a multiple of 4
     const p33 = problemAt(33, 34); // ≥ 32²: a partial tile row and column of F(4×4)'s 4×4 tiles
     try {
-      // 16² ≤ plane < 32²: F(2×2) for calls that ask no gradient, with U kept while the weight is unchanged; the
-      // subgroup kernel in a training step.
-      expect(await run('18×22, recording a gradient', p18, false)).toEqual({
-        forward: ['subgroup'],
-        dgrad: ['subgroup'],
-        transform: false,
-      });
-      expect(await run('18×22, inference', p18, true)).toEqual({ forward: ['winograd'], dgrad: [], transform: true });
+      // 16² ≤ plane < 32²: F(2×2). A training call makes U in scratch (not kept: the next Adam update would make it
+      // stale); a call that asks no gradient keeps it while the weight is unchanged.
+      const f2 = { forward: ['winograd'], dgrad: ['winograd'] };
+      const f2Inference = { forward: ['winograd'], dgrad: [] };
+      expect(await run('18×22, recording a gradient', p18, false)).toEqual({ ...f2, transform: true, kept: false });
+      expect(await run('18×22, inference', p18, true)).toEqual({ ...f2Inference, transform: true, kept: true });
       expect(await run('18×22, inference, U kept', p18, true)).toEqual({
-        forward: ['winograd'],
-        dgrad: [],
+        ...f2Inference,
         transform: false,
+        kept: false,
       });
       writeData(w72, await w72.toArray());
       expect(await run('18×22, inference after writeData', p18, true)).toEqual({
-        forward: ['winograd'],
-        dgrad: [],
+        ...f2Inference,
         transform: true,
+        kept: false,
       });
-      // ≥ 32²: F(4×4) in a training step too, forward and dgrad.
+      expect(await run('18×22, recording a gradient again', p18, false)).toEqual({
+        ...f2,
+        transform: true,
+        kept: false,
+      });
+      // ≥ 32²: F(4×4), forward and dgrad.
       expect(await run('33×34, recording a gradient', p33, false)).toEqual({
         forward: ['winograd-f4'],
         dgrad: ['winograd-f4'],
         transform: true,
+        kept: false,
       });
       expect(await run('33×34, inference', p33, true)).toEqual({
         forward: ['winograd-f4'],
         dgrad: [],
-        transform: false,
+        transform: true,
+        kept: true,
       });
       // Below 16², or with fewer than 64 output channels: the subgroup kernel, with or without a gradient.
       const subgroup = { forward: ['subgroup'], dgrad: ['subgroup'], transform: false };
       const p12 = problemAt(12, 15);
-      expect(await run('12×15, recording a gradient', p12, false)).toEqual(subgroup);
-      expect(await run('12×15, inference', p12, true)).toEqual({ ...subgroup, dgrad: [] });
-      expect(await run('33×34 → 40 channels, recording a gradient', p33, false, [w40, b40])).toEqual(subgroup);
-      expect(await run('33×34 → 40 channels, inference', p33, true, [w40, b40])).toEqual({ ...subgroup, dgrad: [] });
+      expect(await run('12×15, recording a gradient', p12, false)).toMatchObject(subgroup);
+      expect(await run('12×15, inference', p12, true)).toMatchObject({ ...subgroup, dgrad: [] });
+      expect(await run('33×34 → 40 channels, recording a gradient', p33, false, [w40, b40])).toMatchObject(subgroup);
+      expect(await run('33×34 → 40 channels, inference', p33, true, [w40, b40])).toMatchObject({
+        ...subgroup,
+        dgrad: [],
+      });
       for (const t of p12.xs) t.dispose();
     } finally {
       device().variantOverrides = {};
