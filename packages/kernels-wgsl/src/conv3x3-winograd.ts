@@ -347,7 +347,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   var vo = xi * u.vXi + q;
   // This lane's weight quads: channel pair (c, c + 1) is 2R/4 consecutive vec4 from wo.
   var wo = u.uBase + xi * u.uXi + block * u.uChannels * ${perChannel}u;
-  let wLast = u.uBase + xi * u.uXi + (block + 1u) * u.uChannels * ${perChannel}u - 1u;
+  // The block's last quad in U. An odd channel count's last pair reads its (zero-weighted: v1 = 0) second
+  // channel past the segment; clamped here it stays inside U, whose bytes past its end are not ours to read.
+  let wLast = xi * u.uXi + (block + 1u) * u.uChannels * ${perChannel}u - 1u;
 ${Array.from({ length: R }, (_, r) => `  var a${r} = vec4<f32>(0.0);`).join('\n')}
   for (var c = 0u; c < u.cin; c += 2u) {
     let v0 = V[vo];
