@@ -20,29 +20,27 @@
  * near-zero gradient that changes sign moves a parameter by 2·lr, which no tolerance short of that distinguishes
  * from a wrong step.
  */
-import { describeVariants, variantRows } from '@ternausnet/kernels-wgsl';
+import { describeVariants } from '@ternausnet/kernels-wgsl';
 import { UNet11 } from '@ternausnet/model';
 import { Adam, bceJaccardLoss, tensor, tidy, writeData } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
 import { defaultBound, detUniform } from './fixtures/detweights.ts';
 import { fixtureUrl, readSafetensors } from './fixtures/safetensors.ts';
-import { expectClose, useTestDevice } from './support/gpu.ts';
+import { expectClose, useTestDevice, variantErrorGrowth } from './support/gpu.ts';
 
 describe('UNet11 parity with PyTorch (float64 golden fixture)', () => {
   const device = useTestDevice();
 
   /** The default rows that round more than a plain sum, as overrides to the plain subgroup kernel; their growth. */
   const roundingDefaults = () => {
-    const rows = describeVariants(device()).filter(
-      (s) =>
-        s.isDefault &&
-        (variantRows(s.family).find((r) => r.pass === s.pass && r.name === s.variant)?.errorGrowth ?? 1) > 1,
-    );
-    const growth = Math.max(
-      1,
-      ...rows.map((s) => variantRows(s.family).find((r) => r.pass === s.pass && r.name === s.variant)!.errorGrowth!),
-    );
-    return { overrides: Object.fromEntries(rows.map((s) => [`${s.family}.${s.pass}`, 'subgroup'])), growth };
+    const rows = describeVariants(device())
+      .filter((s) => s.isDefault)
+      .map((s) => ({ ...s, growth: variantErrorGrowth(s.family, s.variant) }))
+      .filter((s) => s.growth > 1);
+    return {
+      overrides: Object.fromEntries(rows.map((s) => [`${s.family}.${s.pass}`, 'subgroup'])),
+      growth: Math.max(1, ...rows.map((s) => s.growth)),
+    };
   };
 
   it('with plain-sum conv kernels: forward logits, loss, every parameter gradient and one Adam step match', async () => {

@@ -1,4 +1,5 @@
 /** Shared test helpers: a poisoned test device, CPU<->GPU conversion, seeded random data, tolerances. */
+import { type KernelFamily, variantRows } from '@ternausnet/kernels-wgsl';
 import { type Device, initDevice, type RefTensor, Rng, type Tensor, tensor } from '@ternausnet/tensor';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -58,6 +59,14 @@ export function randomRef(shape: readonly number[], rng: Rng, domain: Domain = '
     for (let i = 0; i < n; i++) data[order[i]!] = Math.fround((i - n / 2) * 0.01 * scale);
   }
   return { shape: [...shape], data };
+}
+
+/**
+ * How many times a plain sum's float32 rounding the variant `name` of `family` may reach: its rows' errorGrowth
+ * (Winograd F(4×4, 3×3): 16), 1 where none states one. Tests scale their tolerances by it.
+ */
+export function variantErrorGrowth(family: KernelFamily, name: string): number {
+  return Math.max(1, ...variantRows(family).map((row) => (row.name === name ? (row.errorGrowth ?? 1) : 1)));
 }
 
 export function toGpu(ref: RefTensor, requiresGrad = false): Tensor {

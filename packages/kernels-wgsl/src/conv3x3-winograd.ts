@@ -7,7 +7,8 @@
  * error 7–10× the direct kernel's (rms; Bᵀ and Aᵀ have entries up to 5 and 8):
  *
  * 1. weights: U[ξ][block][c][R] = (G g Gᵀ)[ξ], made from the subgroup kernel's packed layout [block][c][9][R]
- *    (which already flips and transposes for dgrad; made in scratch) and kept while the weight is unchanged;
+ *    (which already flips and transposes for dgrad; made in scratch); for calls that ask no gradient kept while
+ *    the weight is unchanged, in pooled scratch otherwise;
  * 2. input: V[ξ][ci][tile] = (Bᵀ d B)[ξ], one invocation per input channel and 4 consecutive tiles of a tile row;
  * 3. a batch of α² products M[ξ] = U[ξ]·V[ξ] ([Cout × Cin] · [Cin × tiles]) in the subgroup kernels' style:
  *    a workgroup is one subgroup of L lanes owning 4·L tiles (lane l one vec4 of 4 tiles) and R = 16 output
@@ -59,7 +60,7 @@ export interface WinogradScheme {
   readonly BT: readonly (readonly number[])[];
   readonly G: readonly (readonly number[])[];
   readonly AT: readonly (readonly number[])[];
-  /** Names it in labels and cache keys. */
+  /** Names it in pipeline labels. */
   readonly name: string;
 }
 
@@ -130,40 +131,28 @@ function combination(coefficients: readonly number[], terms: readonly string[]):
 }
 
 /**
- * Statements for Z = L · X · Rᵀ over named α×α-ish operands: `rows` of L applied down the columns of X (named
- * x(i, j)), then `columns` of R along the rows; `z(a, b)` receives each result. Used by all three transforms.
+ * WGSL statements for Z = L·X·Rᵀ, unrolled: T = L·X first (`let t{a}_{j} = Σ_i L[a][i]·x(i, j)`, over `width`
+ * columns), then each Z[a][b] = Σ_j R[b][j]·T[a][j], handed to `z(a, b, value)` to store or name. All three
+ * transforms are one: G g Gᵀ, Bᵀ d B and Aᵀ M A.
  */
 function sandwich(
   L: readonly (readonly number[])[],
   R: readonly (readonly number[])[],
   width: number,
   x: (i: number, j: number) => string,
-  tmp: string,
   z: (a: number, b: number, value: string) => string,
 ): string {
   const lines: string[] = [];
   for (let a = 0; a < L.length; a++) {
     for (let j = 0; j < width; j++) {
-      lines.push(
-        `  let ${tmp}${a}_${j} = ${combination(
-          L[a]!,
-          L[a]!.map((_, i) => x(i, j)),
-        )};`,
-      );
+      const column = L[a]!.map((_, i) => x(i, j));
+      lines.push(`  let t${a}_${j} = ${combination(L[a]!, column)};`);
     }
   }
   for (let a = 0; a < L.length; a++) {
     for (let b = 0; b < R.length; b++) {
-      lines.push(
-        `  ${z(
-          a,
-          b,
-          combination(
-            R[b]!,
-            R[b]!.map((_, j) => `${tmp}${a}_${j}`),
-          ),
-        )}`,
-      );
+      const row = R[b]!.map((_, j) => `t${a}_${j}`);
+      lines.push(`  ${z(a, b, combination(R[b]!, row))}`);
     }
   }
   return lines.join('\n');
@@ -195,7 +184,6 @@ ${sandwich(
   s.G,
   3,
   (k, l) => `g${3 * k + l}`,
-  't',
   (a, b, v) => `U[${s.alpha * a + b}u * u.xiStride + i] = ${v};`,
 )}
 }`;
@@ -299,7 +287,6 @@ ${sandwich(
   s.BT,
   alpha,
   (r, j) => `d${r}_${j}`,
-  't',
   (a, b, v) => `V[${alpha * a + b}u * u.xiStride + i] = ${v};`,
 )}
 }`;
@@ -404,7 +391,7 @@ ${loads.join('\n')}
   if ((u.flags & ${FLAG_BIAS}u) != 0u) { bias = b[u.bBase + co]; }
   let plane = u.yBase + co * u.H * u.W;
   let row0 = ${m}u * (u.tr0 + tr);
-${sandwich(s.AT, s.AT, alpha, (i, j) => `m${alpha * i + j}`, 't', store)}
+${sandwich(s.AT, s.AT, alpha, (i, j) => `m${alpha * i + j}`, store)}
 }`;
 });
 

@@ -16,7 +16,15 @@ import {
 } from '@ternausnet/kernels-wgsl';
 import { type Device, type RefTensor, registeredOps, tensor, tidy } from '@ternausnet/tensor';
 import { describe, expect, it } from 'vitest';
-import { type Domain, expectClose, Rng, randomRef, toRef, useTestDevice } from '../../../test/support/gpu.ts';
+import {
+  type Domain,
+  expectClose,
+  Rng,
+  randomRef,
+  toRef,
+  useTestDevice,
+  variantErrorGrowth,
+} from '../../../test/support/gpu.ts';
 
 const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 1e9));
 
@@ -377,10 +385,7 @@ describe(`ops vs float64 reference (TEST_SEED=${SEED})`, () => {
       const reduceTerms = refs[0]!.data.length / Math.max(1, expected.data.length);
       // A variant may round more than a plain sum (Winograd F(4×4, 3×3): its row's errorGrowth says how much),
       // still far below a wrong tap's O(1).
-      const scale = Math.max(
-        1,
-        ...variantRows(variant?.family).map((r) => (r.name === variant?.name ? (r.errorGrowth ?? 1) : 1)),
-      );
+      const scale = variant ? variantErrorGrowth(variant.family, variant.name) : 1;
       const atol = scale * (c.atol ?? Math.max(1e-6, reduceTerms > 1 ? sumAbs * reduceTerms * 2 ** -24 : 0));
       const rtol = scale * (c.rtol ?? 2e-5);
       expectClose((await toRef(out)).data, expected.data, { atol, rtol }, `${what} forward`);
