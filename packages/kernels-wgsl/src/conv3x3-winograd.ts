@@ -62,6 +62,8 @@ export interface WinogradScheme {
   readonly AT: readonly (readonly number[])[];
   /** Names it in pipeline labels. */
   readonly name: string;
+  /** The variant row that runs it alone: 'winograd-by-shape' labels its calls with it. */
+  readonly row: 'winograd' | 'winograd-f4';
 }
 
 export const WINOGRAD_F2: WinogradScheme = {
@@ -84,6 +86,7 @@ export const WINOGRAD_F2: WinogradScheme = {
     [0, 1, -1, -1],
   ],
   name: 'F(2×2, 3×3)',
+  row: 'winograd',
 };
 
 export const WINOGRAD_F4: WinogradScheme = {
@@ -112,6 +115,7 @@ export const WINOGRAD_F4: WinogradScheme = {
     [0, 1, -1, 8, -8, 1],
   ],
   name: 'F(4×4, 3×3)',
+  row: 'winograd-f4',
 };
 
 /** Products per tile: the α² positions ξ of U, V and M. */
@@ -546,10 +550,7 @@ function schemeByShape(plane: number, inChannels: number, outChannels: number): 
 
 /** The row's label with the kernel a call took: `conv3x3Forward:winograd-by-shape/winograd-f4 …`. */
 const labelWithKernel = (label: string, scheme: WinogradScheme | null) =>
-  label.replace(
-    ':winograd-by-shape ',
-    `:winograd-by-shape/${scheme === null ? 'subgroup' : scheme === WINOGRAD_F4 ? 'winograd-f4' : 'winograd'} `,
-  );
+  label.replace(':winograd-by-shape ', `:winograd-by-shape/${scheme?.row ?? 'subgroup'} `);
 
 /**
  * Forward runner of the 'winograd-by-shape' row, the CPU default: the scheme `schemeByShape` picks, the subgroup
